@@ -1,0 +1,378 @@
+"""Loss terms (Eq. 1–4), the L1 sparsity penalty, gradient-norm weighting (Eq. 7–9),
+and :func:`build`, which turns a :class:`~mst_jax.config.LossConfig` into one pure
+objective of the waveform.
+
+The objective's arrays (network weights, filterbanks, content features, style grams and
+the weights β) live in a ``params`` pytree that is passed to the jitted function as an
+argument, never closed over: closing over a 4096 x 1025 x 11 kernel makes XLA fold it
+into the program as a constant, which compiles far slower.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mst_jax import filters, networks, spectral
+from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, NetConfig, Term
+
+__all__ = [
+    "Objective",
+    "build",
+    "calibrate",
+    "content_loss",
+    "gram",
+    "l1_penalty",
+    "style_loss",
+]
+
+
+def _check_same_shape(name, a, b):
+    if a.shape != b.shape:
+        raise ValueError(f"{name}: shapes differ, {a.shape} vs {b.shape}")
+
+
+def gram(features):
+    """Gram matrix normalised by the number of positions (paper §3.5, SPEC §1).
+
+    .. math:: G = F^\\top F / P
+
+    where ``F`` is the feature map flattened to ``(P, channels)``, ``P`` the number of
+    positions (frames, or frames x bins for the CQT net). Dividing by ``P`` makes grams
+    of clips of different lengths comparable.
+
+    Args:
+      features: ``(positions..., channels)``, e.g. ``(frames, channels)`` or
+        ``(frames, bins, channels)``. Use ``jax.vmap`` for a batch.
+
+    Returns:
+      ``(channels, channels)``.
+
+    >>> import jax.numpy as jnp
+    >>> gram(jnp.ones((4, 3))).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    f = features.reshape(-1, features.shape[-1])
+    return (f.T @ f) / f.shape[0]
+
+
+def content_loss(target, features):
+    """Eq. 1: half the squared L2 distance between feature maps.
+
+    .. math:: L_{content}(C, X) = \\tfrac12 \\sum_{i,j} (C_{ij} - X_{ij})^2
+
+    Args:
+      target: content features ``C``, any shape.
+      features: generated features ``X``, same shape (checked, never broadcast).
+
+    Returns:
+      Scalar.
+    """
+    _check_same_shape("content_loss", target, features)
+    return 0.5 * jnp.sum(jnp.square(target - features))
+
+
+def style_loss(target_grams: Sequence[jax.Array], features: Sequence[jax.Array]):
+    """Eq. 4 summed over layers: squared gram distance divided by ``N_f ** 2``.
+
+    .. math:: L_{style} = \\sum_{l} \\frac{1}{N_l^2} \\sum_{i,j} (G^l_{ij} - W^l_{ij})^2
+
+    with ``W^l = gram(features[l])`` and ``N_l`` the channels of layer ``l``.
+
+    Args:
+      target_grams: one ``(N_l, N_l)`` gram per layer (from the style audio).
+      features: one feature map ``(positions..., N_l)`` per layer.
+
+    Returns:
+      Scalar.
+    """
+    if len(target_grams) != len(features):
+        raise ValueError(f"style_loss: {len(target_grams)} target grams for {len(features)} layers")
+    total = 0.0
+    for g, f in zip(target_grams, features):
+        w = gram(f)
+        _check_same_shape("style_loss", g, w)
+        total = total + jnp.sum(jnp.square(g - w)) / (w.shape[-1] ** 2)
+    return total
+
+
+def l1_penalty(log_magnitude):
+    """L1 sparsity of the log-magnitude STFT (paper §4.3): ``sum |log1p|X||``.
+
+    Args:
+      log_magnitude: ``(..., frames, bins)``.
+
+    Returns:
+      Scalar (sum over every axis).
+    """
+    return jnp.sum(jnp.abs(log_magnitude))
+
+
+# --------------------------------------------------------------------------- objective
+
+
+class Objective(NamedTuple):
+    """A compiled-once objective of the optimised variable.
+
+    Attributes:
+      fn: ``fn(x, params) -> scalar``, Eq. 9: ``sum_t beta_t * L_t(x)``. Pure and
+        jit-compatible; ``x`` is the waveform ``(samples,)`` (or the log-magnitude STFT
+        ``(frames, bins)`` in the spectrogram domain).
+      terms: ``terms(x, params) -> {name: L_t(x)}``, the unweighted terms.
+      value_and_terms: ``(x, params) -> (total, {name: beta_t * L_t(x)})`` in one pass.
+      params: the pytree of arrays: ``nets``, ``filterbanks``, ``targets``, ``beta``.
+      config: the loss configuration.
+      sr: sample rate in Hz.
+      shape: shape of the optimised variable.
+    """
+
+    fn: Callable[[jax.Array, Any], jax.Array]
+    terms: Callable[[jax.Array, Any], dict[str, jax.Array]]
+    value_and_terms: Callable[[jax.Array, Any], tuple[jax.Array, dict[str, jax.Array]]]
+    params: dict[str, Any]
+    config: LossConfig
+    sr: int
+    shape: tuple[int, ...]
+
+
+def _frontend_id(net: NetConfig) -> str:
+    if isinstance(net, MelNetConfig):
+        return f"mel{net.n_mels}_{net.fmin:g}_{net.fmax}"
+    if isinstance(net, CqtNetConfig):
+        return f"cqt{net.n_bins}_{net.bins_per_octave}_{net.fmin:g}_{net.filter_scale:g}"
+    return "stft"
+
+
+def _filterbank(net: NetConfig, *, sr: int, n_fft: int):
+    if isinstance(net, MelNetConfig):
+        return filters.mel_filterbank(sr=sr, n_fft=n_fft, n_mels=net.n_mels, fmin=net.fmin, fmax=net.fmax)
+    if isinstance(net, CqtNetConfig):
+        return filters.cqt_filterbank(
+            sr=sr,
+            n_fft=n_fft,
+            n_bins=net.n_bins,
+            bins_per_octave=net.bins_per_octave,
+            fmin=net.fmin,
+            filter_scale=net.filter_scale,
+        )
+    return None
+
+
+def net_ids(config: LossConfig) -> dict[str, str]:
+    """Term name -> network id. A content and a style term whose nets are equal share one id
+    (one set of weights, one forward pass); otherwise ids are ``content_<rep>`` / ``style_<rep>``."""
+    ids = {}
+    for t in config.terms:
+        if t.net is None:
+            continue
+        other = config.term(("style_" if t.kind == "content" else "content_") + t.representation)
+        shared = other is not None and other.net == t.net
+        ids[t.name] = t.representation if shared else t.name
+    return ids
+
+
+def _net_keys(key, config: LossConfig) -> dict[str, jax.Array]:
+    """Independent subkeys per network: split by representation, then content/style.
+
+    A shared net takes the style subkey, so a style net's weights depend only on the
+    key and its own config, not on which content term sits beside it.
+    """
+    rep_keys = dict(zip(("stft", "mel", "cqt"), jax.random.split(key, 3)))
+    keys = {}
+    for name, nid in net_ids(config).items():
+        content_key, style_key = jax.random.split(rep_keys[nid.split("_")[-1]])
+        keys[nid] = content_key if nid.startswith("content_") else style_key
+    return keys
+
+
+def _make_features_fn(config: LossConfig, sr: int):
+    """``features(x, params) -> ({net_id: [maps]}, log_magnitude)``: one STFT, one
+    projection per distinct front end, one forward pass per distinct network."""
+    n_fft, hop = config.stft.n_fft, config.stft.hop_length
+    ids = net_ids(config)
+    nets = {}
+    for t in config.terms:
+        if t.net is not None:
+            nets[ids[t.name]] = (t.net, networks.make(t.net, n_fft=n_fft))
+
+    def features(x, params):
+        if config.domain == "spectrogram":
+            mag, log_mag = None, x
+        else:
+            mag = spectral.stft_magnitude(x, n_fft=n_fft, hop_length=hop)
+            log_mag = spectral.log_spectrogram(mag)
+        fronts = {"stft": log_mag}
+        out = {}
+        for nid, (cfg, net) in nets.items():
+            fid = _frontend_id(cfg)
+            if fid not in fronts:
+                fronts[fid] = spectral.log_spectrogram(mag, params["filterbanks"][fid])
+            out[nid] = net.apply(params["nets"][nid], fronts[fid])
+        return out, log_mag
+
+    return features, ids
+
+
+def _term_values(config: LossConfig, ids, feats, log_mag, targets):
+    values = {}
+    for t in config.terms:
+        if t.kind == "l1":
+            values[t.name] = l1_penalty(log_mag)
+        elif t.kind == "content":
+            values[t.name] = content_loss(targets[t.name], feats[ids[t.name]][-1])
+        else:
+            values[t.name] = style_loss(targets[t.name], feats[ids[t.name]])
+    return values
+
+
+def build(
+    config: LossConfig,
+    key: jax.Array,
+    *,
+    content=None,
+    style=None,
+    sr: int,
+    init_wave=None,
+    num_samples: int | None = None,
+) -> Objective:
+    """Turn a loss configuration into an :class:`Objective` of the waveform.
+
+    Network weights come from ``key`` (split per representation, then per content/style
+    net). Content features are computed once from ``content``; style grams once from
+    ``style`` (one waveform, or a list whose grams are averaged). β starts as Γ (raw
+    weights); when ``config.normalize_gradients`` is set and ``init_wave`` is given, β is
+    calibrated by Eq. 7–8 at ``init_wave`` (see :func:`calibrate`).
+
+    Args:
+      config: the terms, nets and STFT.
+      key: PRNG key for the random kernels.
+      content: ``(samples,)`` content waveform; required if there is a content term.
+        The optimised waveform has its length.
+      style: ``(samples,)`` style waveform or a list of them (any lengths); required if
+        there is a style term.
+      sr: sample rate in Hz.
+      init_wave: the initial waveform, for Eq. 7–8 calibration.
+      num_samples: length of the optimised waveform when there is no content (texture).
+
+    Returns:
+      The objective; ``objective.fn(x, objective.params)`` is the scalar loss.
+
+    Raises:
+      ValueError: on missing inputs or clips too short for the STFT.
+    """
+    n_fft, hop = config.stft.n_fft, config.stft.hop_length
+    if config.has_content and content is None:
+        raise ValueError("build: the configuration has a content term but no content was given")
+    if config.has_style and style is None:
+        raise ValueError("build: the configuration has a style term but no style was given")
+    if content is not None:
+        num_samples = int(np.shape(content)[-1])
+    if num_samples is None:
+        raise ValueError("build: give content or num_samples")
+    styles = [] if style is None else ([style] if np.ndim(style) == 1 else list(style))
+
+    features, ids = _make_features_fn(config, sr)
+    keys = _net_keys(key, config)
+    nets_params = {}
+    fbanks = {}
+    for t in config.terms:
+        if t.net is None:
+            continue
+        nid = ids[t.name]
+        if nid not in nets_params:
+            nets_params[nid] = networks.make(t.net, n_fft=n_fft).init(keys[nid])
+        fb = _filterbank(t.net, sr=sr, n_fft=n_fft)
+        if fb is not None:
+            fbanks[_frontend_id(t.net)] = jnp.asarray(fb)
+    params = {"nets": nets_params, "filterbanks": fbanks, "targets": {}, "beta": {}}
+
+    def to_x(wave):
+        wave = jnp.asarray(wave, jnp.float32)
+        if config.domain == "spectrogram":
+            return spectral.log_spectrogram(spectral.stft_magnitude(wave, n_fft=n_fft, hop_length=hop))
+        return wave
+
+    feats_jit = jax.jit(features)
+    content_feats = feats_jit(to_x(content), params)[0] if content is not None else None
+    style_grams = {}
+    if styles:
+        per_clip = [feats_jit(to_x(s), params)[0] for s in styles]
+        for nid in per_clip[0]:
+            style_grams[nid] = [
+                sum(gram(clip[nid][layer]) for clip in per_clip) / len(per_clip)
+                for layer in range(len(per_clip[0][nid]))
+            ]
+    for t in config.terms:
+        if t.kind == "content":
+            params["targets"][t.name] = content_feats[ids[t.name]][-1]
+        elif t.kind == "style":
+            params["targets"][t.name] = style_grams[ids[t.name]]
+        params["beta"][t.name] = jnp.float32(t.gamma)
+
+    def terms(x, p):
+        feats, log_mag = features(x, p)
+        return _term_values(config, ids, feats, log_mag, p["targets"])
+
+    def value_and_terms(x, p):
+        weighted = {name: p["beta"][name] * v for name, v in terms(x, p).items()}
+        return sum(weighted.values()), weighted
+
+    def fn(x, p):
+        return value_and_terms(x, p)[0]
+
+    if config.domain == "spectrogram":
+        shape = (spectral.num_frames(num_samples, hop_length=hop), n_fft // 2 + 1)
+    else:
+        shape = (num_samples,)
+    objective = Objective(fn, terms, value_and_terms, params, config, sr, shape)
+    if config.normalize_gradients and init_wave is not None:
+        objective = calibrate(objective, init_wave)
+    return objective
+
+
+def term_gradient_norms(objective: Objective, x) -> dict[str, float]:
+    """``‖∂L_t/∂x‖_2`` of every unweighted term at ``x`` (one compiled program)."""
+
+    def norms(x, p):
+        out = {}
+        for name in p["beta"]:
+            g = jax.grad(lambda y: objective.terms(y, p)[name])(x)
+            out[name] = jnp.sqrt(jnp.sum(jnp.square(g)))
+        return out
+
+    return {k: float(v) for k, v in jax.jit(norms)(jnp.asarray(x, jnp.float32), objective.params).items()}
+
+
+def calibrate(objective: Objective, x) -> Objective:
+    """Eq. 7–8: ``beta_t = Gamma_t / ‖∂L_t/∂x‖`` at ``x``, so each weighted term's gradient
+    norm at ``x`` equals its Γ.
+
+    Args:
+      objective: from :func:`build`; its Γ are read from ``objective.config``.
+      x: the point of calibration (the initial waveform), shape ``objective.shape``.
+
+    Returns:
+      The objective with new ``params["beta"]``.
+
+    Raises:
+      ValueError: if a term with Γ > 0 has a zero or non-finite gradient at ``x``
+        (e.g. a content term calibrated at the content itself).
+    """
+    norms = term_gradient_norms(objective, x)
+    beta = {}
+    for t in objective.config.terms:
+        n = norms[t.name]
+        if t.gamma == 0:
+            beta[t.name] = jnp.float32(0.0)
+            continue
+        if not (np.isfinite(n) and n > 0):
+            raise ValueError(
+                f"calibrate: the gradient of {t.name} at the initial point has norm {n}; "
+                "Eq. 7 needs a non-zero finite gradient (calibrate at noise, not at the content)"
+            )
+        beta[t.name] = jnp.float32(t.gamma / n)
+    params = dict(objective.params, beta=beta)
+    return objective._replace(params=params)

@@ -1,0 +1,222 @@
+"""Random-kernel networks as ``(init, apply)`` pairs over dict pytrees (paper §3.1–3.5).
+
+* STFT net: one 1-D convolution over time, STFT bins as input channels (Ulyanov & Lebedev).
+* Mel net: 1-D convolution over time of the log-Mel spectrogram, then dilated residual
+  blocks (dilations 2, 4, ...): ``h <- act(h + conv1x1(act(dilated_conv(h))))``.
+* CQT net: 2-D convolution over (time, CQT bin), optional max-pool along frequency,
+  then residual blocks dilated 1, 2, 4, ... in both axes.
+
+No training and no biases: the weights are drawn once from a ``jax.random`` key (LeCun
+normal for SELU, Glorot uniform for the ReLU baseline) and held fixed. ``apply`` takes a
+log spectrogram ``(..., frames, bins)`` and returns the list of every layer's feature
+map: ``(..., frames, channels)`` for the 1-D nets, ``(..., frames, bins', channels)`` for
+the CQT net. Convolutions use "SAME" zero padding, so every map keeps the input's frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from mst_jax.config import CqtNetConfig, MelNetConfig, NetConfig, StftNetConfig
+
+Params = dict[str, Any]
+
+
+class Network(NamedTuple):
+    """A random-kernel network: ``init(key) -> params``, ``apply(params, x) -> [features]``."""
+
+    init: Callable[[jax.Array], Params]
+    apply: Callable[[Params, jax.Array], list[jax.Array]]
+
+
+_ACTIVATIONS = {"selu": jax.nn.selu, "relu": jax.nn.relu}
+_INITIALIZERS = {
+    "lecun_normal": jax.nn.initializers.lecun_normal,
+    "glorot_uniform": jax.nn.initializers.glorot_uniform,
+}
+
+
+def _kernel(key, shape, init: str):
+    """A kernel of ``shape`` (spatial..., in, out); fan-in = prod(spatial) * in."""
+    return _INITIALIZERS[init]()(key, shape, jnp.float32)
+
+
+def _same_pad(kernel: int, dilation: int) -> tuple[int, int]:
+    total = (kernel - 1) * dilation
+    return total // 2, total - total // 2
+
+
+def conv1d(x, w, *, dilation: int = 1):
+    """Non-causal "SAME" 1-D convolution over time, channels last.
+
+    Computed as a sum over kernel taps of shifted ``(frames, in) @ (in, out)`` matmuls
+    (one GEMM per tap, no unfolded copy of the input); XLA fuses the adds.
+
+    Args:
+      x: ``(..., frames, in_channels)``.
+      w: ``(kernel, in_channels, out_channels)``.
+      dilation: spacing between taps, in frames.
+
+    Returns:
+      ``(..., frames, out_channels)``.
+    """
+    k = w.shape[0]
+    frames = x.shape[-2]
+    left, right = _same_pad(k, dilation)
+    xp = jnp.pad(x, [(0, 0)] * (x.ndim - 2) + [(left, right), (0, 0)])
+    out = None
+    for i in range(k):
+        tap = lax.slice_in_dim(xp, i * dilation, i * dilation + frames, axis=-2) @ w[i]
+        out = tap if out is None else out + tap
+    return out
+
+
+def conv2d(x, w, *, dilation: int = 1):
+    """Non-causal "SAME" 2-D convolution over (time, frequency), channels last.
+
+    Args:
+      x: ``(..., frames, bins, in_channels)``.
+      w: ``(kernel_t, kernel_f, in_channels, out_channels)``.
+      dilation: dilation in both axes.
+
+    Returns:
+      ``(..., frames, bins, out_channels)``.
+    """
+    batch = x.shape[:-3]
+    x4 = x.reshape((-1,) + x.shape[-3:])
+    pads = [_same_pad(w.shape[0], dilation), _same_pad(w.shape[1], dilation)]
+    y = lax.conv_general_dilated(
+        x4,
+        w,
+        window_strides=(1, 1),
+        padding=pads,
+        rhs_dilation=(dilation, dilation),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+    return y.reshape(batch + y.shape[1:])
+
+
+def max_pool_frequency(x, *, width: int):
+    """Max-pool along the frequency axis, window and stride ``width`` (paper §3.4).
+
+    Args:
+      x: ``(..., frames, bins, channels)``.
+      width: pool width and stride; trailing bins that do not fill a window are dropped.
+
+    Returns:
+      ``(..., frames, bins // width, channels)``.
+    """
+    if width == 1:
+        return x
+    bins = x.shape[-2] // width * width
+    x = x[..., :bins, :]
+    return x.reshape(x.shape[:-2] + (bins // width, width, x.shape[-1])).max(axis=-2)
+
+
+def stft_net(cfg: StftNetConfig, *, n_bins: int) -> Network:
+    """The STFT net: one 1-D conv, ``n_bins`` STFT bins in, ``cfg.filters`` out (paper §3.1).
+
+    ``apply(params, x)`` takes ``(..., frames, n_bins)`` and returns one map
+    ``(..., frames, filters)``.
+    """
+    act = _ACTIVATIONS[cfg.activation]
+
+    def init(key):
+        return {"conv": _kernel(key, (cfg.kernel, n_bins, cfg.filters), cfg.init)}
+
+    def apply(params, x):
+        return [act(conv1d(x, params["conv"]))]
+
+    return Network(init, apply)
+
+
+def _residual_1d(act, h, block, *, dilation):
+    z = act(conv1d(h, block["dilated"], dilation=dilation))
+    return act(h + z @ block["mix"])
+
+
+def mel_net(cfg: MelNetConfig) -> Network:
+    """The Mel net: 1-D conv (kernel 50) then dilated residual blocks (paper §3.2.1).
+
+    Block ``b`` (dilation ``2 ** (b + 1)``): ``h <- act(h + act(conv_d(h)) @ W_mix)``,
+    the residual stream being the running sum of SPEC §1. ``apply`` takes
+    ``(..., frames, n_mels)`` and returns ``1 + blocks`` maps ``(..., frames, filters)``.
+    Receptive field: ``kernel + sum((block_kernel - 1) * d)`` frames (194 by default).
+    """
+    act = _ACTIVATIONS[cfg.activation]
+
+    def init(key):
+        first_key, *block_keys = jax.random.split(key, 1 + cfg.blocks)
+        params = {"conv": _kernel(first_key, (cfg.kernel, cfg.n_mels, cfg.filters), cfg.init)}
+        blocks = []
+        for bk in block_keys:
+            dil_key, mix_key = jax.random.split(bk)
+            blocks.append(
+                {
+                    "dilated": _kernel(dil_key, (cfg.block_kernel, cfg.filters, cfg.filters), cfg.init),
+                    "mix": _kernel(mix_key, (cfg.filters, cfg.filters), cfg.init),
+                }
+            )
+        params["blocks"] = blocks
+        return params
+
+    def apply(params, x):
+        h = act(conv1d(x, params["conv"]))
+        maps = [h]
+        for block, d in zip(params["blocks"], cfg.dilations):
+            h = _residual_1d(act, h, block, dilation=d)
+            maps.append(h)
+        return maps
+
+    return Network(init, apply)
+
+
+def cqt_net(cfg: CqtNetConfig) -> Network:
+    """The CQT net: 2-D conv (11 x 11), frequency max-pool, residual blocks (paper §3.2.2, §3.4).
+
+    ``apply`` takes ``(..., frames, n_bins)`` and returns ``1 + blocks`` maps
+    ``(..., frames, n_bins // pool, filters)``; pooling follows the first layer.
+    """
+    act = _ACTIVATIONS[cfg.activation]
+
+    def init(key):
+        first_key, *block_keys = jax.random.split(key, 1 + cfg.blocks)
+        params = {"conv": _kernel(first_key, (*cfg.kernel, 1, cfg.filters), cfg.init)}
+        blocks = []
+        for bk in block_keys:
+            dil_key, mix_key = jax.random.split(bk)
+            blocks.append(
+                {
+                    "dilated": _kernel(dil_key, (*cfg.block_kernel, cfg.filters, cfg.filters), cfg.init),
+                    "mix": _kernel(mix_key, (cfg.filters, cfg.filters), cfg.init),
+                }
+            )
+        params["blocks"] = blocks
+        return params
+
+    def apply(params, x):
+        h = act(conv2d(x[..., None], params["conv"]))
+        h = max_pool_frequency(h, width=cfg.pool)
+        maps = [h]
+        for block, d in zip(params["blocks"], cfg.dilations):
+            z = act(conv2d(h, block["dilated"], dilation=d))
+            h = act(h + z @ block["mix"])
+            maps.append(h)
+        return maps
+
+    return Network(init, apply)
+
+
+def make(cfg: NetConfig, *, n_fft: int) -> Network:
+    """The network for ``cfg`` (its type names the representation)."""
+    if isinstance(cfg, StftNetConfig):
+        return stft_net(cfg, n_bins=n_fft // 2 + 1)
+    if isinstance(cfg, MelNetConfig):
+        return mel_net(cfg)
+    if isinstance(cfg, CqtNetConfig):
+        return cqt_net(cfg)
+    raise TypeError(f"unknown network config {cfg!r}")

@@ -1,0 +1,153 @@
+"""Table 1's six loss configurations and the Ulyanov & Lebedev baseline, as one-line compositions.
+
+Rows 1–3 use the STFT content representation, rows 4–6 the key-invariant Mel (1 layer,
+few channels) & CQT (1 layer, 2 x 1 max-pool) content representation plus the L1
+sparsity term (paper §4.3 adds it against the "breathy" quality of Mel content).
+Columns: STFT style; STFT + Mel (1 layer, many channels); STFT + Mel (1 layer + 2
+residual) + CQT (1 layer + 3 residual). Γ: style 50, content 1, L1 0.1 (SPEC §1).
+Replace sizes or Γ with ``dataclasses.replace`` or :func:`with_gammas`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig, Term
+
+GAMMA_STYLE = 50.0
+GAMMA_CONTENT = 1.0
+GAMMA_L1 = 0.1
+
+STFT = StftNetConfig()
+MEL_CONTENT = MelNetConfig(n_mels=16, blocks=0)  # "Mel (1 Layer, Few Channels)"
+MEL_STYLE_1 = MelNetConfig(n_mels=512, blocks=0)  # "Mel (1 Layer, Many Channels)"
+MEL_STYLE_RES = MelNetConfig(n_mels=512, blocks=2)  # "Mel (1 Layer + 2 Residual Layers, Many Channels)"
+CQT_CONTENT = CqtNetConfig(pool=2, blocks=0)  # "CQT (1 Layer, 2x1 Max Pooling)"
+CQT_STYLE_RES = CqtNetConfig(pool=1, blocks=3)  # "CQT (1 Layer + 3 Residual Layers, Many Channels)"
+
+
+def _content_stft():
+    return (Term("content", STFT, GAMMA_CONTENT),)
+
+
+def _content_key_invariant():
+    return (
+        Term("content", MEL_CONTENT, GAMMA_CONTENT),
+        Term("content", CQT_CONTENT, GAMMA_CONTENT),
+        Term("l1", None, GAMMA_L1),
+    )
+
+
+def _style_stft():
+    return (Term("style", STFT, GAMMA_STYLE),)
+
+
+def _style_stft_mel():
+    return _style_stft() + (Term("style", MEL_STYLE_1, GAMMA_STYLE),)
+
+
+def _style_ensemble():
+    return _style_stft() + (
+        Term("style", MEL_STYLE_RES, GAMMA_STYLE),
+        Term("style", CQT_STYLE_RES, GAMMA_STYLE),
+    )
+
+
+_ROWS = {
+    1: (_content_stft, _style_stft),
+    2: (_content_stft, _style_stft_mel),
+    3: (_content_stft, _style_ensemble),
+    4: (_content_key_invariant, _style_stft),
+    5: (_content_key_invariant, _style_stft_mel),
+    6: (_content_key_invariant, _style_ensemble),
+}
+
+ROW_TEXT = {
+    1: "(1) Fastest, works well for examples where content and style are highly similar",
+    2: "(2) Works well on most examples where key is aligned",
+    3: "(3) Needed when very long-term musical information is considered",
+    4: "(4) Works best for singing style transfer (e.g. to a capella)",
+    5: "(5) Works well on almost all examples, improves some examples from 2",
+    6: "(6) Works best for most difficult examples, where 1-5 fail",
+}
+
+
+def table1(row: int) -> LossConfig:
+    """Table 1, row ``row`` (1–6): content representation x style representation.
+
+    1. content STFT; style STFT. "(1) Fastest, works well for examples where content and
+       style are highly similar."
+    2. content STFT; style STFT + Mel (1 layer, many channels). "(2) Works well on most
+       examples where key is aligned."
+    3. content STFT; style STFT + Mel (1 layer + 2 residual layers, many channels) + CQT
+       (1 layer + 3 residual layers, many channels). "(3) Needed when very long-term
+       musical information is considered."
+    4. content Mel (1 layer, few channels) & CQT (1 layer, 2x1 max pooling); style STFT.
+       "(4) Works best for singing style transfer (e.g. to a capella)."
+    5. content Mel & CQT; style STFT + Mel (1 layer, many channels). "(5) Works well on
+       almost all examples, improves some examples from 2."
+    6. content Mel & CQT; style STFT + Mel (1 + 2 residual) + CQT (1 + 3 residual).
+       "(6) Works best for most difficult examples, where 1-5 fail."
+
+    Rows 4–6 also carry the L1 sparsity term (Γ 0.1).
+
+    Args:
+      row: 1 to 6.
+
+    Returns:
+      The loss configuration.
+
+    Raises:
+      ValueError: for any other row.
+
+    >>> [t.name for t in table1(6).terms]
+    ['content_mel', 'content_cqt', 'l1', 'style_stft', 'style_mel', 'style_cqt']
+    """
+    if row not in _ROWS:
+        raise ValueError(f"Table 1 has rows 1-6, not {row!r}")
+    content, style = _ROWS[row]
+    return LossConfig(terms=content() + style())
+
+
+def baseline() -> LossConfig:
+    """Ulyanov & Lebedev (2016): one STFT conv layer (4096 filters, kernel 11), ReLU, Glorot,
+    content + style on the same net, optimising the log-magnitude spectrogram (then
+    Griffin-Lim restores phase)."""
+    net = StftNetConfig(activation="relu", init="glorot_uniform")
+    return LossConfig(
+        terms=(Term("content", net, GAMMA_CONTENT), Term("style", net, GAMMA_STYLE)),
+        domain="spectrogram",
+    )
+
+
+def texture(config: LossConfig) -> LossConfig:
+    """The same configuration with its content terms removed (texture synthesis, §4.1)."""
+    return dataclasses.replace(config, terms=tuple(t for t in config.terms if t.kind != "content"))
+
+
+def with_gammas(config: LossConfig, **gammas: float | None) -> LossConfig:
+    """Replace Γ by term name (``content_stft=2.0``, ``l1=0``); ``None`` keeps the preset's.
+
+    A Γ of 0 removes the term. A name not in the preset adds nothing (a Γ for a term the
+    preset lacks is an error).
+    """
+    known = {t.name for t in config.terms}
+    for name, g in gammas.items():
+        if g is not None and name not in known and g != 0:
+            raise ValueError(f"the preset has no {name} term (it has {', '.join(sorted(known))})")
+    terms = []
+    for t in config.terms:
+        g = gammas.get(t.name)
+        if g is None:
+            terms.append(t)
+        elif g != 0:
+            terms.append(dataclasses.replace(t, gamma=float(g)))
+    return dataclasses.replace(config, terms=tuple(terms))
+
+
+def map_nets(config: LossConfig, fn) -> LossConfig:
+    """Apply ``fn(term) -> net config`` to every term that has a net (resize networks)."""
+    return dataclasses.replace(
+        config,
+        terms=tuple(t if t.net is None else dataclasses.replace(t, net=fn(t)) for t in config.terms),
+    )

@@ -1,0 +1,399 @@
+"""Tests for mst_jax.audio: host-side load/save, validation and atomic writes.
+
+All audio is synthesised here with numpy; files live in pytest's tmp_path.
+"""
+
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mst_jax import audio
+from mst_jax.audio import AudioError
+
+SR = 22050  # Hz
+
+
+def _sine(freq_hz=440.0, duration_s=0.5, sr=SR, amplitude=0.5):
+    t = np.arange(int(round(duration_s * sr))) / sr
+    return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def _best_correlation(a, b, max_lag=2048):
+    """Max normalised correlation of a and b over lags in [-max_lag, max_lag] (codec delay)."""
+    n = min(len(a), len(b))
+    a, b = a[:n] - a[:n].mean(), b[:n] - b[:n].mean()
+    full = np.correlate(a, b, mode="full")
+    mid = n - 1
+    window = full[mid - max_lag : mid + max_lag + 1]
+    return float(np.max(window) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _assert_one_line_error(excinfo, path):
+    message = str(excinfo.value)
+    assert "\n" not in message
+    assert os.path.basename(str(path)) in message
+    return message
+
+
+# ---------------------------------------------------------------------------------------------
+# Round trips.
+
+
+def test_wav_pcm16_round_trip(tmp_path):
+    x = _sine()
+    path = tmp_path / "a.wav"
+    audio.save(path, x, sr=SR)
+    y = audio.load(path, sr=SR, normalize=False, notices=[])
+    assert y.dtype == np.float32 and y.shape == x.shape
+    # PCM_16 quantisation: step 2**-15 ≈ 3.05e-5, rounding error at most half a step.
+    np.testing.assert_allclose(y, x, atol=2**-15)
+    assert sf.info(str(path)).subtype == "PCM_16"
+
+
+def test_wav_float_round_trip_is_exact(tmp_path):
+    x = _sine() * 1.7  # Float WAV is not clipped.
+    path = tmp_path / "f.wav"
+    audio.save(path, x, sr=SR, subtype="FLOAT")
+    y = audio.load(path, sr=SR, normalize=False)
+    np.testing.assert_array_equal(y, x)  # float32 in, float32 out: bit-exact.
+
+
+def test_flac_round_trip(tmp_path):
+    x = _sine()
+    path = tmp_path / "a.flac"
+    audio.save(path, x, sr=SR)
+    assert sf.info(str(path)).format == "FLAC"
+    y = audio.load(path, sr=SR, normalize=False)
+    np.testing.assert_allclose(y, x, atol=2**-15)  # Lossless, PCM_16 quantisation only.
+
+
+@pytest.mark.parametrize(
+    "ext, fmt",
+    [
+        (".ogg", "OGG"),
+        pytest.param(
+            ".mp3",
+            "MP3",
+            marks=pytest.mark.skipif(
+                "MP3" not in sf.available_formats(), reason="soundfile cannot write MP3"
+            ),
+        ),
+    ],
+)
+def test_lossy_round_trip(tmp_path, ext, fmt):
+    x = _sine(duration_s=1.0)
+    path = tmp_path / f"a{ext}"
+    audio.save(path, x, sr=SR)
+    assert sf.info(str(path)).format == fmt
+    y = audio.load(path, sr=SR, normalize=False)
+    # Lossy codecs may shift or pad by an encoder delay: compare lengths loosely and the
+    # waveform by its best correlation over a small lag (a 440 Hz tone codes almost perfectly).
+    assert abs(len(y) - len(x)) <= 2048
+    assert _best_correlation(x, y) > 0.9
+
+
+def test_normalize_peak_is_one(tmp_path):
+    path = tmp_path / "a.wav"
+    audio.save(path, _sine(amplitude=0.25), sr=SR)
+    y = audio.load(path, sr=SR)
+    assert np.max(np.abs(y)) == pytest.approx(1.0, abs=1e-6)  # float32 division rounding.
+
+
+def test_save_normalize_and_clip(tmp_path):
+    path = tmp_path / "n.wav"
+    audio.save(path, _sine(amplitude=0.1), sr=SR, normalize=True)
+    assert np.max(np.abs(sf.read(str(path))[0])) == pytest.approx(1.0, abs=2**-15)
+    loud = tmp_path / "loud.wav"
+    audio.save(loud, _sine(amplitude=3.0), sr=SR)  # PCM: clipped to [-1, 1], not wrapped.
+    y = sf.read(str(loud))[0]
+    assert np.max(y) == pytest.approx(1.0, abs=2**-15) and np.min(y) >= -1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Mixdown, resampling, excerpts, notices.
+
+
+def test_stereo_44k_becomes_mono_22k_with_notices(tmp_path, caplog):
+    sr_in, duration_s = 44100, 0.5
+    left = _sine(440.0, duration_s, sr_in, 0.4)
+    right = _sine(660.0, duration_s, sr_in, 0.4)
+    path = tmp_path / "stereo.wav"
+    sf.write(str(path), np.stack([left, right], axis=1), sr_in, subtype="FLOAT")
+    notices = []
+    with caplog.at_level(logging.WARNING, logger="mst_jax"):
+        y = audio.load(path, sr=SR, notices=notices, normalize=False)
+    assert y.ndim == 1 and y.dtype == np.float32
+    assert abs(len(y) - duration_s * SR) <= 1  # soxr rounds the length to the nearest sample.
+    assert notices == [
+        f"{path}: 2 channels mixed down to mono",
+        f"{path}: resampled 44100 Hz -> 22050 Hz",
+    ]
+    assert [r.getMessage() for r in caplog.records if r.name == "mst_jax"] == notices
+    # The mixdown is the mean of the channels: compare with a directly computed 22.05 kHz mean.
+    expected = (_sine(440.0, duration_s, SR, 0.4) + _sine(660.0, duration_s, SR, 0.4)) / 2
+    inner = slice(200, -200)  # Skip the resampler's edge transients.
+    # soxr_hq is accurate to ~1e-4 of full scale in the passband.
+    np.testing.assert_allclose(y[inner], expected[: len(y)][inner], atol=2e-3)
+
+
+def test_plain_file_gives_no_notice(tmp_path):
+    path = tmp_path / "a.wav"
+    audio.save(path, _sine(), sr=SR)
+    notices = []
+    audio.load(path, sr=SR, notices=notices)
+    assert notices == []
+
+
+def test_offset_and_duration(tmp_path):
+    x = np.arange(SR, dtype=np.float32) / SR  # A ramp: each sample value names its index.
+    path = tmp_path / "ramp.wav"
+    audio.save(path, x, sr=SR, subtype="FLOAT")
+    y = audio.load(path, sr=SR, offset_s=0.25, duration_s=0.5, normalize=False)
+    start = int(round(0.25 * SR))
+    np.testing.assert_array_equal(y, x[start : start + int(round(0.5 * SR))])
+    # A duration past the end stops at the end.
+    tail = audio.load(path, sr=SR, offset_s=0.9, duration_s=10.0, normalize=False)
+    np.testing.assert_array_equal(tail, x[int(round(0.9 * SR)) :])
+
+
+def test_offset_beyond_end_raises(tmp_path):
+    path = tmp_path / "short.wav"
+    audio.save(path, _sine(duration_s=0.1), sr=SR)
+    with pytest.raises(AudioError) as excinfo:
+        audio.load(path, sr=SR, offset_s=1.0)
+    assert "beyond the end" in _assert_one_line_error(excinfo, path)
+
+
+def test_silence_warns_and_returns_zeros(tmp_path):
+    path = tmp_path / "quiet.wav"
+    audio.save(path, np.zeros(1000, np.float32), sr=SR)
+    notices = []
+    y = audio.load(path, sr=SR, notices=notices)  # normalize=True must not divide by zero.
+    np.testing.assert_array_equal(y, np.zeros(1000, np.float32))
+    assert notices == [f"{path}: is silent (all samples zero); left as is"]
+
+
+def test_clipping_notice(tmp_path):
+    x = np.clip(_sine(amplitude=2.0), -1.0, 1.0)  # About 2/3 of the samples at full scale.
+    path = tmp_path / "clip.wav"
+    audio.save(path, x, sr=SR)
+    notices = []
+    audio.load(path, sr=SR, notices=notices)
+    assert len(notices) == 1 and "clipped" in notices[0] and str(path) in notices[0]
+
+
+@pytest.mark.parametrize("sr", [0, -22050, 999, 384001, 22050.0, True, None])
+def test_bad_sr_raises(tmp_path, sr):
+    path = tmp_path / "a.wav"
+    audio.save(path, _sine(), sr=SR)
+    with pytest.raises(ValueError, match="sr") as excinfo:
+        audio.load(path, sr=sr)
+    assert isinstance(excinfo.value, AudioError)
+    _assert_one_line_error(excinfo, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad inputs: always AudioError, one line, naming the file.
+
+
+def _write_good_wav(path, n=SR):
+    sf.write(str(path), _sine(duration_s=n / SR), SR, subtype="PCM_16")
+    return path.read_bytes()
+
+
+def _bad_missing(tmp_path):
+    return tmp_path / "missing.wav", "file not found"
+
+
+def _bad_directory(tmp_path):
+    path = tmp_path / "dir.wav"
+    path.mkdir()
+    return path, "is a directory"
+
+
+def _bad_empty(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    return path, "empty file (0 bytes)"
+
+
+def _bad_random_bytes(tmp_path):
+    path = tmp_path / "noise.wav"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    return path, "not a readable audio file"
+
+
+def _bad_header_cut(tmp_path):
+    # Cut inside the 44-byte RIFF header: libsndfile refuses to open it.
+    path = tmp_path / "cut_header.wav"
+    data = _write_good_wav(path)
+    path.write_bytes(data[:30])
+    return path, "not a readable audio file"
+
+
+def _bad_header_only(tmp_path):
+    # A complete header and no data: libsndfile opens it with 0 frames.
+    path = tmp_path / "header_only.wav"
+    data = _write_good_wav(path)
+    path.write_bytes(data[:44])
+    return path, "contains no samples"
+
+
+def _bad_nan(tmp_path):
+    path = tmp_path / "nan.wav"
+    x = _sine()
+    x[[3, 100, 200]] = [np.nan, np.inf, -np.inf]
+    sf.write(str(path), x, SR, subtype="FLOAT")
+    return path, "contains 3 non-finite samples (NaN or inf)"
+
+
+@pytest.mark.parametrize(
+    "make_bad",
+    [
+        _bad_missing,
+        _bad_directory,
+        _bad_empty,
+        _bad_random_bytes,
+        _bad_header_cut,
+        _bad_header_only,
+        _bad_nan,
+    ],
+)
+def test_bad_input_raises_one_line_audio_error(tmp_path, make_bad):
+    path, problem = make_bad(tmp_path)
+    with pytest.raises(AudioError) as excinfo:
+        audio.load(path, sr=SR)
+    message = _assert_one_line_error(excinfo, path)
+    assert message.startswith(f"{path}: {problem}")
+    # No chained soundfile traceback: rewrapped errors use `from None`.
+    error = excinfo.value
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+def test_truncated_data_reads_the_frames_present(tmp_path):
+    # Real libsndfile behaviour: a WAV cut in the middle of its data chunk opens fine and
+    # yields the complete frames that are present (the header's length is not trusted).
+    path = tmp_path / "cut_data.wav"
+    data = _write_good_wav(path, n=SR)
+    path.write_bytes(data[: 44 + SR])  # Header + half the 16-bit mono data.
+    y = audio.load(path, sr=SR, normalize=False)
+    assert len(y) == SR // 2 and np.all(np.isfinite(y))
+    np.testing.assert_allclose(y, _sine(duration_s=1.0)[: SR // 2], atol=2**-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output paths and atomic writes.
+
+
+def test_check_writable(tmp_path):
+    audio.check_writable(tmp_path / "ok.wav")  # No error.
+    with pytest.raises(AudioError) as excinfo:
+        audio.check_writable(tmp_path / "nodir" / "x.wav")
+    message = _assert_one_line_error(excinfo, "x.wav")
+    nodir = tmp_path / "nodir"
+    assert message == f"{nodir / 'x.wav'}: directory {nodir} does not exist"
+    with pytest.raises(AudioError, match="is a directory"):
+        audio.check_writable(tmp_path)
+
+
+def test_check_writable_read_only_directory(tmp_path, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+
+    def access(path, mode, **kwargs):  # Simulated: chmod alone does not stop root.
+        if os.fspath(path) == str(locked) and mode & os.W_OK:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(AudioError) as excinfo:
+        audio.check_writable(locked / "x.wav")
+    assert str(excinfo.value) == f"{locked / 'x.wav'}: directory not writable"
+    with pytest.raises(AudioError, match="directory not writable"):
+        audio.save(locked / "x.wav", _sine(), sr=SR)
+    assert list(locked.iterdir()) == []
+
+
+def test_save_into_missing_directory_creates_nothing(tmp_path):
+    target = tmp_path / "nodir" / "x.wav"
+    with pytest.raises(AudioError) as excinfo:
+        audio.save(target, _sine(), sr=SR)
+    _assert_one_line_error(excinfo, target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_failure_leaves_target_untouched(tmp_path, monkeypatch):
+    target = tmp_path / "out.wav"
+    audio.save(target, _sine(), sr=SR)
+    before = target.read_bytes()
+
+    def write_half_then_fail(file, data, samplerate, **kwargs):
+        with open(file, "wb") as f:
+            f.write(b"RIFF" + b"\0" * 100)  # A partial file, as a crash mid-write leaves.
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sf, "write", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        audio.save(target, -_sine(), sr=SR)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]  # No temp file left.
+
+
+def test_save_keeps_extension_of_temp_and_no_leftovers(tmp_path):
+    for name in ["a.wav", "b.flac", "c.ogg", "d.out"]:
+        audio.save(tmp_path / name, _sine(), sr=SR)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.flac", "c.ogg", "d.out"]
+    assert sf.info(str(tmp_path / "d.out")).format == "WAV"  # Unknown extension: WAV.
+
+
+def test_save_nan_raises_and_writes_nothing(tmp_path):
+    x = _sine()
+    x[10] = np.nan
+    target = tmp_path / "nan.wav"
+    with pytest.raises(AudioError, match="1 non-finite") as excinfo:
+        audio.save(target, x, sr=SR)
+    _assert_one_line_error(excinfo, target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_rejects_multichannel_and_float_flac(tmp_path):
+    with pytest.raises(AudioError, match=r"shape \(samples,\)"):
+        audio.save(tmp_path / "s.wav", np.zeros((100, 2)), sr=SR)
+    with pytest.raises(AudioError, match="FLOAT"):
+        audio.save(tmp_path / "f.flac", _sine(), sr=SR, subtype="FLOAT")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_json_atomic_and_strict(tmp_path):
+    path = tmp_path / "run.json"
+    record = {
+        "loss_history": np.array([1.0, np.nan, np.inf]),
+        "beta": np.float32(0.5),
+        "steps": np.int64(3),
+        "nested": ({"x": -np.inf},),
+    }
+    audio.save_json(path, record)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {
+        "loss_history": [1.0, None, None],
+        "beta": 0.5,
+        "steps": 3,
+        "nested": [{"x": None}],
+    }
+    with pytest.raises(AudioError):
+        audio.save_json(tmp_path / "nodir" / "run.json", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
+def test_atomic_write_bytes_overwrites(tmp_path):
+    path = tmp_path / "x.bin"
+    audio.atomic_write_bytes(path, b"one")
+    audio.atomic_write_bytes(path, b"two")
+    assert path.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
