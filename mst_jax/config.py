@@ -15,7 +15,7 @@ C1_HZ = 32.70319566257483  # Hz, MIDI note 24 at A4 = 440 Hz
 
 Activation = Literal["selu", "relu"]
 Init = Literal["lecun_normal", "glorot_uniform"]
-Kind = Literal["content", "style", "l1"]
+Kind = Literal["content", "style", "l1", "spectrum"]
 
 REPRESENTATIONS = ("stft", "mel", "cqt")
 
@@ -191,7 +191,9 @@ class Term:
 
     Attributes:
       kind: ``"content"`` (Eq. 1, last layer), ``"style"`` (Eq. 4, every layer) or
-        ``"l1"`` (sparsity of the log-magnitude STFT; ``net`` is ``None``).
+        ``"l1"`` (sparsity of the log-magnitude STFT; ``net`` is ``None``) or
+        ``"spectrum"`` (Eq. 1 on the magnitude STFT itself, no network: phase
+        retrieval, ``experiments.reconstruct``; ``net`` is ``None``; waveform domain).
       net: the network configuration; its type names the representation.
       gamma: Γ_{Type,Net}; with gradient normalisation on, the term's gradient norm
         with respect to the initial waveform equals ``gamma``.
@@ -202,9 +204,9 @@ class Term:
     gamma: float
 
     def __post_init__(self):
-        _check_choice("term kind", self.kind, ("content", "style", "l1"))
-        if (self.kind == "l1") != (self.net is None):
-            raise ValueError("an l1 term has no net; content and style terms need one")
+        _check_choice("term kind", self.kind, ("content", "style", "l1", "spectrum"))
+        if (self.kind in ("l1", "spectrum")) != (self.net is None):
+            raise ValueError("l1 and spectrum terms have no net; content and style terms need one")
         g = float(self.gamma)
         if not (g >= 0.0 and g < float("inf")):
             raise ValueError(f"gamma for {self.name} must be finite and >= 0, got {self.gamma!r}")
@@ -216,7 +218,7 @@ class Term:
     @property
     def name(self) -> str:
         """``content_stft``, ``style_mel``, ``l1`` ... (the flag suffix of SPEC §3)."""
-        return "l1" if self.kind == "l1" else f"{self.kind}_{self.representation}"
+        return self.kind if self.net is None else f"{self.kind}_{self.representation}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,9 +245,9 @@ class LossConfig:
             raise ValueError(f"duplicate loss terms: {names}")
         _check_choice("domain", self.domain, ("waveform", "spectrogram"))
         if self.domain == "spectrogram" and any(
-            t.representation != "stft" for t in self.terms
+            t.representation != "stft" or t.kind == "spectrum" for t in self.terms
         ):
-            raise ValueError("the spectrogram domain supports STFT terms only")
+            raise ValueError("the spectrogram domain supports STFT content, style and l1 terms only")
 
     def term(self, name: str) -> Term | None:
         for t in self.terms:
@@ -255,7 +257,7 @@ class LossConfig:
 
     @property
     def has_content(self) -> bool:
-        return any(t.kind == "content" for t in self.terms)
+        return any(t.kind in ("content", "spectrum") for t in self.terms)
 
     @property
     def has_style(self) -> bool:

@@ -211,16 +211,18 @@ def _make_features_fn(config: LossConfig, sr: int):
             if fid not in fronts:
                 fronts[fid] = spectral.log_spectrogram(mag, params["filterbanks"][fid])
             out[nid] = net.apply(params["nets"][nid], fronts[fid])
-        return out, log_mag
+        return out, log_mag, mag
 
     return features, ids
 
 
-def _term_values(config: LossConfig, ids, feats, log_mag, targets):
+def _term_values(config: LossConfig, ids, feats, log_mag, mag, targets):
     values = {}
     for t in config.terms:
         if t.kind == "l1":
             values[t.name] = l1_penalty(log_mag)
+        elif t.kind == "spectrum":
+            values[t.name] = content_loss(targets[t.name], mag)
         elif t.kind == "content":
             values[t.name] = content_loss(targets[t.name], feats[ids[t.name]][-1])
         else:
@@ -296,7 +298,9 @@ def build(
         return wave
 
     feats_jit = jax.jit(features)
-    content_feats = feats_jit(to_x(content), params)[0] if content is not None else None
+    content_feats, _, content_mag = (
+        feats_jit(to_x(content), params) if content is not None else (None, None, None)
+    )
     style_grams = {}
     if styles:
         per_clip = [feats_jit(to_x(s), params)[0] for s in styles]
@@ -308,13 +312,15 @@ def build(
     for t in config.terms:
         if t.kind == "content":
             params["targets"][t.name] = content_feats[ids[t.name]][-1]
+        elif t.kind == "spectrum":
+            params["targets"][t.name] = content_mag
         elif t.kind == "style":
             params["targets"][t.name] = style_grams[ids[t.name]]
         params["beta"][t.name] = jnp.float32(t.gamma)
 
     def terms(x, p):
-        feats, log_mag = features(x, p)
-        return _term_values(config, ids, feats, log_mag, p["targets"])
+        feats, log_mag, mag = features(x, p)
+        return _term_values(config, ids, feats, log_mag, mag, p["targets"])
 
     def value_and_terms(x, p):
         weighted = {name: p["beta"][name] * v for name, v in terms(x, p).items()}

@@ -18,13 +18,13 @@ import numpy as np
 __all__ = [
     "DEFAULT_TEMPO_BPM",
     "IOI_BINS",
-    "log_stft_mse",
-    "spectral_convergence",
     "inter_onset_intervals_beats",
     "ioi_histogram",
     "kl_divergence",
+    "log_stft_mse",
     "max_normalized_xcorr",
     "mean_local_autocorrelation",
+    "spectral_convergence",
 ]
 
 DEFAULT_TEMPO_BPM = 120.0  # beats per minute used when no tempo can be estimated
@@ -47,7 +47,9 @@ def _stft_magnitudes(a, b, n_fft: int, hop_length: int) -> tuple[np.ndarray, np.
     import librosa
 
     mags = [
-        np.abs(librosa.stft(w, n_fft=n_fft, hop_length=hop_length, center=True, pad_mode="constant")).T
+        np.abs(
+            librosa.stft(w, n_fft=n_fft, hop_length=hop_length, center=True, pad_mode="constant")
+        ).T
         for w in (a, b)
     ]
     frames = min(m.shape[0] for m in mags)
@@ -112,7 +114,9 @@ def spectral_convergence(estimate, reference, *, n_fft: int = 2048, hop_length: 
         >>> spectral_convergence(x, x)
         0.0
     """
-    X, Y = _stft_magnitudes(_mono(estimate, "estimate"), _mono(reference, "reference"), n_fft, hop_length)
+    X, Y = _stft_magnitudes(
+        _mono(estimate, "estimate"), _mono(reference, "reference"), n_fft, hop_length
+    )
     denom = np.linalg.norm(Y)
     if denom == 0:
         raise ValueError("reference: silent, spectral convergence is undefined")
@@ -161,7 +165,9 @@ def inter_onset_intervals_beats(
     )
     if tempo_bpm is None:
         tempo_bpm = float(
-            np.ravel(librosa.feature.tempo(onset_envelope=onset_env, sr=sr, hop_length=hop_length))[0]
+            np.ravel(librosa.feature.tempo(onset_envelope=onset_env, sr=sr, hop_length=hop_length))[
+                0
+            ]
         )
         if not (np.isfinite(tempo_bpm) and tempo_bpm > 0):
             tempo_bpm = DEFAULT_TEMPO_BPM

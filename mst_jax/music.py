@@ -28,28 +28,28 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "CONTENT_BPM",
+    "EXAMPLE_DURATION_S",
+    "EXAMPLE_SR",
+    "FLUIDSYNTH_NOTICE",
     "STAR_SPANGLED_BANNER",
     "STAR_SPANGLED_BANNER_ACCOMPANIMENT",
-    "STYLE_GROOVE",
-    "CONTENT_BPM",
     "STYLE_BPM",
-    "EXAMPLE_SR",
-    "EXAMPLE_DURATION_S",
-    "FLUIDSYNTH_NOTICE",
+    "STYLE_GROOVE",
     "Part",
-    "midi_to_hz",
-    "midi_bytes",
-    "write_midi",
-    "find_soundfont",
-    "render_fluidsynth",
-    "render_additive",
-    "render",
-    "tone",
     "chord",
     "click_track",
     "drum_pattern",
-    "make_example_clips",
     "example_path",
+    "find_soundfont",
+    "make_example_clips",
+    "midi_bytes",
+    "midi_to_hz",
+    "render",
+    "render_additive",
+    "render_fluidsynth",
+    "tone",
+    "write_midi",
 ]
 
 DEFAULT_SR = 22050  # Hz, the paper's sample rate (SPEC §1)
@@ -58,6 +58,7 @@ EXAMPLE_DURATION_S = 6.0  # s, length of each shipped example clip
 CONTENT_BPM = 120.0  # beats per minute of the content clip: 12 beats = 6 s = the first phrase
 STYLE_BPM = 116.0  # beats per minute of the style clip (within 10 bpm of the content, as in §4.3)
 RELEASE_S = 0.5  # s, tail kept after the last note-off when no duration is given
+ADDITIVE_TAIL_S = 0.25  # s, additive synth: >= every release below and the 0.25 s kick decay
 TICKS_PER_BEAT = 480  # MIDI division (pulses per quarter note)
 DRUM_CHANNEL = 9  # General MIDI percussion channel (channel 10 counted from 1)
 FLUIDSYNTH_TIMEOUT_S = 120.0  # s, limit for one fluidsynth call
@@ -207,7 +208,9 @@ def _as_parts(notes, program: int) -> tuple[Part, ...]:
 
 def _note_fields(note) -> tuple[int, float, float, int]:
     if len(note) not in (3, 4):
-        raise ValueError(f"note {note!r}: expected (pitch, start_beats, duration_beats[, velocity])")
+        raise ValueError(
+            f"note {note!r}: expected (pitch, start_beats, duration_beats[, velocity])"
+        )
     pitch, start, dur = int(note[0]), float(note[1]), float(note[2])
     velocity = int(note[3]) if len(note) == 4 else 96
     if start < 0 or dur <= 0:
@@ -377,7 +380,19 @@ def render_fluidsynth(
     with tempfile.TemporaryDirectory(prefix="mst_jax_fluidsynth_") as tmp:
         mid = write_midi(Path(tmp) / "in.mid", notes, bpm=bpm, program=program, transpose=transpose)
         wav = Path(tmp) / "out.wav"
-        cmd = [binary, "-ni", "-q", "-g", "0.8", "-r", str(int(sr)), "-F", str(wav), str(sf2), str(mid)]
+        cmd = [
+            binary,
+            "-ni",
+            "-q",
+            "-g",
+            "0.8",
+            "-r",
+            str(int(sr)),
+            "-F",
+            str(wav),
+            str(sf2),
+            str(mid),
+        ]
         proc = subprocess.run(cmd, capture_output=True, timeout=FLUIDSYNTH_TIMEOUT_S, check=False)
         if proc.returncode != 0 or not wav.is_file():
             err = proc.stderr.decode(errors="replace").strip().splitlines()
@@ -437,7 +452,9 @@ def _additive_drum(pitch, vel, *, sr, rng) -> np.ndarray:
         n = int(0.2 * sr)
         t = np.arange(n) / sr
         noise = _highpass(rng.standard_normal(n), 1)
-        wave = 0.6 * noise * np.exp(-t / 0.05) + 0.5 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.04)
+        wave = 0.6 * noise * np.exp(-t / 0.05) + 0.5 * np.sin(2 * np.pi * 190 * t) * np.exp(
+            -t / 0.04
+        )
     else:
         n = int(0.06 * sr)
         t = np.arange(n) / sr
@@ -467,7 +484,8 @@ def render_additive(
 
     Each note is a sum of harmonics with per-harmonic exponential decay under a linear
     attack/release envelope; drum-channel notes are sine sweeps and shaped noise drawn from
-    ``np.random.default_rng(seed)``. The length is the last note-off plus the release.
+    ``np.random.default_rng(seed)``. The length is the last note-off plus 0.25 s (the longest
+    release or drum decay).
 
     Args:
         notes: Note tuples or a sequence of :class:`Part`.
@@ -486,16 +504,16 @@ def render_additive(
 
     Example:
         >>> render_additive([(69, 0.0, 1.0)], bpm=60.0, sr=8000).shape
-        (8640,)
+        (10000,)
     """
     if timbre not in _TIMBRES:
         raise ValueError(f"timbre must be one of {sorted(_TIMBRES)}, got {timbre!r}")
-    plain = not (tuple(notes) and isinstance(tuple(notes)[0], Part))
+    notes = tuple(notes)
+    plain = not any(isinstance(n, Part) for n in notes)
     parts = _as_parts(notes, 0)
     sec_per_beat = 60.0 / bpm
     rng = np.random.default_rng(seed)
-    max_release = max(v[3] for v in _TIMBRES.values())
-    total = int(round(_end_beats(parts) * sec_per_beat * sr)) + int(round(max(0.25, max_release) * sr))
+    total = int(round(_end_beats(parts) * sec_per_beat * sr)) + int(round(ADDITIVE_TAIL_S * sr))
     out = np.zeros(total)
     for part in parts:
         part_timbre = timbre if plain else _timbre_for_program(part.program)
@@ -549,6 +567,7 @@ def render(
         >>> render([(60, 0.0, 1.0)], sr=8000, bpm=60.0, duration_s=0.5).shape
         (4000,)
     """
+    notes = tuple(notes)
     wave = render_fluidsynth(notes, sr=sr, bpm=bpm, program=program, transpose=transpose)
     if wave is None:
         if notices is not None:
@@ -561,7 +580,9 @@ def render(
     return _fit_length(wave, int(round(duration_s * sr)))
 
 
-def tone(freq_hz: float, *, duration_s: float, sr: int = DEFAULT_SR, amplitude: float = 0.5) -> np.ndarray:
+def tone(
+    freq_hz: float, *, duration_s: float, sr: int = DEFAULT_SR, amplitude: float = 0.5
+) -> np.ndarray:
     """A sine tone with 5 ms linear fades at both ends.
 
     Args:
@@ -647,8 +668,8 @@ def click_track(
 
     Example:
         >>> w = click_track(bpm=120.0, duration_s=2.0, sr=8000)
-        >>> [int(i) for i in np.flatnonzero(np.abs(w) > 0.5)[[0, -1]] // 4000]
-        [0, 1]
+        >>> np.flatnonzero(w == 1.0).tolist()
+        [0, 4000, 8000, 12000]
     """
     n = int(round(duration_s * sr))
     m = max(1, int(6 * decay_s * sr))
@@ -770,12 +791,20 @@ def make_example_clips(out_dir: str | Path, *, notices: list[str] | None = None)
     out_dir.mkdir(parents=True, exist_ok=True)
     clips = {
         "content": render(
-            tuple(n for n in STAR_SPANGLED_BANNER + STAR_SPANGLED_BANNER_ACCOMPANIMENT if n[1] < 12),
-            sr=EXAMPLE_SR, bpm=CONTENT_BPM, program=0, duration_s=EXAMPLE_DURATION_S,
+            tuple(
+                n for n in STAR_SPANGLED_BANNER + STAR_SPANGLED_BANNER_ACCOMPANIMENT if n[1] < 12
+            ),
+            sr=EXAMPLE_SR,
+            bpm=CONTENT_BPM,
+            program=0,
+            duration_s=EXAMPLE_DURATION_S,
             notices=notices,
         ),
         "style": render(
-            STYLE_GROOVE, sr=EXAMPLE_SR, bpm=STYLE_BPM, duration_s=EXAMPLE_DURATION_S,
+            STYLE_GROOVE,
+            sr=EXAMPLE_SR,
+            bpm=STYLE_BPM,
+            duration_s=EXAMPLE_DURATION_S,
             notices=notices,
         ),
     }
@@ -783,6 +812,8 @@ def make_example_clips(out_dir: str | Path, *, notices: list[str] | None = None)
     for name, wave in clips.items():
         wave = 0.9 * _peak_normalise(wave) * _fades(len(wave), EXAMPLE_SR, fade_s=0.02)
         path = out_dir / f"{name}.flac"
-        soundfile.write(str(path), wave.astype(np.float32), EXAMPLE_SR, subtype="PCM_16", format="FLAC")
+        soundfile.write(
+            str(path), wave.astype(np.float32), EXAMPLE_SR, subtype="PCM_16", format="FLAC"
+        )
         paths[name] = path
     return paths
