@@ -34,15 +34,25 @@ class Network(NamedTuple):
 
 
 _ACTIVATIONS = {"selu": jax.nn.selu, "relu": jax.nn.relu}
-_INITIALIZERS = {
-    "lecun_normal": jax.nn.initializers.lecun_normal,
-    "glorot_uniform": jax.nn.initializers.glorot_uniform,
-}
 
 
 def _kernel(key, shape, init: str):
-    """A kernel of ``shape`` (spatial..., in, out); fan-in = prod(spatial) * in."""
-    return _INITIALIZERS[init]()(key, shape, jnp.float32)
+    """A kernel of ``shape`` (spatial..., in, out), fan-in = prod(spatial) * in, fan-out likewise.
+
+    ``lecun_normal``: N(0, 1 / fan_in) (untruncated, so the variance is exactly the
+    LeCun value SELU's self-normalisation assumes). ``glorot_uniform``:
+    U(-l, l), ``l = sqrt(6 / (fan_in + fan_out))``.
+    """
+    receptive = 1
+    for s in shape[:-2]:
+        receptive *= s
+    fan_in, fan_out = receptive * shape[-2], receptive * shape[-1]
+    if init == "lecun_normal":
+        return jax.random.normal(key, shape, jnp.float32) * jnp.sqrt(1.0 / fan_in)
+    if init == "glorot_uniform":
+        limit = (6.0 / (fan_in + fan_out)) ** 0.5
+        return jax.random.uniform(key, shape, jnp.float32, -limit, limit)
+    raise ValueError(f"unknown init {init!r}")
 
 
 def _same_pad(kernel: int, dilation: int) -> tuple[int, int]:

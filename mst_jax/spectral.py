@@ -80,13 +80,16 @@ def stft_magnitude(wave, *, n_fft: int = 2048, hop_length: int = 512):
       hop_length: hop in samples.
 
     Returns:
-      ``(..., frames, n_fft // 2 + 1)`` float32, ``frames = 1 + samples // hop_length``.
+      ``(..., frames, n_fft // 2 + 1)``, float32 for float32 input,
+      ``frames = 1 + samples // hop_length``.
 
     >>> import jax.numpy as jnp
     >>> stft_magnitude(jnp.zeros(22050)).shape
     (44, 1025)
     """
-    wave = jnp.asarray(wave, jnp.float32)
+    wave = jnp.asarray(wave)
+    if not jnp.issubdtype(wave.dtype, jnp.floating):
+        wave = wave.astype(jnp.float32)
     frames = frame(wave, n_fft=n_fft, hop_length=hop_length) * hann_window(n_fft)
     spec = jnp.fft.rfft(frames, n=n_fft, axis=-1)
     power = jnp.square(spec.real) + jnp.square(spec.imag)

@@ -1,0 +1,54 @@
+"""Shared synthesised test audio (no files are downloaded or read), and test-speed settings."""
+
+import os
+import tempfile
+
+# Tests compile many tiny programs and run each for milliseconds: XLA's backend
+# optimisation roughly doubles compile time on a 2-core machine and buys nothing here.
+# Set before JAX is imported, so subprocesses (CLI tests) inherit it too; numerics are
+# unchanged up to float rounding. A shared persistent compilation cache lets the CLI
+# subprocesses reuse each other's programs.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "mst_jax_test_jax_cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+
+import dataclasses  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mst_jax import music  # noqa: E402
+from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig  # noqa: E402
+
+SR = 22050
+
+
+def tiny_net(term):
+    """Shrink a term's network for fast tests, keeping its structure (blocks, pooling)."""
+    n = term.net
+    if isinstance(n, StftNetConfig):
+        return dataclasses.replace(n, filters=24, kernel=min(n.kernel, 3))
+    if isinstance(n, MelNetConfig):
+        return dataclasses.replace(n, filters=12, n_mels=min(n.n_mels, 24), kernel=5, block_kernel=3)
+    if isinstance(n, CqtNetConfig):
+        return dataclasses.replace(n, filters=6, kernel=(3, 3), block_kernel=(3, 3))
+    raise TypeError(n)
+
+
+@pytest.fixture(scope="session")
+def chord_wave():
+    """1 s C-major triad, 22.05 kHz, float32."""
+    return music.chord([60, 64, 67], duration_s=1.0, sr=SR)
+
+
+@pytest.fixture(scope="session")
+def noise_wave():
+    """1 s white noise, peak 1, float32."""
+    x = np.random.default_rng(0).standard_normal(SR).astype(np.float32)
+    return x / np.abs(x).max()
+
+
+@pytest.fixture(scope="session")
+def rhythm_wave():
+    """1.5 s drum pattern at 120 bpm, float32."""
+    return music.drum_pattern(bpm=120.0, duration_s=1.5, sr=SR, seed=1)

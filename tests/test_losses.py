@@ -1,0 +1,174 @@
+"""Loss terms against numpy, and the properties the paper relies on."""
+
+import dataclasses
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import SR, tiny_net
+from mst_jax import losses, music, presets, synthesis
+from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig, Term
+
+
+def test_gram_matches_numpy_einsum():
+    rng = np.random.default_rng(0)
+    f2 = rng.standard_normal((17, 5)).astype(np.float32)
+    f3 = rng.standard_normal((6, 7, 5)).astype(np.float32)
+    np.testing.assert_allclose(losses.gram(jnp.asarray(f2)), np.einsum("tc,td->cd", f2, f2) / 17, rtol=1e-5)
+    np.testing.assert_allclose(
+        losses.gram(jnp.asarray(f3)), np.einsum("tbc,tbd->cd", f3, f3) / 42, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_content_and_style_loss_match_numpy():
+    rng = np.random.default_rng(1)
+    c, x = rng.standard_normal((2, 10, 4)).astype(np.float32)
+    np.testing.assert_allclose(losses.content_loss(c, x), 0.5 * np.sum((c - x) ** 2), rtol=1e-5)
+    g = np.einsum("tc,td->cd", c, c) / 10
+    w = np.einsum("tc,td->cd", x, x) / 10
+    np.testing.assert_allclose(losses.style_loss([g, g], [x, x]), 2 * np.sum((g - w) ** 2) / 16, rtol=1e-5)
+    np.testing.assert_allclose(losses.l1_penalty(x), np.abs(x).sum(), rtol=1e-5)
+    with pytest.raises(ValueError, match="shapes differ"):
+        losses.content_loss(c, x[:5])
+
+
+def _small(cfg):
+    return presets.map_nets(cfg, tiny_net)
+
+
+def _style_value(cfg, key, style, other):
+    obj = losses.build(cfg, key, style=style, sr=SR, num_samples=len(other))
+    return float(obj.fn(jnp.asarray(other), obj.params))
+
+
+@pytest.mark.parametrize(
+    "net", [StftNetConfig(filters=32, kernel=5), MelNetConfig(n_mels=32, filters=16, kernel=5, block_kernel=3)]
+)
+def test_style_loss_is_length_invariant(net, rhythm_wave, chord_wave):
+    """A clip against itself repeated twice: <= 1e-3 of its loss against a different clip."""
+    cfg = LossConfig(terms=(Term("style", net, 1.0),), normalize_gradients=False)
+    key = jax.random.key(0)
+    clip = rhythm_wave
+    twice = np.concatenate([clip, clip])
+    same = _style_value(cfg, key, clip, twice)
+    different = _style_value(cfg, key, clip, chord_wave)
+    assert same <= 1e-3 * different
+
+
+def _progression(shift):
+    chords = [[60, 64, 67], [65, 69, 72], [67, 71, 74], [60, 64, 67]]
+    return np.concatenate([music.chord([n + shift for n in c], duration_s=0.4, sr=SR) for c in chords])
+
+
+def test_cqt_style_is_transposition_invariant():
+    cfg = LossConfig(terms=(Term("style", CqtNetConfig(filters=16, blocks=0), 1.0),), normalize_gradients=False)
+    key = jax.random.key(1)
+    base = _progression(0)
+    up2 = _progression(2)
+    other = np.concatenate(
+        [music.chord(c, duration_s=0.4, sr=SR) for c in ([57, 58, 70], [50, 62, 75], [81, 83, 84], [45, 46, 52])]
+    )
+    transposed = _style_value(cfg, key, base, up2)
+    different = _style_value(cfg, key, base, other)
+    assert transposed < 0.2 * different
+
+
+def test_pooled_cqt_content_is_more_key_invariant():
+    """Relative content error under a +-1 semitone shift: pooled (2x1) below unpooled."""
+    key = jax.random.key(2)
+    base = _progression(0)
+
+    def relative(pool, shift):
+        cfg = LossConfig(terms=(Term("content", CqtNetConfig(filters=16, pool=pool), 1.0),), normalize_gradients=False)
+        obj = losses.build(cfg, key, content=base, sr=SR)
+        target = obj.params["targets"]["content_cqt"]
+        return float(obj.fn(jnp.asarray(_progression(shift)), obj.params)) / float(0.5 * jnp.sum(target**2))
+
+    for shift in (-1, 1):
+        assert relative(2, shift) < relative(1, shift)
+
+
+@pytest.mark.parametrize("row", [1, 2, 3, 4, 5, 6, "baseline"])
+def test_presets_build_and_calibrate(row, chord_wave, rhythm_wave):
+    """Every preset builds on content and style of different lengths; after Eq. 7-8 each
+    term's gradient norm at the initial point equals its Gamma."""
+    cfg = _small(presets.baseline() if row == "baseline" else presets.table1(row))
+    x0 = synthesis.init_noise(jax.random.key(5), len(chord_wave))
+    if cfg.domain == "spectrogram":
+        from mst_jax import spectral
+
+        x0 = spectral.log_spectrogram(spectral.stft_magnitude(x0))
+    obj = losses.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR, init_wave=x0)
+    assert np.isfinite(float(jax.jit(obj.fn)(x0, obj.params)))
+    norms = losses.term_gradient_norms(obj, x0)
+    for t in cfg.terms:
+        weighted = norms[t.name] * float(obj.params["beta"][t.name])
+        assert weighted == pytest.approx(t.gamma, rel=1e-4), t.name
+
+
+def test_shared_network_and_independent_keys(chord_wave, rhythm_wave):
+    row1 = _small(presets.table1(1))
+    obj = losses.build(row1, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
+    assert list(obj.params["nets"]) == ["stft"]  # content and style share one STFT net
+    row6 = _small(presets.table1(6))
+    obj6 = losses.build(row6, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
+    assert sorted(obj6.params["nets"]) == ["content_cqt", "content_mel", "style_cqt", "style_mel", "style_stft"]
+    a = obj6.params["nets"]["content_cqt"]["conv"]
+    b = obj6.params["nets"]["style_cqt"]["conv"]
+    assert a.shape == b.shape and not np.allclose(a, b)
+
+
+def test_style_list_uses_mean_gram(chord_wave, rhythm_wave):
+    cfg = LossConfig(terms=(Term("style", StftNetConfig(filters=8, kernel=3), 1.0),))
+    key = jax.random.key(0)
+    both = losses.build(cfg, key, style=[chord_wave, rhythm_wave], sr=SR, num_samples=4096)
+    one = losses.build(cfg, key, style=chord_wave, sr=SR, num_samples=4096)
+    two = losses.build(cfg, key, style=rhythm_wave, sr=SR, num_samples=4096)
+    mean = (one.params["targets"]["style_stft"][0] + two.params["targets"]["style_stft"][0]) / 2
+    np.testing.assert_allclose(both.params["targets"]["style_stft"][0], mean, rtol=1e-5, atol=1e-6)
+
+
+def test_total_loss_compiles_once_and_matches_finite_differences(chord_wave, rhythm_wave):
+    cfg = _small(presets.table1(6))
+    content = chord_wave[:3000]
+    obj = losses.build(cfg, jax.random.key(0), content=content, style=rhythm_wave[:5000], sr=SR)
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def value_and_grad(x, p):
+        return jax.value_and_grad(obj.fn)(x, p)
+
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # new waveform values: no retrace
+        value_and_grad(jnp.asarray(rng.standard_normal(3000).astype(np.float32) * 0.1), obj.params)
+
+    with jax.enable_x64(True):
+        p64 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), obj.params)
+        x = jnp.asarray(rng.standard_normal(3000) * 0.1, jnp.float64)
+        direction = jnp.asarray(rng.standard_normal(3000), jnp.float64)
+        eps = 1e-5
+        numeric = (obj.fn(x + eps * direction, p64) - obj.fn(x - eps * direction, p64)) / (2 * eps)
+        analytic = jnp.vdot(jax.grad(obj.fn)(x, p64), direction)
+        # central difference in float64: truncation error ~eps^2, well below 1e-5 relative
+        assert float(analytic) == pytest.approx(float(numeric), rel=1e-5)
+
+
+def test_build_errors_are_clear(chord_wave):
+    with pytest.raises(ValueError, match="content term but no content"):
+        losses.build(presets.table1(1), jax.random.key(0), style=chord_wave, sr=SR)
+    cfg = LossConfig(terms=(Term("content", StftNetConfig(filters=4, kernel=3), 1.0),))
+    obj = losses.build(cfg, jax.random.key(0), content=chord_wave, sr=SR)
+    with pytest.raises(ValueError, match="Eq. 7"):
+        losses.calibrate(obj, jnp.asarray(chord_wave))  # zero gradient at the content itself
+    with pytest.raises(ValueError, match="gamma"):
+        Term("style", StftNetConfig(), -1.0)
+    with pytest.raises(ValueError, match="rows 1-6"):
+        presets.table1(7)
+    with pytest.raises(ValueError, match="no style_cqt term"):
+        presets.with_gammas(presets.table1(1), style_cqt=3.0)
+    assert [t.name for t in presets.with_gammas(presets.table1(4), l1=0).terms] == [
+        "content_mel", "content_cqt", "style_stft"]
+    assert dataclasses.replace(presets.table1(1), normalize_gradients=False).normalize_gradients is False

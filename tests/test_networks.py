@@ -1,0 +1,113 @@
+"""Random-kernel networks: determinism, initialisation statistics, convolution correctness."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.signal
+
+from mst_jax import networks
+from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
+
+
+def _leaves(p):
+    return jax.tree_util.tree_leaves(p)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [StftNetConfig(filters=16), MelNetConfig(n_mels=8, filters=8, blocks=2), CqtNetConfig(filters=4, blocks=3)],
+)
+def test_same_key_same_weights_different_key_different(cfg):
+    net = networks.make(cfg, n_fft=256)
+    a, b, c = net.init(jax.random.key(0)), net.init(jax.random.key(0)), net.init(jax.random.key(1))
+    for x, y, z in zip(_leaves(a), _leaves(b), _leaves(c)):
+        assert np.array_equal(np.asarray(x), np.asarray(y))  # bit-identical
+        assert not np.allclose(np.asarray(x), np.asarray(z))
+
+
+def test_stft_kernel_std_is_lecun():
+    """Paper size: 11 x 1025 x 4096 kernel, std within 3 % of sqrt(1 / fan_in)."""
+    w = np.asarray(networks.make(StftNetConfig(), n_fft=2048).init(jax.random.key(3))["conv"])
+    assert w.shape == (11, 1025, 4096)
+    expected = np.sqrt(1.0 / (11 * 1025))
+    assert abs(w.std() / expected - 1) < 0.03
+    assert abs(w.mean()) < 0.01 * expected
+
+
+def test_baseline_kernel_is_glorot_uniform():
+    w = np.asarray(
+        networks.make(StftNetConfig(filters=512, activation="relu", init="glorot_uniform"), n_fft=2048)
+        .init(jax.random.key(0))["conv"]
+    )
+    limit = np.sqrt(6.0 / (11 * 1025 + 11 * 512))
+    assert np.abs(w).max() <= limit
+    assert abs(w.std() / (limit / np.sqrt(3)) - 1) < 0.03  # uniform(-l, l) has std l / sqrt(3)
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 4])
+def test_conv1d_matches_scipy(dilation):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 3)).astype(np.float32)
+    w = rng.standard_normal((5, 3, 2)).astype(np.float32)
+    ours = np.asarray(networks.conv1d(jnp.asarray(x), jnp.asarray(w), dilation=dilation))
+    # reference: dilate the kernel with zeros, correlate each in/out pair ("same", centred)
+    wd = np.zeros(((5 - 1) * dilation + 1, 3, 2), np.float32)
+    wd[::dilation] = w
+    span = wd.shape[0]
+    left = (span - 1) // 2
+    xp = np.pad(x, ((left, span - 1 - left), (0, 0)))
+    ref = np.zeros((20, 2), np.float32)
+    for o in range(2):
+        for i in range(3):
+            ref[:, o] += scipy.signal.correlate(xp[:, i], wd[:, i, o], mode="valid")
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_conv2d_matches_scipy(dilation):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((9, 12, 2)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 2, 4)).astype(np.float32)
+    ours = np.asarray(networks.conv2d(jnp.asarray(x), jnp.asarray(w), dilation=dilation))
+    wd = np.zeros((2 * dilation + 1, 2 * dilation + 1, 2, 4), np.float32)
+    wd[::dilation, ::dilation] = w
+    ref = np.zeros((9, 12, 4), np.float32)
+    for o in range(4):
+        for i in range(2):
+            ref[..., o] += scipy.signal.correlate2d(x[..., i], wd[..., i, o], mode="same")
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_max_pool_frequency():
+    x = np.random.default_rng(2).standard_normal((4, 7, 3)).astype(np.float32)
+    ours = np.asarray(networks.max_pool_frequency(jnp.asarray(x), width=2))
+    ref = np.maximum(x[:, 0:6:2], x[:, 1:6:2])
+    np.testing.assert_array_equal(ours, ref)
+
+
+def test_mel_net_receptive_field_is_194_frames():
+    """Kernel 50, then kernel 25 dilated 2 and 4: 50 + 24*2 + 24*4 = 194 frames."""
+    cfg = MelNetConfig(n_mels=4, filters=6)
+    assert cfg.receptive_field_frames == 194
+    net = networks.mel_net(cfg)
+    p = net.init(jax.random.key(0))
+    x = jnp.zeros((400, 4))
+    bumped = x.at[200].set(1.0)
+    last = lambda v: net.apply(p, v)[-1]
+    changed = np.flatnonzero(np.abs(np.asarray(last(bumped) - last(x))).max(axis=-1) > 0)
+    assert changed.max() - changed.min() + 1 == 194
+
+
+def test_layer_shapes():
+    p_cfg = CqtNetConfig(filters=4, pool=2, blocks=0)
+    r_cfg = CqtNetConfig(filters=4, blocks=3)
+    x = jnp.zeros((2, 30, 86))  # a batch of two
+    for cfg, n_layers, bins in [(p_cfg, 1, 43), (r_cfg, 4, 86)]:
+        net = networks.cqt_net(cfg)
+        maps = net.apply(net.init(jax.random.key(0)), x)
+        assert len(maps) == n_layers
+        assert all(m.shape == (2, 30, bins, 4) for m in maps)
+    mel = networks.mel_net(MelNetConfig(n_mels=16, filters=8, blocks=2))
+    maps = mel.apply(mel.init(jax.random.key(0)), jnp.zeros((30, 16)))
+    assert [m.shape for m in maps] == [(30, 8)] * 3
