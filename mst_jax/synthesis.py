@@ -10,6 +10,7 @@ saved and a run resumed bit-identically.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Callable, NamedTuple
 
@@ -75,13 +76,17 @@ def init_noise(key, num_samples: int, *, std: float = 1e-3):
 
 def make_solver(objective: Objective, solver: SolverConfig = SolverConfig()):
     """The ``jaxopt.LBFGSB`` instance for ``objective`` (value and per-term aux in one pass)."""
+    return _lbfgsb(objective.value_and_terms, solver)
+
+
+def _lbfgsb(value_and_terms, solver: SolverConfig):
     return jaxopt.LBFGSB(
-        fun=objective.value_and_terms,
+        fun=value_and_terms,
         has_aux=True,
         maxiter=solver.max_iter,
         tol=solver.tol,
         history_size=solver.history_size,
-        jit=True,  # lax loops inside (we also jit the whole chunk)
+        jit=True,
     )
 
 
@@ -104,8 +109,15 @@ def initial_state(objective: Objective, init_wave, solver: SolverConfig = Solver
 
 
 def _make_chunk_fn(objective: Objective, solver: SolverConfig):
-    lbfgsb = make_solver(objective, solver)
-    names = [t.name for t in objective.config.terms]
+    names = tuple(t.name for t in objective.config.terms)
+    return _chunk_fn(objective.value_and_terms, names, solver), list(names)
+
+
+@functools.lru_cache(maxsize=32)
+def _chunk_fn(value_and_terms, names, solver: SolverConfig):
+    """The jitted chunk for one objective function and solver (cached: no recompiling when a
+    run is resumed or continued)."""
+    lbfgsb = _lbfgsb(value_and_terms, solver)
 
     def chunk(state: SynthesisState, params, bounds, n):
         size = solver.chunk
@@ -133,7 +145,7 @@ def _make_chunk_fn(objective: Objective, solver: SolverConfig):
         i, state, values, terms = jax.lax.while_loop(cond, body, (jnp.int32(0), state, values, terms))
         return state, values, terms, i
 
-    return jax.jit(chunk, donate_argnums=(0,)), names
+    return jax.jit(chunk, donate_argnums=(0,))
 
 
 def synthesize(

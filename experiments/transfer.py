@@ -1,0 +1,38 @@
+"""Style transfer of musical audio (the paper's method, Table 1 presets).
+
+    python -m experiments.transfer                       # demo on the shipped clips -> transfer.wav
+    python -m experiments.transfer --content=A.wav --style=B.wav,C.flac --output=out.wav --preset=5
+
+Optimises the waveform with L-BFGS-B (bounds [-1, 1]) so that its content features match A and its
+style grams match the mean of the styles' grams. Writes out.wav, the run record out.json and the
+spectrograms out.png. Ctrl-C stops after the current chunk and writes the best result so far;
+--resume continues. See experiments/_flags.py for the shared flags.
+"""
+
+from absl import app, flags
+
+from experiments import _flags, _runner
+
+CONTENT = flags.DEFINE_string("content", None, "Content audio file (any format soundfile reads).")
+INIT = flags.DEFINE_enum(
+    "init",
+    "noise",
+    ["noise", "content"],
+    "Initial waveform: N(0, 1e-3^2) noise from --seed, or the content itself.",
+)
+flags.adopt_module_key_flags(_flags)
+
+
+def build(notices):
+    """The flags of this script as a RunConfig (validated, nothing compiled)."""
+    return _flags.run_config(
+        "transfer", content=CONTENT.value, content_flag=CONTENT, init=INIT.value, notices=notices
+    )
+
+
+def main(argv):
+    _runner.execute(argv, build, _flags.flag_values((CONTENT, INIT, *_flags.SHARED)))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=_flags.parse)

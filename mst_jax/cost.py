@@ -1,0 +1,97 @@
+"""Analytic cost of one loss + gradient: floating-point operations and memory.
+
+Used to print an estimate before a run starts and to report GFLOP/s in ``benchmarks/``
+where XLA's own count misses library calls (on GPUs, cuBLAS and cuDNN custom calls are
+not counted by ``cost_analysis``). A multiply-add counts as 2 operations. The gradient is
+taken with respect to the waveform only (the kernels are constants), so the backward pass
+of a convolution or a gram costs about as much as its forward pass: loss + gradient is
+counted as twice the forward operations.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, NetConfig, StftNetConfig
+from mst_jax.losses import net_ids
+
+
+class Cost(NamedTuple):
+    """Per evaluation of loss + gradient.
+
+    Attributes:
+      flops: floating-point operations.
+      weight_bytes: network kernels and filterbanks, float32.
+      target_bytes: content features and style grams, float32.
+      activation_bytes: feature maps kept for the backward pass (x 3 for pre-activation,
+        activation and cotangent), float32.
+    """
+
+    flops: float
+    weight_bytes: float
+    target_bytes: float
+    activation_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return self.weight_bytes + self.target_bytes + self.activation_bytes
+
+
+def _net_forward(net: NetConfig, *, frames: int, n_fft: int):
+    """(flops, weights, [layer (positions, channels)]) of one forward pass."""
+    n_bins = n_fft // 2 + 1
+    if isinstance(net, StftNetConfig):
+        w = net.kernel * n_bins * net.filters
+        return 2.0 * w * frames, w, [(frames, net.filters)]
+    if isinstance(net, MelNetConfig):
+        f = net.filters
+        first = net.kernel * net.n_mels * f
+        block = net.block_kernel * f * f + f * f
+        flops = 2.0 * frames * (first + net.blocks * block + n_bins * net.n_mels)
+        return flops, first + net.blocks * block + n_bins * net.n_mels, [(frames, f)] * (1 + net.blocks)
+    if isinstance(net, CqtNetConfig):
+        f = net.filters
+        kt, kf = net.kernel
+        bt, bf = net.block_kernel
+        pooled = net.n_bins // net.pool
+        first = kt * kf * f
+        block = bt * bf * f * f + f * f
+        flops = 2.0 * frames * (net.n_bins * first + pooled * net.blocks * block + n_bins * net.n_bins)
+        layers = [(frames * pooled, f)] * (1 + net.blocks)
+        return flops, first + net.blocks * block + n_bins * net.n_bins, layers
+    raise TypeError(net)
+
+
+def loss_grad_cost(config: LossConfig, *, num_samples: int) -> Cost:
+    """Operations and memory of one loss + gradient for a waveform of ``num_samples``.
+
+    >>> from mst_jax import presets
+    >>> c = loss_grad_cost(presets.table1(1), num_samples=220500)
+    >>> round(c.flops / 1e9)  # 10 s, STFT content + style: about 94 GFLOP
+    94
+    """
+    n_fft, hop = config.stft.n_fft, config.stft.hop_length
+    frames = 1 + num_samples // hop
+    n_bins = n_fft // 2 + 1
+    flops = 2.0 * 5 * n_fft * math.log2(n_fft) * frames  # rfft, forward and backward
+    weights = targets = acts = 0.0
+    seen = set()
+    for t in config.terms:
+        if t.net is None:
+            continue
+        nid = net_ids(config)[t.name]
+        f, w, layers = _net_forward(t.net, frames=frames, n_fft=n_fft)
+        if nid not in seen:
+            seen.add(nid)
+            flops += 2 * f
+            weights += 4.0 * w
+            acts += 3 * 4.0 * sum(p * c for p, c in layers)
+        if t.kind == "style":
+            flops += 2 * sum(2.0 * p * c * c for p, c in layers)  # grams, forward and backward
+            targets += 4.0 * sum(c * c for _, c in layers)
+        else:
+            p, c = layers[-1]
+            targets += 4.0 * p * c
+    acts += 3 * 4.0 * frames * n_bins
+    return Cost(flops, weights, targets, acts)

@@ -1,0 +1,450 @@
+"""Reliability of the command lines (issue 7): bad input answered in one line before any compilation,
+interrupted runs keep their work, ``--resume`` continues bit-identically, same seed -> same bytes.
+
+Most tests run ``main`` in-process under ``flagsaver``; the ones about exit statuses, stderr of the
+real process and signals run ``python -m experiments.transfer`` as a subprocess.
+"""
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SR
+from test_experiments import TINY, assert_valid_wave, read_outputs, run_cli, write
+
+from experiments import _runner, reconstruct, texture, transfer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    d = tmp_path_factory.mktemp("good")
+    rng = np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    return {
+        "content": write(
+            d / "content.wav",
+            0.5 * np.sin(2 * np.pi * 330 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t)),
+        ),
+        "style": write(
+            d / "style.wav",
+            0.3 * rng.standard_normal(int(0.8 * SR)) * (np.arange(int(0.8 * SR)) % 5512 < 800),
+        ),
+    }
+
+
+def _bad_files(d):
+    """name -> path of files soundfile cannot read, or audio that reads but cannot be used."""
+    os.makedirs(d / "a_directory.wav", exist_ok=True)
+    (d / "empty.wav").write_bytes(b"")
+    (d / "random.wav").write_bytes(np.random.default_rng(0).bytes(4096))
+    write(d / "full.flac", 0.5 * np.sin(np.arange(SR) / 7.0))
+    data = (d / "full.flac").read_bytes()
+    (d / "truncated.flac").write_bytes(data[: len(data) // 2])
+    write(d / "full.wav", 0.5 * np.sin(np.arange(SR) / 7.0))
+    (d / "truncated_header.wav").write_bytes((d / "full.wav").read_bytes()[:30])
+    nan = 0.5 * np.sin(np.arange(SR) / 7.0)
+    nan[100] = np.nan
+    write(d / "nan.wav", nan, subtype="FLOAT")
+    write(d / "short.wav", 0.5 * np.sin(np.arange(SR // 5) / 7.0))  # 0.2 s
+    return d
+
+
+# (case, flag overrides ("@name": a file in the bad-files dir), text the message must hold)
+BAD_INPUTS = [
+    ("missing", dict(content="@missing.wav"), "missing.wav: file not found"),
+    ("directory", dict(content="@a_directory.wav"), "a_directory.wav: is a directory"),
+    ("empty", dict(content="@empty.wav"), "empty.wav: empty file"),
+    ("random bytes", dict(content="@random.wav"), "random.wav: not a readable audio file"),
+    ("truncated", dict(content="@truncated.flac"), "truncated.flac: not a readable audio file"),
+    (
+        "truncated header",
+        dict(content="@truncated_header.wav"),
+        "truncated_header.wav: not a readable",
+    ),
+    ("nan", dict(content="@nan.wav"), "nan.wav: contains 1 non-finite samples"),
+    ("second style missing", dict(style="STYLE,@gone.flac"), "gone.flac: file not found"),
+    (
+        "too short",
+        dict(content="@short.wav", preset="5", mel_kernel=None),
+        "short.wav: 0.2 s is too short",
+    ),
+    ("unknown preset", dict(preset="7"), "--preset='7': must be a Table 1 row 1-6 or 'baseline'"),
+    ("unknown preset name", dict(preset="cqt"), "--preset='cqt'"),
+    (
+        "negative gamma",
+        dict(gamma_style_stft=-1.0),
+        "--gamma_style_stft=-1.0: Gamma must be a finite number >= 0",
+    ),
+    ("inf gamma", dict(gamma_content_stft=float("inf")), "--gamma_content_stft=inf"),
+    ("nan gamma", dict(gamma_style_mel=float("nan")), "--gamma_style_mel=nan"),
+    (
+        "gamma of an absent term",
+        dict(preset="1", gamma_style_cqt=3.0),
+        "preset 1 has no style_cqt term",
+    ),
+    ("zero size", dict(stft_filters=0), "--stft_filters=0: must be an integer >= 1"),
+    ("negative blocks", dict(mel_blocks=-1), "--mel_blocks=-1"),
+    ("max_iter 0", dict(max_iter=0), "--max_iter=0: must be an integer >= 1"),
+    ("sr too low", dict(sr=100), "--sr=100: must be an integer in [1000, 384000]"),
+    ("sr too high", dict(sr=10**6), "--sr=1000000"),
+    (
+        "hop longer than frame",
+        dict(hop_length=4096),
+        "--hop_length=4096: must not exceed --n_fft=2048",
+    ),
+    ("output in missing dir", dict(output="@no/such/dir/out.wav"), "does not exist"),
+    ("output is a directory", dict(output="@a_directory.wav"), "a_directory.wav: is a directory"),
+    ("output over the input", dict(output="CONTENT"), "would overwrite the input"),
+    ("content without style", dict(style=None), "--style is required"),
+    ("resume without state", dict(resume=True), "no saved state"),
+    (
+        "every term removed",
+        dict(preset="1", gamma_content_stft=0.0, gamma_style_stft=0.0),
+        "nothing to optimise",
+    ),
+]
+
+
+def _resolve(values, d, good, out):
+    resolved = {}
+    for k, v in values.items():
+        if isinstance(v, str):
+            v = ",".join(
+                good["style"]
+                if p == "STYLE"
+                else good["content"]
+                if p == "CONTENT"
+                else str(d / p[1:])
+                if p.startswith("@")
+                else p
+                for p in v.split(",")
+            )
+        resolved[k] = v
+    return resolved
+
+
+def _assert_one_error_line(stderr, expected):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    assert expected in errors[0], errors[0]
+    assert "Traceback" not in stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("case,values,expected", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_one_line_no_output(case, values, expected, good, tmp_path, capsys, monkeypatch):
+    d = _bad_files(tmp_path)
+    out = tmp_path / "out" / "result.wav"
+    out.parent.mkdir()
+    flags_ = dict(TINY, content=good["content"], style=good["style"], output=str(out), preset="2")
+    flags_.update(_resolve(values, d, good, out))
+    compiled = []
+    monkeypatch.setattr(
+        _runner.losses, "build", lambda *a, **k: compiled.append(1)
+    )  # must not be reached
+    code, _, stderr = run_cli(transfer, capsys, **flags_)
+    assert code == 2
+    _assert_one_error_line(stderr, expected)
+    assert not compiled
+    assert os.listdir(out.parent) == []  # no WAV, JSON, PNG, state or checkpoint
+
+
+@pytest.mark.parametrize(
+    "module,values,expected",
+    [
+        (texture, dict(duration=0.0), "--duration=0.0: must be a finite number of seconds > 0"),
+        (texture, dict(duration=float("nan")), "--duration=nan"),
+        (texture, dict(duration=0.05), "--duration=0.05: 0.05 s is too short"),
+        (texture, dict(gamma_content_stft=1.0), "has no content_stft term"),
+        (reconstruct, dict(preset="3"), "--preset: not used by reconstruct"),
+        (reconstruct, dict(input="@missing.wav"), "missing.wav: file not found"),
+    ],
+    ids=[
+        "zero duration",
+        "nan duration",
+        "short duration",
+        "texture content gamma",
+        "reconstruct preset",
+        "reconstruct missing",
+    ],
+)
+def test_bad_input_other_scripts(module, values, expected, good, tmp_path, capsys):
+    out = tmp_path / "out" / "result.wav"
+    out.parent.mkdir()
+    flags_ = dict(TINY, output=str(out))
+    if module is texture:
+        flags_.update(style=good["style"], preset="2")
+    else:
+        flags_.update(input=good["content"])
+        for k in (
+            "stft_filters",
+            "stft_kernel",
+            "mel_filters",
+            "mel_kernel",
+            "mel_block_kernel",
+            "n_mels_style",
+            "cqt_filters",
+            "cqt_kernel",
+            "cqt_block_kernel",
+        ):
+            flags_.pop(k)
+    flags_.update(
+        {
+            k: (str(tmp_path / v[1:]) if isinstance(v, str) and v.startswith("@") else v)
+            for k, v in values.items()
+        }
+    )
+    code, _, stderr = run_cli(module, capsys, **flags_)
+    assert code == 2
+    _assert_one_error_line(stderr, expected)
+    assert os.listdir(out.parent) == []
+
+
+def test_failed_run_does_not_clobber_existing_outputs(good, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "keep.wav"
+    for name in ("keep.wav", "keep.json", "keep.png"):
+        (tmp_path / name).write_bytes(b"precious " + name.encode())
+    # bad input
+    code, _, stderr = run_cli(
+        transfer,
+        capsys,
+        **dict(
+            TINY,
+            content=str(tmp_path / "nope.wav"),
+            style=good["style"],
+            output=str(out),
+            preset="2",
+        ),
+    )
+    assert code == 2
+
+    # a failure during the optimisation itself (out of memory)
+    def oom(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(_runner.synthesis, "synthesize", oom)
+    code, _, stderr = run_cli(
+        transfer,
+        capsys,
+        **dict(TINY, content=good["content"], style=good["style"], output=str(out), preset="2"),
+    )
+    assert code == 1
+    _assert_one_error_line(stderr, "out of memory")
+    for name in ("keep.wav", "keep.json", "keep.png"):
+        assert (tmp_path / name).read_bytes() == b"precious " + name.encode()
+    assert sorted(os.listdir(tmp_path)) == ["keep.json", "keep.png", "keep.wav"]
+
+
+def test_legal_oddities_give_notices_and_succeed(tmp_path, capsys):
+    """Stereo 44.1 kHz 24-bit clipped content, silent style: one notice line each, a result."""
+    t = np.arange(int(0.8 * 44100)) / 44100
+    left = np.clip(1.5 * np.sin(2 * np.pi * 220 * t), -1, 1)
+    stereo = np.stack([left, 0.3 * np.sin(2 * np.pi * 330 * t)], axis=1)
+    content = write(tmp_path / "stereo.wav", stereo, sr=44100, subtype="PCM_24")
+    style = write(tmp_path / "silent.wav", np.zeros(int(0.6 * SR)))
+    out = str(tmp_path / "odd.wav")
+    code, _, stderr = run_cli(
+        transfer, capsys, **dict(TINY, content=content, style=style, output=out, preset="1")
+    )
+    assert code == 0, stderr
+    notices = [line for line in stderr.splitlines() if line.startswith("notice:")]
+    assert any("2 channels mixed down to mono" in n for n in notices)
+    assert any("resampled 44100 Hz -> 22050 Hz" in n for n in notices)
+    assert any("clipped" in n for n in notices)
+    assert any("silent.wav: is silent" in n for n in notices)
+    assert "Traceback" not in stderr and "error:" not in stderr
+    wave, _, record = read_outputs(out)
+    assert_valid_wave(wave, int(0.8 * SR))
+    assert len(record["notices"]) >= 4
+
+
+def _interrupt_at(monkeypatch, iteration, signum=signal.SIGINT):
+    """Deliver ``signum`` to this process right after the progress line of ``iteration``."""
+    original = _runner.report_progress
+
+    def report(script, info, max_iter, first):
+        original(script, info, max_iter, first)
+        if info["iteration"] == iteration:
+            signal.raise_signal(signum)
+
+    monkeypatch.setattr(_runner, "report_progress", report)
+
+
+def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
+    good, tmp_path, capsys, monkeypatch
+):
+    base = dict(TINY, content=good["content"], style=good["style"], preset="2", max_iter=6, seed=3)
+    # 1. SIGTERM after iteration 2 (chunks of 2): best so far written, state kept, exit 143
+    out = str(tmp_path / "resumed.wav")
+    _interrupt_at(monkeypatch, 2, signal.SIGTERM)
+    code, _, stderr = run_cli(transfer, capsys, **dict(base, output=out))
+    assert code == 143
+    assert "best result so far written to" in stderr and out in stderr
+    wave, _, record = read_outputs(out)
+    assert_valid_wave(wave, SR)
+    assert (
+        record["interrupted"] is True
+        and record["iterations"] == 2
+        and len(record["loss_history"]) == 2
+    )
+    assert os.path.exists(tmp_path / "resumed.state.npz")
+    monkeypatch.undo()
+    # 2. resumed to 6 iterations in all
+    code, stdout, stderr = run_cli(transfer, capsys, **dict(base, output=out, resume=True))
+    assert code == 0, stderr
+    assert "resuming from" in stdout
+    _, _, resumed = read_outputs(out)
+    assert resumed["iterations"] == 6 and resumed["resumed"] and not resumed["interrupted"]
+    assert not os.path.exists(tmp_path / "resumed.state.npz")
+    # 3. the same run uninterrupted, twice
+    plain = [str(tmp_path / f"plain{i}.wav") for i in (1, 2)]
+    for p in plain:
+        code, _, stderr = run_cli(transfer, capsys, **dict(base, output=p))
+        assert code == 0, stderr
+    data = [Path(p).read_bytes() for p in (out, *plain)]
+    assert data[1] == data[2], "two runs with the same seed differ"
+    assert data[0] == data[1], "interrupt + resume differs from an uninterrupted run"
+    _, _, uninterrupted = read_outputs(plain[0])
+    assert resumed["loss_history"] == uninterrupted["loss_history"]
+    assert resumed["terms"] == uninterrupted["terms"]
+    # 4. a run killed hard after its checkpoint at iteration 2 resumes from that checkpoint
+    crash = str(tmp_path / "crash.wav")
+    original = _runner.report_progress
+
+    def crash_at_4(script, info, max_iter, first):
+        original(script, info, max_iter, first)
+        if info["iteration"] == 4:
+            raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(_runner, "report_progress", crash_at_4)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_cli(transfer, capsys, **dict(base, output=crash, checkpoint_every=2))
+    monkeypatch.undo()
+    assert os.path.exists(tmp_path / "crash.checkpoint.wav") and not os.path.exists(crash)
+    code, stdout, stderr = run_cli(transfer, capsys, **dict(base, output=crash, resume=True))
+    assert code == 0, stderr
+    assert "at iteration 2" in stdout
+    assert Path(crash).read_bytes() == data[1]
+    # and another seed gives another result
+    code, _, _ = run_cli(transfer, capsys, **dict(base, output=str(tmp_path / "other.wav"), seed=4))
+    assert Path(tmp_path / "other.wav").read_bytes() != data[1]
+
+
+def test_resume_refuses_a_state_from_other_flags(good, tmp_path, capsys, monkeypatch):
+    base = dict(
+        TINY,
+        content=good["content"],
+        style=good["style"],
+        preset="2",
+        max_iter=4,
+        output=str(tmp_path / "r.wav"),
+    )
+    _interrupt_at(monkeypatch, 2)
+    code, _, _ = run_cli(transfer, capsys, **base)
+    assert code == 130
+    monkeypatch.undo()
+    before = Path(tmp_path / "r.wav").read_bytes()
+    code, _, stderr = run_cli(transfer, capsys, **dict(base, resume=True, seed=9))
+    assert code == 2
+    _assert_one_error_line(stderr, "was saved by a run with other flags or inputs")
+    assert Path(tmp_path / "r.wav").read_bytes() == before
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def _cli(*args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.transfer", *args],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+def test_cli_bad_input_and_bad_flag_exit_2_one_line(good, tmp_path):
+    (tmp_path / "random.wav").write_bytes(np.random.default_rng(1).bytes(2048))
+    out = tmp_path / "out.wav"
+    for args, expected in (
+        (
+            [f"--content={tmp_path / 'random.wav'}", f"--style={good['style']}"],
+            "random.wav: not a readable audio file",
+        ),
+        (["--max_iter=abc"], "--max_iter"),
+        (["--no_such_flag=1"], "no_such_flag"),
+        (["--init=sideways"], "--init"),
+    ):
+        proc = _cli(*args, f"--output={out}")
+        assert proc.returncode == 2, proc.stderr
+        _assert_one_error_line(proc.stderr, expected)
+        assert not os.path.exists(out) and not os.path.exists(tmp_path / "out.json")
+
+
+def test_cli_sigint_writes_best_result_and_resume_finishes(good, tmp_path, capsys):
+    out = str(tmp_path / "sig.wav")
+    args = [
+        f"--content={good['content']}",
+        f"--style={good['style']}",
+        f"--output={out}",
+        "--preset=2",
+        "--max_iter=100000",
+        "--chunk=2",
+        "--checkpoint_every=0",
+    ]
+    args += [
+        f"--{k}={v}" for k, v in TINY.items() if k not in ("chunk", "max_iter", "checkpoint_every")
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.transfer", *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        line = ""
+        while "s/iteration" not in line:
+            assert time.monotonic() < deadline, "no progress line"
+            ready, _, _ = select.select([proc.stdout], [], [], 5)
+            if ready:
+                line = proc.stdout.readline()
+                assert line or proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert f"best result so far written to {out}" in stderr and "Traceback" not in stderr
+    wave, _, record = read_outputs(out)
+    assert_valid_wave(wave, SR)
+    assert record["interrupted"] is True and record["stop_reason"] == "interrupted"
+    done = record["iterations"]
+    assert done >= 2 and len(record["loss_history"]) == done
+    # the saved state continues in-process up to two more iterations
+    values = dict(
+        TINY,
+        content=good["content"],
+        style=good["style"],
+        output=out,
+        preset="2",
+        max_iter=done + 2,
+        resume=True,
+    )
+    code, _, stderr = run_cli(transfer, capsys, **values)
+    assert code == 0, stderr
+    _, _, final = read_outputs(out)
+    assert final["iterations"] == done + 2 and len(final["loss_history"]) == done + 2
