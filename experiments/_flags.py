@@ -103,6 +103,13 @@ NORMALIZE = flags.DEFINE_bool(
 SUBTYPE = flags.DEFINE_string("subtype", "PCM_16", f"Output sample format: {', '.join(SUBTYPES)}.")
 N_FFT = flags.DEFINE_integer("n_fft", 2048, "STFT length in samples.")
 HOP_LENGTH = flags.DEFINE_integer("hop_length", 512, "STFT hop in samples.")
+MATMUL_PRECISION = flags.DEFINE_enum(
+    "matmul_precision",
+    "highest",
+    ["highest", "tensorfloat32", "bfloat16"],
+    "Matrix-product precision of the networks: highest = true float32 (default); tensorfloat32 "
+    "and bfloat16 multiply in reduced precision with float32 accumulation (GPU/TPU speed-ups).",
+)
 GRIFFINLIM_ITER = flags.DEFINE_integer(
     "griffinlim_iter",
     100,
@@ -190,6 +197,7 @@ SHARED = (
     SUBTYPE,
     N_FFT,
     HOP_LENGTH,
+    MATMUL_PRECISION,
     GRIFFINLIM_ITER,
     *GAMMAS.values(),
     *SIZE_FLAGS,
@@ -394,6 +402,7 @@ def run_config(
     duration_s: float | None = None,
     duration_flag=None,
     notices: list[str] | None = None,
+    styles: tuple[str, ...] | None = None,
 ) -> RunConfig:
     """Turns the flags (plus the script's own: content/input, init, duration) into a RunConfig.
 
@@ -405,6 +414,7 @@ def run_config(
       duration_s: ``--duration`` (texture only).
       duration_flag: its holder.
       notices: receives one line per legal oddity (a size flag with no effect, the demo).
+      styles: style files in place of ``--style`` (one row of ``--batch``); None reads the flag.
 
     Returns:
       The validated configuration. Nothing has been read or compiled yet.
@@ -415,7 +425,7 @@ def run_config(
     from mst_jax import music  # the shipped example clips
 
     notices = [] if notices is None else notices
-    styles = _paths(STYLE.value, STYLE)
+    styles = _paths(STYLE.value, STYLE) if styles is None else tuple(styles)
     if script == "transfer":
         demo = content is None and not styles
         if content is None and styles:

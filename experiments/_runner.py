@@ -517,6 +517,7 @@ def execute(
     recorded_flags: dict,
     *,
     after: After | None = None,
+    run: Callable | None = None,
 ):
     """Runs one command line; exits with the status in the module docstring (returns on success).
 
@@ -527,6 +528,8 @@ def execute(
       recorded_flags: ``{flag: value}`` for the run record.
       after: ``after(cfg, inputs, raw_wave, record, interrupted)``, called before writing, may
         add to the record (reconstruct's spectral convergence).
+      run: ``run(build, recorded_flags, after, stopper) -> status`` in place of the single run
+        (``experiments._batch.run`` for ``--batch``); same error handling and exit statuses.
     """
     if len(argv) > 1:
         sys.stderr.write(
@@ -541,7 +544,8 @@ def execute(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.showwarning = lambda message, *args, **kwargs: notice(_one_line(message))
-            status = _execute(build, recorded_flags, after, stopper)
+            with jax.default_matmul_precision(_flags.MATMUL_PRECISION.value):
+                status = (run or _execute)(build, recorded_flags, after, stopper)
     except RunError as error:
         sys.stderr.write(f"error: {_one_line(error)}\n")
         status = error.status

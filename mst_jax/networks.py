@@ -63,8 +63,11 @@ def _same_pad(kernel: int, dilation: int) -> tuple[int, int]:
 def conv1d(x, w, *, dilation: int = 1):
     """Non-causal "SAME" 1-D convolution over time, channels last.
 
-    Computed as a sum over kernel taps of shifted ``(frames, in) @ (in, out)`` matmuls
-    (one GEMM per tap, no unfolded copy of the input); XLA fuses the adds.
+    Computed as one GEMM over unfolded frames: the ``kernel`` dilated shifts of the
+    input are concatenated along channels, ``(frames, kernel * in) @ (kernel * in, out)``.
+    Measured on a 2-core CPU (STFT net, 431 frames, 1025 -> 4096, kernel 11, loss +
+    gradient): 99 GFLOP/s, against 84 for one GEMM per tap and 66 for
+    ``lax.conv_general_dilated``; on a GPU it compiles far faster than one GEMM per tap.
 
     Args:
       x: ``(..., frames, in_channels)``.
@@ -74,15 +77,14 @@ def conv1d(x, w, *, dilation: int = 1):
     Returns:
       ``(..., frames, out_channels)``.
     """
-    k = w.shape[0]
+    k, c_in, c_out = w.shape
     frames = x.shape[-2]
     left, right = _same_pad(k, dilation)
     xp = jnp.pad(x, [(0, 0)] * (x.ndim - 2) + [(left, right), (0, 0)])
-    out = None
-    for i in range(k):
-        tap = lax.slice_in_dim(xp, i * dilation, i * dilation + frames, axis=-2) @ w[i]
-        out = tap if out is None else out + tap
-    return out
+    if k == 1:
+        return xp @ w[0]
+    taps = [lax.slice_in_dim(xp, i * dilation, i * dilation + frames, axis=-2) for i in range(k)]
+    return jnp.concatenate(taps, axis=-1) @ w.reshape(k * c_in, c_out)
 
 
 def conv2d(x, w, *, dilation: int = 1):

@@ -86,6 +86,7 @@ def _lbfgsb(value_and_terms, solver: SolverConfig):
         maxiter=solver.max_iter,
         tol=solver.tol,
         history_size=solver.history_size,
+        linesearch=solver.linesearch,
         jit=True,
     )
 
