@@ -2,6 +2,7 @@
 
     python -m experiments.transfer                       # demo on the shipped clips -> transfer.wav
     python -m experiments.transfer --content=A.wav --style=B.wav,C.flac --output=out.wav --preset=5
+    python -m experiments.transfer --batch=jobs.csv --preset=5   # rows content,style,output, run together
 
 Optimises the waveform with L-BFGS-B (bounds [-1, 1]) so that its content features match A and its
 style grams match the mean of the styles' grams. Writes out.wav, the run record out.json and the
@@ -11,7 +12,7 @@ spectrograms out.png. Ctrl-C stops after the current chunk and writes the best r
 
 from absl import app, flags
 
-from experiments import _flags, _runner
+from experiments import _batch, _flags, _runner
 
 CONTENT = flags.DEFINE_string("content", None, "Content audio file (any format soundfile reads).")
 INIT = flags.DEFINE_enum(
@@ -21,17 +22,24 @@ INIT = flags.DEFINE_enum(
     "Initial waveform: N(0, 1e-3^2) noise from --seed, or the content itself.",
 )
 flags.adopt_module_key_flags(_flags)
+flags.adopt_module_key_flags(_batch)
 
 
 def build(notices):
     """The flags of this script as a RunConfig (validated, nothing compiled)."""
+    _batch.check_unused()
     return _flags.run_config(
         "transfer", content=CONTENT.value, content_flag=CONTENT, init=INIT.value, notices=notices
     )
 
 
 def main(argv):
-    _runner.execute(argv, build, _flags.flag_values((CONTENT, INIT, *_flags.SHARED)))
+    recorded = _flags.flag_values((CONTENT, INIT, *_flags.SHARED))
+    if _batch.BATCH.value is not None:
+        recorded.update(_flags.flag_values(_batch.FLAGS))
+        _runner.execute(argv, _batch.builder(CONTENT, INIT), recorded, run=_batch.run)
+        return
+    _runner.execute(argv, build, recorded)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from mst_jax.config import LossConfig, SolverConfig
 
 __all__ = [
     "AXIS",
+    "PARAMS_AXES",
     "BatchObjective",
     "batch_mesh",
     "build_batch",
@@ -38,6 +39,7 @@ __all__ = [
     "stack",
     "synthesize_batch",
     "term_gradient_norms",
+    "with_beta",
 ]
 
 AXIS = "batch"  # name of the mesh axis the examples are split over

@@ -1,0 +1,374 @@
+"""``python -m experiments.transfer --batch=jobs.csv``: many same-length transfers run together.
+
+The CSV has the header ``content,style,output`` and one transfer per row; relative paths are read
+from the CSV's folder; a style cell may list several files separated by commas (quote the cell).
+Every other flag applies to every row, so each row is the run ``--content=... --style=...
+--output=...`` with the same flags would be (same seed: same networks and initial noise), and
+writes the same files (WAV, ``<stem>.json``, ``<stem>.png``); the rows' L-BFGS-B runs are vmapped
+and split over every device (:mod:`mst_jax.batch`). Checkpoints and ``--resume`` do not apply.
+
+Order of work as in :mod:`experiments._runner`: every row's flags, paths and inputs are checked
+(contents of one length) before anything is compiled; a bad row gives one ``error:`` line naming
+its CSV line. On several hosts (``jax.distributed``) every process reads the inputs and process 0
+writes the outputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import sys
+import time
+
+import jax
+import numpy as np
+from absl import flags
+
+from experiments import _flags, _runner
+from experiments._runner import RunError
+from mst_jax import audio, batch
+
+COLUMNS = ("content", "style", "output")
+
+BATCH = flags.DEFINE_string(
+    "batch",
+    None,
+    "CSV of transfers (header content,style,output; paths relative to the CSV's folder; a style "
+    "cell may list several files separated by commas, quoted) run together: same-length contents, "
+    "one L-BFGS-B each, vmapped and split over every device. The other flags apply to every row; "
+    "--content, --style, --output, --resume and checkpoints do not apply.",
+)
+DISTRIBUTED = flags.DEFINE_bool(
+    "distributed",
+    False,
+    "With --batch: call jax.distributed.initialize() first, so that the batch is split over the "
+    "devices of every process (run the same command on every host; process 0 writes the outputs). "
+    "On Slurm, Open MPI and Cloud TPU the processes find each other; elsewhere give "
+    "--coordinator_address, --num_processes and --process_id.",
+)
+COORDINATOR_ADDRESS = flags.DEFINE_string(
+    "coordinator_address", None, "With --distributed: host:port of process 0 (default: detected)."
+)
+NUM_PROCESSES = flags.DEFINE_integer(
+    "num_processes", None, "With --distributed: number of processes (default: detected)."
+)
+PROCESS_ID = flags.DEFINE_integer(
+    "process_id", None, "With --distributed: this process's id, 0 ... N-1 (default: detected)."
+)
+FLAGS = (BATCH, DISTRIBUTED, COORDINATOR_ADDRESS, NUM_PROCESSES, PROCESS_ID)
+
+
+def check_unused():
+    """Raises ValueError if a flag of this module is set without ``--batch``."""
+    for h in FLAGS[1:]:
+        if h.value != h.default:
+            raise ValueError(f"--{h.name}: only used with --batch")
+
+
+def _initialize_distributed():
+    """``jax.distributed.initialize`` from the flags (before anything touches a device)."""
+    given = [h for h in (COORDINATOR_ADDRESS, NUM_PROCESSES, PROCESS_ID) if h.value is not None]
+    if not DISTRIBUTED.value:
+        if given:
+            raise ValueError(f"--{given[0].name}: only used with --distributed")
+        return
+    if NUM_PROCESSES.value is not None and NUM_PROCESSES.value < 1:
+        raise ValueError(f"--num_processes={NUM_PROCESSES.value}: must be >= 1")
+    if PROCESS_ID.value is not None and not (
+        0 <= PROCESS_ID.value < (NUM_PROCESSES.value or PROCESS_ID.value + 1)
+    ):
+        raise ValueError(f"--process_id={PROCESS_ID.value}: must be in [0, --num_processes)")
+    # CPU processes exchange arrays through gloo (GPUs use NCCL whatever this says).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(
+        coordinator_address=COORDINATOR_ADDRESS.value,
+        num_processes=NUM_PROCESSES.value,
+        process_id=PROCESS_ID.value,
+    )
+
+
+def _say(line: str):
+    if jax.process_index() == 0:
+        _runner._say(line)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    line: int  # line of the CSV (the header is line 1)
+    cfg: _flags.RunConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Jobs:
+    csv: str
+    jobs: tuple[Job, ...]
+
+
+def _row_error(csv_path: str, line: int, error) -> RunError:
+    return RunError(f"--batch={csv_path} line {line}: {_runner._one_line(error)}")
+
+
+def read_csv(csv_path: str) -> list[tuple[int, str, tuple[str, ...], str]]:
+    """``(line, content, styles, output)`` per row, paths resolved against the CSV's folder."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RunError(
+            f"--batch={csv_path}: cannot read the CSV ({_runner._one_line(error)})"
+        ) from None
+    if not rows:
+        raise RunError(
+            f"--batch={csv_path}: empty (the header content,style,output and one row per transfer)"
+        )
+    header = tuple(c.strip().lower() for c in rows[0][1])
+    if sorted(header) != sorted(COLUMNS):
+        raise RunError(
+            f"--batch={csv_path}: the header is {','.join(header)!r}; it must name the columns content,style,output"
+        )
+    if len(rows) == 1:
+        raise RunError(f"--batch={csv_path}: no transfers below the header")
+    where = os.path.dirname(os.path.abspath(csv_path))
+    resolve = lambda p: p if os.path.isabs(p) else os.path.normpath(os.path.join(where, p))
+    out = []
+    for line, r in rows[1:]:
+        if len(r) != len(header):
+            raise RunError(
+                f"--batch={csv_path} line {line}: {len(r)} cells, the header has {len(header)}"
+            )
+        cells = {k: c.strip() for k, c in zip(header, r)}
+        styles = tuple(s.strip() for s in cells["style"].split(","))
+        if not cells["content"] or not cells["output"] or any(not s for s in styles):
+            raise RunError(f"--batch={csv_path} line {line}: an empty file name")
+        out.append(
+            (
+                line,
+                resolve(cells["content"]),
+                tuple(resolve(s) for s in styles),
+                resolve(cells["output"]),
+            )
+        )
+    return out
+
+
+def builder(content_flag, init_flag):
+    """``build(notices) -> Jobs`` for :func:`experiments._runner.execute`: every row validated."""
+
+    def build(notices: list[str]) -> Jobs:
+        csv_path = BATCH.value
+        for holder in (content_flag, _flags.STYLE, _flags.OUTPUT):
+            if holder.value is not None:
+                raise ValueError(
+                    f"--{holder.name}: not used with --batch (each CSV row names its files)"
+                )
+        if _flags.RESUME.value:
+            raise ValueError("--resume: not available with --batch (a batch keeps no state files)")
+        if not csv_path.strip():
+            raise ValueError("--batch: empty file name")
+        jobs = []
+        for line, content, styles, output in read_csv(csv_path):
+            try:
+                cfg = _flags.run_config(
+                    "transfer",
+                    content=content,
+                    content_flag=content_flag,
+                    init=init_flag.value,
+                    styles=styles,
+                    notices=notices if not jobs else [],
+                )
+            except ValueError as error:
+                raise _row_error(csv_path, line, error) from None
+            jobs.append(Job(line, dataclasses.replace(cfg, output=output)))
+        seen = {}
+        inputs = {os.path.abspath(p) for j in jobs for p in (j.cfg.content, *j.cfg.styles)}
+        for j in jobs:
+            paths = _runner.Paths.of(j.cfg.output)
+            for p in (paths.wav, paths.json, paths.png):
+                a = os.path.abspath(p)
+                if a in seen:
+                    raise RunError(
+                        f"--batch={csv_path} line {j.line}: output {p} is also written by line {seen[a]}"
+                    )
+                if a in inputs:
+                    raise RunError(
+                        f"--batch={csv_path} line {j.line}: output {p} would overwrite an input"
+                    )
+                seen[a] = j.line
+                try:
+                    audio.check_writable(p)
+                except (audio.AudioError, OSError) as error:
+                    raise _row_error(csv_path, j.line, error) from None
+        return Jobs(csv_path, tuple(jobs))
+
+    return build
+
+
+def _progress(info, max_iter: int, size: int, first: bool):
+    it, spi = info["iteration"], info["seconds_per_iteration"]
+    eta = float("nan") if first and it < max_iter else (max_iter - it) * spi
+    losses = ", ".join(f"{v:.4g}" for v in info["losses"])
+    note = " (first chunk: includes compilation)" if first else ""
+    _say(
+        f"transfer --batch: iteration {it}/{max_iter}  losses [{losses}]  {spi:.3g} s/iteration "
+        f"for {size}  ETA {_runner._hms(eta)}{note}"
+    )
+
+
+def run(build, recorded_flags, after, stopper) -> int:
+    """The batch run (``run`` of :func:`experiments._runner.execute`); returns the exit status."""
+    del after  # transfer has no post-processing hook
+    t_start = time.perf_counter()
+    notices: list[str] = []
+    jobs = build(notices)
+    _initialize_distributed()
+    for line in notices:
+        _runner.notice(line)
+    csv_path, rows = jobs.csv, jobs.jobs
+    cfg0 = rows[0].cfg
+
+    inputs = []
+    for j in rows:
+        try:
+            inputs.append(_runner.load_inputs(j.cfg))
+        except (RunError, audio.AudioError, ValueError) as error:
+            raise _row_error(csv_path, j.line, error) from None
+        n, n0 = inputs[-1].num_samples, inputs[0].num_samples
+        if n != n0:
+            raise RunError(
+                f"--batch={csv_path} line {j.line}: content {j.cfg.content} has {n} samples "
+                f"({n / cfg0.sr:.3g} s), line {rows[0].line}'s has {n0}: a batch needs contents of one length"
+            )
+    for i in inputs:
+        for line in i.notices:
+            _runner.notice(line)
+    devices = jax.device_count()
+    _say(
+        _runner.describe(cfg0, inputs[0]).replace(
+            "transfer:", f"transfer --batch: {len(rows)} transfers,", 1
+        )
+        + f"; {devices} device{'s' if devices > 1 else ''} over the batch axis"
+    )
+
+    made = [_runner.make_objective(j.cfg, i) for j, i in zip(rows, inputs)]
+    try:
+        bobj = batch.stack([m[0] for m in made])
+    except ValueError as error:
+        raise RunError(f"--batch={csv_path}: {_runner._one_line(error)}") from None
+    mesh = batch.batch_mesh()
+    norms = batch.term_gradient_norms(bobj, np.stack([np.asarray(m[1]) for m in made]), mesh=mesh)
+    betas = []
+    for j, (objective, _, _), n in zip(rows, made, norms):
+        try:
+            betas.append(
+                {k: float(v) for k, v in _runner.calibrated(objective, n).params["beta"].items()}
+            )
+        except RunError as error:
+            raise _row_error(csv_path, j.line, error) from None
+    bobj = batch.with_beta(bobj, betas)
+
+    chunks = {"n": 0}
+
+    def on_chunk(info):
+        _progress(info, cfg0.max_iter, len(rows), chunks["n"] == 0)
+        chunks["n"] += 1
+
+    results = batch.synthesize_batch(
+        bobj,
+        np.stack([np.asarray(m[2]) for m in made]),
+        max_iter=cfg0.max_iter,
+        solver=cfg0.solver,
+        mesh=mesh,
+        on_chunk=on_chunk,
+        should_stop=stopper,
+    )
+    iteration = max(int(r.state.iteration) for r in results)
+    interrupted = any(r.stop_reason == "interrupted" for r in results)
+    if interrupted and iteration == 0:
+        sys.stderr.write("interrupted before the first iteration: nothing written\n")
+        return 128 + int(stopper.signum)
+    if jax.process_index() != 0:
+        return 0  # on several hosts, process 0 writes
+
+    wall = time.perf_counter() - t_start
+    versions, device = _runner._versions(), _runner._device()
+    status, written = 0, []
+    for j, i, r, beta, n in zip(rows, inputs, results, betas, norms):
+        cfg, paths = j.cfg, _runner.Paths.of(j.cfg.output)
+        raw = _runner.to_wave(cfg, r.wave, i.num_samples)
+        if not np.all(np.isfinite(raw)):
+            sys.stderr.write(
+                f"error: --batch={csv_path} line {j.line}: no finite waveform (non-finite loss from the start); "
+                "nothing written for it\n"
+            )
+            status = _runner.EXIT_FAILED
+            continue
+        wave, gain = _runner._for_file(cfg, raw)
+        record = {
+            "script": cfg.script,
+            "flags": dict(
+                recorded_flags, content=cfg.content, style=",".join(cfg.styles), output=cfg.output
+            ),
+            "versions": versions,
+            "device": device,
+            "terms": {
+                t.name: {"gamma": t.gamma, "beta": beta[t.name], "grad_norm_at_init": n[t.name]}
+                for t in cfg.loss.terms
+            },
+            "loss_history": r.loss_history.tolist(),
+            "term_history": {k: v.tolist() for k, v in r.term_history.items()},
+            "seconds_per_iteration": r.seconds_per_iteration.tolist(),
+            "wall_seconds": wall,
+            "iterations": int(r.state.iteration),
+            "stop_reason": r.stop_reason,
+            "interrupted": r.stop_reason == "interrupted",
+            "resumed": False,
+            "config": _runner._config_record(cfg),
+            "inputs": {
+                "content": {"path": cfg.content, "seconds": i.content.size / cfg.sr},
+                "styles": [
+                    {"path": p, "seconds": w.size / cfg.sr} for p, w in zip(cfg.styles, i.styles)
+                ],
+            },
+            "output": {
+                "path": paths.wav,
+                "seconds": wave.size / cfg.sr,
+                "samples": int(wave.size),
+                "gain": gain,
+            },
+            "notices": notices + i.notices,
+            "term_history_weighted": True,
+            "batch": {
+                "csv": os.path.abspath(csv_path),
+                "line": j.line,
+                "size": len(rows),
+                "devices": jax.device_count(),
+                "processes": jax.process_count(),
+                "note": "seconds_per_iteration and wall_seconds are the whole batch's",
+            },
+        }
+        if r.stop_reason == "non-finite loss":
+            _runner.notice(
+                f"line {j.line}: the loss became non-finite; the best iterate before it is written"
+            )
+        audio.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
+        audio.save_json(paths.json, record)
+        panels = [("content", i.content)] + [
+            (f"style {k + 1}" if len(i.styles) > 1 else "style", s)
+            for k, s in enumerate(i.styles[:2])
+        ]
+        _runner._write_figure(paths.png, panels + [("result", wave)], cfg)
+        written.append(paths.wav)
+
+    if interrupted:
+        sys.stderr.write(
+            f"interrupted at iteration {iteration}/{cfg0.max_iter}: best results so far written "
+            f"({len(written)} of {len(rows)}); a batch cannot be resumed\n"
+        )
+        return 128 + int(stopper.signum)
+    _say(
+        f"transfer --batch: wrote {len(written)} of {len(rows)} outputs ({', '.join(written)}); "
+        f"{iteration} iterations, {wall:.1f} s in all"
+    )
+    return status

@@ -1,0 +1,26 @@
+"""The README's "compose your own loss" example runs as written."""
+
+import pathlib
+import re
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _python_blocks():
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_example_runs(tmp_path, monkeypatch):
+    blocks = _python_blocks()
+    assert len(blocks) == 1
+    monkeypatch.chdir(tmp_path)
+    exec(compile(blocks[0], str(README), "exec"), {})
+    assert (tmp_path / "mine.wav").stat().st_size > 44
+
+
+def test_readme_test_command_is_the_ci_command():
+    ci = (README.parent / ".ci" / "run").read_text()
+    command = re.search(r"```bash\n(python3 -m pip install -e '\.\[test\]') && (python3 -m pytest -q)\n```",
+                        README.read_text())
+    assert command is not None
+    assert "python3 -m pip install -e '.[test]' && python3 -m pytest -q" in ci
