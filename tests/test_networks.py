@@ -65,16 +65,17 @@ def test_conv1d_matches_scipy(dilation):
 
 
 @pytest.mark.parametrize("dilation", [1, 2])
-def test_conv2d_matches_scipy(dilation):
+@pytest.mark.parametrize("c_in", [1, 2])  # one channel takes the patch-GEMM path
+def test_conv2d_matches_scipy(dilation, c_in):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((9, 12, 2)).astype(np.float32)
-    w = rng.standard_normal((3, 3, 2, 4)).astype(np.float32)
+    x = rng.standard_normal((9, 12, c_in)).astype(np.float32)
+    w = rng.standard_normal((3, 3, c_in, 4)).astype(np.float32)
     ours = np.asarray(networks.conv2d(jnp.asarray(x), jnp.asarray(w), dilation=dilation))
-    wd = np.zeros((2 * dilation + 1, 2 * dilation + 1, 2, 4), np.float32)
+    wd = np.zeros((2 * dilation + 1, 2 * dilation + 1, c_in, 4), np.float32)
     wd[::dilation, ::dilation] = w
     ref = np.zeros((9, 12, 4), np.float32)
     for o in range(4):
-        for i in range(2):
+        for i in range(c_in):
             ref[..., o] += scipy.signal.correlate2d(x[..., i], wd[..., i, o], mode="same")
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
 
