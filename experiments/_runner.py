@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _flags
-from mst_jax import audio, losses, spectral, synthesis
+from mst_jax import audio, cost, losses, spectral, synthesis
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 EXIT_FAILED = 1
@@ -505,6 +505,43 @@ def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
     )
 
 
+def _memory_limit_bytes() -> float | None:
+    """Memory the default device can give: the accelerator's limit, or the host's free RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return float(stats["bytes_limit"])
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:
+    """The estimate line printed before compiling; raises RunError before allocating when the
+    estimate (``mst_jax.cost``, plus the L-BFGS-B history) exceeds the device's memory."""
+
+    def need(n):
+        c = cost.loss_grad_cost(cfg.loss, num_samples=n)
+        return c, c.total_bytes + (2 * cfg.solver.history_size + 8) * 4.0 * n
+
+    c, total = need(num_samples)
+    line = (
+        f"estimate: {c.flops / 1e9:.0f} GFLOP and about {total / 1e9:.2f} GB per loss+gradient "
+        f"(L-BFGS-B history included)"
+    )
+    limit = _memory_limit_bytes()
+    if limit is not None and total > 0.9 * limit:
+        per_second = (need(10 * cfg.sr)[1] - need(cfg.sr)[1]) / 9.0
+        fixed = need(cfg.sr)[1] - per_second
+        fits = max(0.0, (0.9 * limit - fixed) / per_second)
+        raise RunError(
+            f"{num_samples / cfg.sr:.1f} s of audio needs about {total / 1e9:.1f} GB with these sizes, "
+            f"{limit / 1e9:.1f} GB is available: about {fits:.0f} s fits (or use fewer filters)",
+            EXIT_FAILED,
+        )
+    return line
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -597,6 +634,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
                 f"--max_iter={cfg.max_iter}: the saved run has already done {done} iterations"
             )
     _say(describe(cfg, inputs))
+    _say(check_memory(cfg, inputs.num_samples))
 
     # ---- compile and calibrate
     objective, x_cal, x0 = make_objective(cfg, inputs)

@@ -68,8 +68,8 @@ def loss_grad_cost(config: LossConfig, *, num_samples: int) -> Cost:
 
     >>> from mst_jax import presets
     >>> c = loss_grad_cost(presets.table1(1), num_samples=220500)
-    >>> round(c.flops / 1e9)  # 10 s, STFT content + style: about 94 GFLOP
-    94
+    >>> round(c.flops / 1e9)  # 10 s, STFT content + style share one net
+    109
     """
     n_fft, hop = config.stft.n_fft, config.stft.hop_length
     frames = 1 + num_samples // hop

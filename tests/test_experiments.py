@@ -18,7 +18,8 @@ from absl.testing import flagsaver
 from conftest import SR
 
 from experiments import _flags, _runner, reconstruct, texture, transfer
-from mst_jax import music
+from mst_jax import music, presets
+from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
 
@@ -273,3 +274,19 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
     with flagsaver.flagsaver(content="a.wav", style="b.wav"):
         cfg = transfer.build([])
     assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096 and cfg.max_iter == 500
+
+
+def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
+    """A content clip whose estimate exceeds the device memory stops with a message that says
+    how much fits, before compiling anything, and writes nothing."""
+    from experiments import _flags, _runner
+
+    monkeypatch.setattr(_runner, "_memory_limit_bytes", lambda: 2e9)
+    cfg = _flags.RunConfig(
+        script="transfer", content="c.wav", styles=("s.wav",), output=str(tmp_path / "o.wav"),
+        preset="6", loss=presets.table1(6), solver=SolverConfig(), seed=0, sr=22050,
+    )
+    assert "GFLOP" in _runner.check_memory(cfg, 22050 * 10)  # 10 s fits in 2 GB
+    with pytest.raises(_runner.RunError, match=r"needs about .* GB .* about \d+ s fits"):
+        _runner.check_memory(cfg, 22050 * 600)
+    assert not any(tmp_path.iterdir())
