@@ -325,18 +325,7 @@ def run(build, recorded_flags, after, stopper) -> int:
             "interrupted": r.stop_reason == "interrupted",
             "resumed": False,
             "config": _runner._config_record(cfg),
-            "inputs": {
-                "content": {"path": cfg.content, "seconds": i.content.size / cfg.sr},
-                "styles": [
-                    {"path": p, "seconds": w.size / cfg.sr} for p, w in zip(cfg.styles, i.styles)
-                ],
-            },
-            "output": {
-                "path": paths.wav,
-                "seconds": wave.size / cfg.sr,
-                "samples": int(wave.size),
-                "gain": gain,
-            },
+            **_runner.io_record(cfg, i, paths, wave, gain),
             "notices": notices + i.notices,
             "term_history_weighted": True,
             "batch": {

@@ -359,12 +359,17 @@ def _restore_state(saved: dict, objective, x0, solver):
 
 def griffinlim(log_magnitude, *, cfg, length: int, n_iter: int) -> np.ndarray:
     """Griffin-Lim (librosa) from an optimised log1p-magnitude STFT ``(frames, bins)``."""
+    mag = np.expm1(np.maximum(np.asarray(log_magnitude, np.float64), 0.0)).T.astype(np.float32)
+    return griffinlim_magnitude(mag, cfg=cfg, length=length, n_iter=n_iter)
+
+
+def griffinlim_magnitude(magnitude, *, cfg, length: int, n_iter: int) -> np.ndarray:
+    """``librosa.griffinlim`` of a magnitude STFT ``(bins, frames)`` with the run's STFT and seed."""
     import librosa
 
-    mag = np.expm1(np.maximum(np.asarray(log_magnitude, np.float64), 0.0)).T.astype(np.float32)
     stft = cfg.loss.stft
     return librosa.griffinlim(
-        mag,
+        magnitude,
         n_iter=n_iter,
         hop_length=stft.hop_length,
         n_fft=stft.n_fft,
@@ -484,6 +489,26 @@ def _config_record(cfg: _flags.RunConfig) -> dict:
         "normalize_output": cfg.normalize,
         "subtype": cfg.subtype,
         "griffinlim_iter": cfg.griffinlim_iter if cfg.loss.domain == "spectrogram" else None,
+    }
+
+
+def io_record(cfg: _flags.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndarray, gain: float) -> dict:
+    """The run record's ``inputs`` and ``output`` entries."""
+    return {
+        "inputs": {
+            "content": None
+            if inputs.content is None
+            else {"path": cfg.content, "seconds": inputs.content.size / cfg.sr},
+            "styles": [
+                {"path": p, "seconds": w.size / cfg.sr} for p, w in zip(cfg.styles, inputs.styles)
+            ],
+        },
+        "output": {
+            "path": paths.wav,
+            "seconds": wave.size / cfg.sr,
+            "samples": int(wave.size),
+            "gain": gain,
+        },
     }
 
 
@@ -754,20 +779,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         "interrupted": interrupted,
         "resumed": saved is not None,
         "config": _config_record(cfg),
-        "inputs": {
-            "content": None
-            if inputs.content is None
-            else {"path": cfg.content, "seconds": inputs.content.size / cfg.sr},
-            "styles": [
-                {"path": p, "seconds": w.size / cfg.sr} for p, w in zip(cfg.styles, inputs.styles)
-            ],
-        },
-        "output": {
-            "path": paths.wav,
-            "seconds": wave.size / cfg.sr,
-            "samples": int(wave.size),
-            "gain": gain,
-        },
+        **io_record(cfg, inputs, paths, wave, gain),
         "notices": cfg_notices + inputs.notices,
         "term_history_weighted": True,
     }

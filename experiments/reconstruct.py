@@ -46,18 +46,7 @@ def _griffinlim(reference, cfg, n_iter):
         )
     )
     t0 = time.perf_counter()
-    wave = librosa.griffinlim(
-        mag,
-        n_iter=n_iter,
-        hop_length=stft.hop_length,
-        n_fft=stft.n_fft,
-        win_length=stft.n_fft,
-        window="hann",
-        center=True,
-        pad_mode="constant",
-        length=reference.size,
-        random_state=cfg.seed,
-    )
+    wave = _runner.griffinlim_magnitude(mag, cfg=cfg, length=reference.size, n_iter=n_iter)
     return wave, time.perf_counter() - t0
 
 
