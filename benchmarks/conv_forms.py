@@ -1,0 +1,91 @@
+"""Loss+gradient speed of the convolution forms we chose between (BUILD_NOTES "Networks").
+
+  python -m benchmarks.conv_forms
+
+1-D (time) convolutions: ``lax.conv_general_dilated``, one GEMM per tap, one GEMM over
+unfolded frames. 2-D (time x CQT bin): ``lax.conv_general_dilated``, one GEMM per tap,
+one GEMM per time tap over frequency-unfolded bins. Gradients with respect to input and
+kernel (an upper bound on what the transfer needs).
+"""
+
+import time
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from mst_jax import networks
+
+
+def _best(f, *args):
+    jax.block_until_ready(f(*args))
+    ts = []
+    for _ in range(3):
+        t = time.perf_counter()
+        jax.block_until_ready(f(*args))
+        ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
+def conv1d_lax(x, w, d):
+    k = w.shape[0]
+    left = (k - 1) * d // 2
+    return lax.conv_general_dilated(x[None], w, (1,), [(left, (k - 1) * d - left)], rhs_dilation=(d,),
+                                    dimension_numbers=("NWC", "WIO", "NWC"))[0]
+
+
+def conv1d_taps(x, w, d):
+    k, frames = w.shape[0], x.shape[0]
+    left = (k - 1) * d // 2
+    xp = jnp.pad(x, ((left, (k - 1) * d - left), (0, 0)))
+    return sum(xp[i * d:i * d + frames] @ w[i] for i in range(k))
+
+
+def _pad2(x, kt, kf, d):
+    lt, lf = (kt - 1) * d // 2, (kf - 1) * d // 2
+    return jnp.pad(x, ((lt, (kt - 1) * d - lt), (lf, (kf - 1) * d - lf), (0, 0)))
+
+
+def conv2d_taps(x, w, d):
+    frames, bins, _ = x.shape
+    kt, kf = w.shape[:2]
+    xp = _pad2(x, kt, kf, d)
+    return sum(xp[i * d:i * d + frames, j * d:j * d + bins] @ w[i, j] for i in range(kt) for j in range(kf))
+
+
+def conv2d_freq_unfold(x, w, d):
+    frames, bins, c = x.shape
+    kt, kf, _, o = w.shape
+    xp = _pad2(x, kt, kf, d)
+    out = 0
+    for i in range(kt):
+        rows = xp[i * d:i * d + frames]
+        u = jnp.concatenate([rows[:, j * d:j * d + bins] for j in range(kf)], axis=-1)
+        out = out + u @ w[i].reshape(kf * c, o)
+    return out
+
+
+def main():
+    print(f"device: {jax.devices()[0].device_kind}")
+    cases_1d = {"stft 1025->4096 k11": (431, 1025, 4096, 11, 1), "mel block 1025->1025 k25 d2": (431, 1025, 1025, 25, 2)}
+    forms_1d = {"lax": conv1d_lax, "gemm per tap": conv1d_taps, "unfolded gemm": lambda x, w, d: networks.conv1d(x, w, dilation=d)}
+    for name, (t, c, o, k, d) in cases_1d.items():
+        x = jax.random.normal(jax.random.key(0), (t, c))
+        w = jax.random.normal(jax.random.key(1), (k, c, o)) * 0.01
+        for form, f in forms_1d.items():
+            g = jax.jit(jax.value_and_grad(lambda x, w: jnp.sum(jnp.tanh(f(x, w, d))), argnums=(0, 1)))
+            s = _best(g, x, w)
+            print(f"{name:<28} {form:<16} {s:8.4f} s {2 * 2 * t * c * o * k / s / 1e9:8.1f} GFLOP/s")
+    t, b, c = 100, 86, 64
+    x = jax.random.normal(jax.random.key(0), (t, b, c))
+    w = jax.random.normal(jax.random.key(1), (11, 11, c, c)) * 0.01
+    forms_2d = {"lax": lambda x, w, d: networks.conv2d(x, w, dilation=d), "gemm per tap": conv2d_taps,
+                "freq-unfolded gemm": conv2d_freq_unfold}
+    for form, f in forms_2d.items():
+        g = jax.jit(jax.value_and_grad(lambda x, w: jnp.sum(jnp.tanh(f(x, w, 2))), argnums=(0, 1)))
+        s = _best(g, x, w)
+        print(f"{'cqt block 64->64 11x11 d2':<28} {form:<16} {s:8.4f} s {2 * 2 * t * b * 121 * c * c / s / 1e9:8.1f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()
