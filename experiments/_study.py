@@ -26,30 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from mst_jax import audio, losses, networks, spectral, synthesis
-from mst_jax.config import CqtNetConfig, MelNetConfig, SolverConfig
+from mst_jax.config import SolverConfig
 
 
 def device_line() -> str:
     """``"JAX 0.x on cpu: [CpuDevice(id=0)]"``: the backend every computation below runs on."""
     return f"JAX {jax.__version__} on {jax.default_backend()}: {jax.devices()}"
-
-
-def _front_end(net, *, sr: int, n_fft: int):
-    """The filterbank of a net's front end, ``(n_fft // 2 + 1, bins)``, or None for the STFT."""
-    if isinstance(net, MelNetConfig):
-        return spectral.mel_filterbank(
-            sr=sr, n_fft=n_fft, n_mels=net.n_mels, fmin=net.fmin, fmax=net.fmax
-        )
-    if isinstance(net, CqtNetConfig):
-        return spectral.cqt_filterbank(
-            sr=sr,
-            n_fft=n_fft,
-            n_bins=net.n_bins,
-            bins_per_octave=net.bins_per_octave,
-            fmin=net.fmin,
-            filter_scale=net.filter_scale,
-        )
-    return None
 
 
 def style_grams(objective: losses.Objective, waves) -> dict[str, list[jax.Array]]:
@@ -71,7 +53,7 @@ def style_grams(objective: losses.Objective, waves) -> dict[str, list[jax.Array]
     n_fft, hop = config.stft.n_fft, config.stft.hop_length
     ids = losses.net_ids(config)
     terms = [t for t in config.terms if t.kind == "style"]
-    fbanks = {t.name: _front_end(t.net, sr=objective.sr, n_fft=n_fft) for t in terms}
+    fbanks = {t.name: losses.filterbank(t.net, sr=objective.sr, n_fft=n_fft) for t in terms}
     fbanks = {k: jnp.asarray(v) for k, v in fbanks.items() if v is not None}
     nets = {t.name: networks.make(t.net, n_fft=n_fft) for t in terms}
 

@@ -146,7 +146,9 @@ def _frontend_id(net: NetConfig) -> str:
     return "stft"
 
 
-def _filterbank(net: NetConfig, *, sr: int, n_fft: int):
+def filterbank(net: NetConfig, *, sr: int, n_fft: int):
+    """The front end's projection of the magnitude STFT for ``net``: the Mel or pseudo-CQT
+    filterbank ``(n_fft // 2 + 1, bins)``, or None for the STFT net."""
     if isinstance(net, MelNetConfig):
         return filters.mel_filterbank(sr=sr, n_fft=n_fft, n_mels=net.n_mels, fmin=net.fmin, fmax=net.fmax)
     if isinstance(net, CqtNetConfig):
@@ -287,7 +289,7 @@ def build(
         if t.net is None:
             continue
         net_cfgs[ids[t.name]] = t.net
-        fb = _filterbank(t.net, sr=sr, n_fft=n_fft)
+        fb = filterbank(t.net, sr=sr, n_fft=n_fft)
         if fb is not None:
             fbanks[_frontend_id(t.net)] = jnp.asarray(fb)
 
