@@ -6,6 +6,11 @@
 unfolded frames. 2-D (time x CQT bin): ``lax.conv_general_dilated``, one GEMM per tap,
 one GEMM per time tap over frequency-unfolded bins. Gradients with respect to input and
 kernel (an upper bound on what the transfer needs).
+
+Last, the CQT style net's block shape (11 x 11, 256 -> 256, 87 frames x 86 bins, 2 s),
+gradient with respect to the input only, as the transfer needs it: the library's two
+forms (``networks._conv2d_lax``, ``networks._conv2d_gemm``) called at the top level of a
+jitted program and inside a ``lax.fori_loop`` body, where L-BFGS-B runs them.
 """
 
 import time
@@ -85,6 +90,27 @@ def main():
         g = jax.jit(jax.value_and_grad(lambda x, w: jnp.sum(jnp.tanh(f(x, w, 2))), argnums=(0, 1)))
         s = _best(g, x, w)
         print(f"{'cqt block 64->64 11x11 d2':<28} {form:<16} {s:8.4f} s {2 * 2 * t * b * 121 * c * c / s / 1e9:8.1f} GFLOP/s")
+    in_a_loop()
+
+
+def in_a_loop(t=87, b=86, c=256):
+    x = jax.random.normal(jax.random.key(0), (t, b, c))
+    w = jax.random.normal(jax.random.key(1), (11, 11, c, c)) * 0.01
+    flop = 2 * 2 * t * b * 121 * c * c  # forward + input gradient
+    for form in ("_conv2d_lax", "_conv2d_gemm"):
+        for d in (1, 4):
+            conv = getattr(networks, form)
+            vg = jax.value_and_grad(lambda x, w: jnp.sum(jnp.tanh(conv(x, w, d))))
+
+            def looped(x, w, n):  # n traced, so XLA cannot remove a one-trip loop
+                def body(_, carry):
+                    v, g = vg(carry[0], w)
+                    return carry[0] - 1e-6 * g, carry[1] + v
+                return lax.fori_loop(0, n, body, (x, 0.0))
+
+            top, loop = _best(jax.jit(vg), x, w), _best(jax.jit(looped), x, w, 1)
+            print(f"cqt block {c}->{c} 11x11 d{d}  {form:<13} top level {top:7.3f} s "
+                  f"({flop / top / 1e9:6.1f} GFLOP/s), in a loop {loop:7.3f} s ({flop / loop / 1e9:6.1f} GFLOP/s)")
 
 
 if __name__ == "__main__":

@@ -281,9 +281,10 @@ class SolverConfig:
         handled between chunks.
       lower, upper: box bounds on every sample.
       linesearch: jaxopt line search. ``"zoom"`` (strong Wolfe, jaxopt's default) is the
-        robust choice. ``"backtracking"`` (Armijo) took 1.16 evaluations per iteration
-        against zoom's 2.08 on a small row-6 transfer, but at paper sizes on real audio it
-        failed every line search and the loss stalled (BUILD_NOTES.md).
+        robust choice, and with the redundant evaluation removed
+        (``synthesis._ZoomWithoutAuxRecompute``) it takes 1.0 evaluations per iteration
+        on the paper's nets. ``"backtracking"`` (Armijo) failed every line search of a
+        paper-size TF32 transfer on an H100 and the loss stalled (BUILD_NOTES.md).
     """
 
     max_iter: int = 500

@@ -23,6 +23,7 @@ __all__ = [
     "Objective",
     "build",
     "calibrate",
+    "chunked_grams",
     "content_loss",
     "gram",
     "l1_penalty",
@@ -191,8 +192,11 @@ def _net_keys(key, config: LossConfig) -> dict[str, jax.Array]:
 
 
 def _make_features_fn(config: LossConfig, sr: int):
-    """``features(x, params) -> ({net_id: [maps]}, log_magnitude)``: one STFT, one
-    projection per distinct front end, one forward pass per distinct network."""
+    """``features(x, params) -> ({net_id: [maps]}, log_magnitude, magnitude)``: one STFT,
+    one projection per distinct front end, one forward pass per distinct network.
+
+    Also returns ``fronts(x, params) -> ({front_id: (frames, bins)}, log_mag, mag)`` and
+    ``nets`` (net id -> (config, Network)) for callers that run the nets themselves."""
     n_fft, hop = config.stft.n_fft, config.stft.hop_length
     ids = net_ids(config)
     nets = {}
@@ -200,22 +204,71 @@ def _make_features_fn(config: LossConfig, sr: int):
         if t.net is not None:
             nets[ids[t.name]] = (t.net, networks.make(t.net, n_fft=n_fft))
 
-    def features(x, params):
+    def fronts(x, params):
         if config.domain == "spectrogram":
             mag, log_mag = None, x
         else:
             mag = spectral.stft_magnitude(x, n_fft=n_fft, hop_length=hop)
             log_mag = spectral.log_spectrogram(mag)
-        fronts = {"stft": log_mag}
-        out = {}
-        for nid, (cfg, net) in nets.items():
+        out = {"stft": log_mag}
+        for cfg, _ in nets.values():
             fid = _frontend_id(cfg)
-            if fid not in fronts:
-                fronts[fid] = spectral.log_spectrogram(mag, params["filterbanks"][fid])
-            out[nid] = net.apply(params["nets"][nid], fronts[fid])
+            if fid not in out:
+                out[fid] = spectral.log_spectrogram(mag, params["filterbanks"][fid])
         return out, log_mag, mag
 
-    return features, ids
+    def features(x, params):
+        front, log_mag, mag = fronts(x, params)
+        out = {nid: net.apply(params["nets"][nid], front[_frontend_id(cfg)]) for nid, (cfg, net) in nets.items()}
+        return out, log_mag, mag
+
+    return features, fronts, nets, ids
+
+
+def chunked_grams(apply, front, *, chunk_frames: int, halo_frames: int):
+    """Every layer's :func:`gram` of ``apply(front)``, accumulated over chunks of frames.
+
+    The grams of a long style clip without holding its whole feature maps: windows of
+    ``chunk_frames + 2 * halo_frames`` frames slide over the front end; each adds
+    ``FᵀF`` of its middle ``chunk_frames`` frames only. With ``halo_frames`` at least the
+    network's receptive field minus one, those frames see exactly the input they see in
+    the whole clip (windows at the clip's ends are shifted inwards, so the nets' own zero
+    padding is where it is for the whole clip), and the result equals ``[gram(m) for m in
+    apply(front)]`` up to float32 summation order. One compiled window, run by
+    ``lax.scan``.
+
+    Args:
+      apply: ``(frames, bins) -> [maps]`` with maps ``(frames, ..., channels)``; the
+        network must keep the frame axis (SAME padding, no pooling in time).
+      front: the front-end spectrogram, ``(frames, bins)``.
+      chunk_frames: frames that each window contributes.
+      halo_frames: context frames on each side of a window's contribution.
+
+    Returns:
+      One ``(channels, channels)`` gram per layer.
+    """
+    frames = front.shape[0]
+    window = chunk_frames + 2 * halo_frames
+    if frames <= window:
+        return [gram(m) for m in apply(front)]
+    starts = jnp.arange(0, frames, chunk_frames)
+    shapes = jax.eval_shape(apply, front[:window])
+
+    def add(acc, s):
+        a = jnp.clip(s - halo_frames, 0, frames - window)
+        maps = apply(jax.lax.dynamic_slice_in_dim(front, a, window))
+        t = a + jnp.arange(window)
+        keep = ((t >= s) & (t < s + chunk_frames)).astype(front.dtype)
+        out = []
+        for g, m in zip(acc, maps):
+            f = (m * keep.reshape((window,) + (1,) * (m.ndim - 1))).reshape(-1, m.shape[-1])
+            out.append(g + f.T @ f)
+        return out, None
+
+    zeros = [jnp.zeros((m.shape[-1], m.shape[-1]), m.dtype) for m in shapes]
+    sums, _ = jax.lax.scan(add, zeros, starts)
+    positions_per_frame = [int(np.prod(m.shape[1:-1])) for m in shapes]
+    return [g / (frames * p) for g, p in zip(sums, positions_per_frame)]
 
 
 def _term_values(config: LossConfig, ids, feats, log_mag, mag, targets):
@@ -241,6 +294,7 @@ def build(
     sr: int,
     init_wave=None,
     num_samples: int | None = None,
+    style_chunk_frames: int = 1024,
 ) -> Objective:
     """Turn a loss configuration into an :class:`Objective` of the waveform.
 
@@ -260,6 +314,9 @@ def build(
       sr: sample rate in Hz.
       init_wave: the initial waveform, for Eq. 7–8 calibration.
       num_samples: length of the optimised waveform when there is no content (texture).
+      style_chunk_frames: style clips longer than this (plus the nets' receptive field)
+        get their grams accumulated over chunks of this many frames
+        (:func:`chunked_grams`), so a style clip of minutes costs only its grams in memory.
 
     Returns:
       The objective; ``objective.fn(x, objective.params)`` is the scalar loss.
@@ -283,7 +340,9 @@ def build(
     else:
         styles = [style]
 
-    features, ids = _make_features_fn(config, sr)
+    if style_chunk_frames < 1:
+        raise ValueError(f"build: style_chunk_frames={style_chunk_frames} must be >= 1")
+    features, fronts, net_fns, ids = _make_features_fn(config, sr)
     net_cfgs, fbanks = {}, {}
     for t in config.terms:
         if t.net is None:
@@ -307,8 +366,19 @@ def build(
         targets = {}
         if content is not None:
             content_feats, _, content_mag = features(to_x(content), p)
-        if styles:
-            per_clip = [features(to_x(s), p)[0] for s in styles]
+        style_nets = {ids[t.name] for t in config.terms if t.kind == "style"}
+        per_clip = []  # per style clip: net id -> one gram per layer
+        for s in styles:
+            front = fronts(to_x(s), p)[0]
+            per_clip.append({
+                nid: chunked_grams(
+                    lambda f, nid=nid: net_fns[nid][1].apply(nets[nid], f),
+                    front[_frontend_id(net_fns[nid][0])],
+                    chunk_frames=style_chunk_frames,
+                    halo_frames=net_fns[nid][0].receptive_field_frames - 1,
+                )
+                for nid in style_nets
+            })
         for t in config.terms:
             if t.kind == "content":
                 targets[t.name] = content_feats[ids[t.name]][-1]
@@ -317,7 +387,7 @@ def build(
             elif t.kind == "style":
                 nid = ids[t.name]
                 targets[t.name] = [
-                    sum(gram(clip[nid][layer]) for clip in per_clip) / len(per_clip)
+                    sum(clip[nid][layer] for clip in per_clip) / len(per_clip)
                     for layer in range(len(per_clip[0][nid]))
                 ]
         return nets, targets

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, tiny_net
-from mst_jax import losses, music, presets, synthesis
+from mst_jax import losses, music, networks, presets, synthesis
 from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig, Term
 
 
@@ -129,6 +129,37 @@ def test_style_list_uses_mean_gram(chord_wave, rhythm_wave):
     two = losses.build(cfg, key, style=rhythm_wave, sr=SR, num_samples=4096)
     mean = (one.params["targets"]["style_stft"][0] + two.params["targets"]["style_stft"][0]) / 2
     np.testing.assert_allclose(both.params["targets"]["style_stft"][0], mean, rtol=1e-5, atol=1e-6)
+
+
+def test_chunked_style_grams_equal_whole_clip_grams(rhythm_wave, chord_wave):
+    """Row 6 (STFT, dilated Mel and CQT style nets): grams accumulated over 16-frame chunks
+    of a 3 s style clip (windows shifted at both ends, a partial last chunk) equal those
+    of the whole clip."""
+    style = np.concatenate([rhythm_wave, chord_wave, rhythm_wave])  # 130 frames
+    cfg = _small(presets.table1(6))
+    key = jax.random.key(0)
+    whole = losses.build(cfg, key, content=chord_wave, style=style, sr=SR, style_chunk_frames=10_000)
+    chunked = losses.build(cfg, key, content=chord_wave, style=style, sr=SR, style_chunk_frames=16)
+    for t in cfg.terms:
+        if t.kind == "style":
+            for g_whole, g_chunk in zip(whole.params["targets"][t.name], chunked.params["targets"][t.name]):
+                # float32 sums in another order: relative to the gram's scale
+                np.testing.assert_allclose(g_chunk, g_whole, rtol=1e-4, atol=1e-5 * float(jnp.abs(g_whole).max()))
+
+
+def test_chunked_grams_need_the_receptive_field_as_halo():
+    """Without enough context frames the chunk edges see the wrong input: the check above
+    is sensitive to it."""
+    net_cfg = MelNetConfig(filters=6, n_mels=8, kernel=5, block_kernel=3, blocks=2)
+    net = networks.make(net_cfg, n_fft=2048)
+    w = net.init(jax.random.key(0))
+    front = jax.random.normal(jax.random.key(1), (100, 8))
+    apply = lambda f: net.apply(w, f)
+    whole = [losses.gram(m) for m in apply(front)]
+    good = losses.chunked_grams(apply, front, chunk_frames=12, halo_frames=net_cfg.receptive_field_frames - 1)
+    bad = losses.chunked_grams(apply, front, chunk_frames=12, halo_frames=1)
+    np.testing.assert_allclose(good[-1], whole[-1], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(bad[-1], whole[-1], rtol=1e-3, atol=1e-4)
 
 
 def test_total_loss_compiles_once_and_matches_finite_differences(chord_wave, rhythm_wave):

@@ -66,12 +66,14 @@ def test_conv1d_matches_scipy(dilation):
 
 @pytest.mark.parametrize("dilation", [1, 2])
 @pytest.mark.parametrize("c_in", [1, 2])  # one channel takes the patch-GEMM path
-def test_conv2d_matches_scipy(dilation, c_in):
+@pytest.mark.parametrize("form", ["conv2d", "_conv2d_gemm", "_conv2d_lax"])  # the platform picks one
+def test_conv2d_matches_scipy(dilation, c_in, form):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((9, 12, c_in)).astype(np.float32)
-    w = rng.standard_normal((3, 3, c_in, 4)).astype(np.float32)
-    ours = np.asarray(networks.conv2d(jnp.asarray(x), jnp.asarray(w), dilation=dilation))
-    wd = np.zeros((2 * dilation + 1, 2 * dilation + 1, c_in, 4), np.float32)
+    w = rng.standard_normal((3, 4, c_in, 4)).astype(np.float32)  # kt != kf
+    f = networks.conv2d if form == "conv2d" else lambda x, w, dilation: getattr(networks, form)(x, w, dilation)
+    ours = np.asarray(jax.jit(f, static_argnames="dilation")(jnp.asarray(x), jnp.asarray(w), dilation=dilation))
+    wd = np.zeros((2 * dilation + 1, 3 * dilation + 1, c_in, 4), np.float32)
     wd[::dilation, ::dilation] = w
     ref = np.zeros((9, 12, 4), np.float32)
     for o in range(4):

@@ -7,6 +7,10 @@ import numpy as np
 import pytest
 import scipy.optimize
 
+with __import__("warnings").catch_warnings():
+    __import__("warnings").simplefilter("ignore", DeprecationWarning)
+    import jaxopt
+
 from conftest import SR
 from mst_jax import losses, metrics, presets, synthesis
 from mst_jax.config import LossConfig, SolverConfig, Term
@@ -56,6 +60,40 @@ def test_chunking_does_not_change_the_result():
     part = synthesis.synthesize(obj, x0, max_iter=7, solver=SolverConfig(chunk=5, tol=0))
     rest = synthesis.synthesize(obj, state=part.state, max_iter=12, solver=SolverConfig(chunk=5, tol=0))
     np.testing.assert_array_equal(rest.wave, one.wave)
+
+
+def test_zoom_search_skips_only_the_redundant_aux_evaluation():
+    """Our zoom search must follow plain jaxopt's iterates exactly, with one objective
+    evaluation fewer per iteration (counted by a host callback inside the objective, not by
+    jaxopt's own counters)."""
+    rng = np.random.default_rng(2)
+    A = jnp.asarray(rng.standard_normal((20, 10)).astype(np.float32))
+    calls = []
+
+    def fun(x, p):
+        jax.debug.callback(lambda: calls.append(1))
+        return jnp.sum(jnp.square(jnp.sin(A @ x) - 0.3)) * p["a"]
+
+    obj = _toy_objective(fun, 10)
+    x0 = np.full(10, 0.1, np.float32)
+    k = 8
+    ours = synthesis.synthesize(obj, x0, max_iter=k, solver=SolverConfig(chunk=k, tol=0))
+    jax.effects_barrier()
+    ours_calls, calls[:] = len(calls), []
+
+    plain = jaxopt.LBFGSB(fun=obj.value_and_terms, has_aux=True, maxiter=k, tol=0, history_size=10,
+                          linesearch="zoom", jit=True)
+    bounds = (jnp.full(10, -1.0), jnp.full(10, 1.0))
+    x, st = jnp.asarray(x0), plain.init_state(jnp.asarray(x0), bounds, obj.params)
+    jax.effects_barrier()
+    calls[:] = []
+    update = jax.jit(plain.update)
+    for _ in range(k):
+        x, st = update(x, st, bounds, obj.params)
+    jax.effects_barrier()
+    np.testing.assert_allclose(ours.wave, np.asarray(x), rtol=1e-6, atol=1e-7)
+    # init_state's one evaluation belongs to ours_calls only (plain's init was not counted)
+    assert len(calls) - (ours_calls - 1) == k
 
 
 def test_non_finite_loss_stops_cleanly():
