@@ -366,7 +366,7 @@ def build(
         targets = {}
         if content is not None:
             content_feats, _, content_mag = features(to_x(content), p)
-        style_nets = {ids[t.name] for t in config.terms if t.kind == "style"}
+        style_nets = sorted({ids[t.name] for t in config.terms if t.kind == "style"})
         per_clip = []  # per style clip: net id -> one gram per layer
         for s in styles:
             front = fronts(to_x(s), p)[0]

@@ -135,7 +135,7 @@ def test_chunked_style_grams_equal_whole_clip_grams(rhythm_wave, chord_wave):
     """Row 6 (STFT, dilated Mel and CQT style nets): grams accumulated over 16-frame chunks
     of a 3 s style clip (windows shifted at both ends, a partial last chunk) equal those
     of the whole clip."""
-    style = np.concatenate([rhythm_wave, chord_wave, rhythm_wave])  # 130 frames
+    style = np.concatenate([rhythm_wave, chord_wave, rhythm_wave])  # 4 s, 173 frames
     cfg = _small(presets.table1(6))
     key = jax.random.key(0)
     whole = losses.build(cfg, key, content=chord_wave, style=style, sr=SR, style_chunk_frames=10_000)
