@@ -98,7 +98,8 @@ def conv2d(x, w, *, dilation: int = 1):
     * CPU: one GEMM per tap (:func:`_conv2d_gemm`). XLA's CPU convolution is as fast at
       the top level of a program, but inside a ``while_loop`` body, where the L-BFGS-B
       iterations run, it took 7x longer (11x11, 256 -> 256, 87 x 86 positions,
-      loss+gradient: 2.0 s top level, 14.0 s in a loop; GEMM forms 1.4-1.9 s in both);
+      loss+gradient: 1.9 s top level, 12.3 s in a loop; GEMM forms 1.4-1.9 s in both;
+      `python -m benchmarks.conv_forms`);
     * elsewhere: ``lax.conv_general_dilated`` (cuDNN on GPUs).
 
     Args:
