@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -280,6 +281,17 @@ def synthesize_batch(
     """One call of :func:`make_batch_synthesizer` (compiles each time it is called)."""
     run = make_batch_synthesizer(objective, axes, solver=solver)
     return run(init_wave, params, max_iter=max_iter, on_chunk=on_chunk)
+
+
+def prepare_output_dir(script: str, out_dir: str, names: Sequence[str]) -> None:
+    """Creates ``out_dir`` and checks that each of ``names`` can be written there, before any
+    work; on failure exits with status 1 and one line (SPEC §3), naming the flag."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        for name in names:
+            audio.check_writable(os.path.join(out_dir, name))
+    except (OSError, audio.AudioError) as e:
+        raise SystemExit(f"{script}: error: --output_dir={out_dir}: {e}") from None
 
 
 def write_csv(path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -304,12 +304,7 @@ def main(argv):
     from mst_jax import audio, losses, metrics, music, synthesis
     from mst_jax.config import SolverConfig
 
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        for name in ("key_invariance.csv", "key_invariance.png", "key_invariance.json"):
-            audio.check_writable(os.path.join(out_dir, name))
-    except (OSError, audio.AudioError) as e:
-        _fail(f"--output_dir={out_dir}: {e}")
+    _study.prepare_output_dir("key_invariance", out_dir, ("key_invariance.csv", "key_invariance.png", "key_invariance.json"))
 
     t_start = time.perf_counter()
     print(f"[key_invariance] {_study.device_line()}", flush=True)

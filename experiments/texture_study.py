@@ -203,12 +203,7 @@ def main(argv):
     from mst_jax.config import SolverConfig
 
     source_path = _SOURCE.value or str(music.example_path("style"))
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        for name in ("texture_study.csv", "texture_study.png", "texture_study.json"):
-            audio.check_writable(os.path.join(out_dir, name))
-    except (OSError, audio.AudioError) as e:
-        _fail(f"--output_dir={out_dir}: {e}")
+    _study.prepare_output_dir("texture_study", out_dir, ("texture_study.csv", "texture_study.png", "texture_study.json"))
     sr = _SR.value
     notices: list[str] = []
     try:

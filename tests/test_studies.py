@@ -127,6 +127,19 @@ def test_bad_flags_exit_nonzero_with_one_line():
     assert "--representations" in proc.stderr
 
 
+def test_unusable_output_dir_exits_with_one_line(tmp_path):
+    from experiments import _study
+
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(SystemExit) as e:
+        _study.prepare_output_dir("texture_study", str(blocker / "out"), ("texture_study.csv",))
+    message = str(e.value)
+    assert message.startswith(f"texture_study: error: --output_dir={blocker / 'out'}: ") and "\n" not in message
+    _study.prepare_output_dir("texture_study", str(tmp_path / "new"), ("texture_study.csv",))
+    assert (tmp_path / "new").is_dir() and not any((tmp_path / "new").iterdir())
+
+
 # ----------------------------------------------------------------------- analysis helpers
 
 
