@@ -13,7 +13,6 @@ content).
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import time
@@ -25,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mst_jax import cost, losses, presets, synthesis
-from mst_jax.config import LossConfig, SolverConfig, Term
+from mst_jax.config import LossConfig, SolverConfig
 
 _DURATIONS = flags.DEFINE_list("durations", ["10"], "Clip durations in seconds.")
 _NETS = flags.DEFINE_list(

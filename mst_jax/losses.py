@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mst_jax import filters, networks, spectral
-from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, NetConfig, Term
+from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, NetConfig
 
 __all__ = [
     "Objective",
