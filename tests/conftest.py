@@ -23,6 +23,19 @@ from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig  # noqa: E4
 SR = 22050
 
 
+# Keys every run record must have (SPEC.md §2).
+RECORD_KEYS = {
+    "flags",
+    "versions",
+    "device",
+    "terms",
+    "loss_history",
+    "term_history",
+    "seconds_per_iteration",
+    "wall_seconds",
+}
+
+
 def tiny_net(term):
     """Shrink a term's network for fast tests, keeping its structure (blocks, pooling)."""
     n = term.net

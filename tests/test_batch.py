@@ -29,7 +29,7 @@ import pytest
 import soundfile as sf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import SR, tiny_net
+from conftest import RECORD_KEYS, SR, tiny_net
 
 from mst_jax import batch, losses, music, presets, synthesis
 from mst_jax.config import SolverConfig
@@ -247,16 +247,7 @@ def test_cli_batch_writes_every_output(tmp_path, capsys):
         )
         with open(tmp_path / "out" / f"{stem}.json") as f:
             record = json.load(f)
-        assert {
-            "flags",
-            "versions",
-            "device",
-            "terms",
-            "loss_history",
-            "term_history",
-            "seconds_per_iteration",
-            "wall_seconds",
-        } <= set(record)  # SPEC §2, as a single run
+        assert RECORD_KEYS <= set(record)  # SPEC §2, as a single run
         assert record["batch"]["line"] == line and record["batch"]["size"] == 2
         assert record["flags"]["content"].endswith(f"c{line - 1}.wav")
         assert len(record["inputs"]["styles"]) == n_styles

@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import SR
+from conftest import RECORD_KEYS, SR
 
 from experiments import _flags, _runner, reconstruct, texture, transfer
 from mst_jax import music, presets
@@ -39,16 +39,6 @@ TINY = dict(
     max_iter=4,
     checkpoint_every=0,
 )
-RECORD_KEYS = {  # SPEC.md §2
-    "flags",
-    "versions",
-    "device",
-    "terms",
-    "loss_history",
-    "term_history",
-    "seconds_per_iteration",
-    "wall_seconds",
-}
 
 
 def write(path, wave, sr=SR, subtype="PCM_16"):
