@@ -9,8 +9,11 @@ kernel (an upper bound on what the transfer needs).
 
 Last, the CQT style net's block shape (11 x 11, 256 -> 256, 87 frames x 86 bins, 2 s),
 gradient with respect to the input only, as the transfer needs it: the library's two
-forms (``networks._conv2d_lax``, ``networks._conv2d_gemm``) called at the top level of a
-jitted program and inside a ``lax.fori_loop`` body, where L-BFGS-B runs them.
+forms (``networks._conv2d_lax``, ``networks._conv2d_gemm``: one scan over all 121 taps)
+and the GEMM form it replaced (a scan over frequency taps, the 11 time taps unrolled
+inside), called at the top level of a jitted program and inside a ``lax.fori_loop`` body,
+where L-BFGS-B runs them; with XLA's temporary memory for the same loop at 431 frames
+(10 s), from the compiled program's memory analysis.
 """
 
 import time
@@ -93,13 +96,30 @@ def main():
     in_a_loop()
 
 
-def in_a_loop(t=87, b=86, c=256):
-    x = jax.random.normal(jax.random.key(0), (t, b, c))
-    w = jax.random.normal(jax.random.key(1), (11, 11, c, c)) * 0.01
+def conv2d_time_taps_unrolled(x, w, d):
+    """The CPU form used before the 121-tap scan: scan over frequency taps, time taps unrolled."""
+    frames, bins, _ = x.shape
+    kt, kf = w.shape[:2]
+    xp = _pad2(x, kt, kf, d)
+
+    def frequency_tap(out, j_w):
+        j, wj = j_w
+        cols = lax.dynamic_slice_in_dim(xp, j * d, bins, axis=1)
+        for i in range(kt):
+            out = out + cols[i * d:i * d + frames] @ wj[i]
+        return out, None
+
+    out, _ = lax.scan(frequency_tap, jnp.zeros(x.shape[:-1] + (w.shape[-1],), x.dtype),
+                      (jnp.arange(kf), jnp.moveaxis(w, 1, 0)))
+    return out
+
+
+def in_a_loop(t=87, b=86, c=256, t_memory=431):
     flop = 2 * 2 * t * b * 121 * c * c  # forward + input gradient
-    for form in ("_conv2d_lax", "_conv2d_gemm"):
+    forms = {"lax": networks._conv2d_lax, "gemm 121-tap scan": networks._conv2d_gemm,
+             "gemm time unrolled": conv2d_time_taps_unrolled}
+    for form, conv in forms.items():
         for d in (1, 4):
-            conv = getattr(networks, form)
             vg = jax.value_and_grad(lambda x, w: jnp.sum(jnp.tanh(conv(x, w, d))))
 
             def looped(x, w, n):  # n traced, so XLA cannot remove a one-trip loop
@@ -108,9 +128,15 @@ def in_a_loop(t=87, b=86, c=256):
                     return carry[0] - 1e-6 * g, carry[1] + v
                 return lax.fori_loop(0, n, body, (x, 0.0))
 
+            x = jax.random.normal(jax.random.key(0), (t, b, c))
+            w = jax.random.normal(jax.random.key(1), (11, 11, c, c)) * 0.01
             top, loop = _best(jax.jit(vg), x, w), _best(jax.jit(looped), x, w, 1)
-            print(f"cqt block {c}->{c} 11x11 d{d}  {form:<13} top level {top:7.3f} s "
-                  f"({flop / top / 1e9:6.1f} GFLOP/s), in a loop {loop:7.3f} s ({flop / loop / 1e9:6.1f} GFLOP/s)")
+            big = jax.ShapeDtypeStruct((t_memory, b, c), jnp.float32)
+            mem = jax.jit(looped).lower(big, w, 1).compile().memory_analysis()
+            temp = f"{mem.temp_size_in_bytes / 1e9:5.2f} GB" if mem is not None else "   - "
+            print(f"cqt block {c}->{c} 11x11 d{d}  {form:<18} top level {top:7.3f} s "
+                  f"({flop / top / 1e9:6.1f} GFLOP/s), in a loop {loop:7.3f} s ({flop / loop / 1e9:6.1f} GFLOP/s), "
+                  f"temporaries at {t_memory} frames {temp}", flush=True)
 
 
 if __name__ == "__main__":

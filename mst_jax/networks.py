@@ -98,7 +98,7 @@ def conv2d(x, w, *, dilation: int = 1):
     * CPU: one GEMM per tap (:func:`_conv2d_gemm`). XLA's CPU convolution is as fast at
       the top level of a program, but inside a ``while_loop`` body, where the L-BFGS-B
       iterations run, it took 7x longer (11x11, 256 -> 256, 87 x 86 positions,
-      loss+gradient: 1.9 s top level, 12.3 s in a loop; GEMM forms 1.4-1.9 s in both;
+      loss+gradient: 1.8 s top level, 12.6 s in a loop; the GEMM form 1.3 s in both;
       `python -m benchmarks.conv_forms`);
     * elsewhere: ``lax.conv_general_dilated`` (cuDNN on GPUs).
 
@@ -135,27 +135,28 @@ def _conv2d_patches(x, w, dilation):
 
 
 def _conv2d_gemm(x, w, dilation):
-    """One GEMM per tap, ``(frames * bins, in) @ (in, out)`` on the shifted input, summed:
-    a ``lax.scan`` over the ``kf`` frequency taps, the ``kt`` time taps unrolled inside.
+    """One GEMM per tap, ``(frames * bins, in) @ (in, out)`` on the shifted input, summed
+    in a ``lax.scan`` over all ``kt * kf`` taps.
 
     Measured on this project's 2-core CPU (11x11, 256 -> 256, loss + input gradient inside
-    a loop): 87 x 86 positions 1.4-1.5 s (156-168 GFLOP/s, GEMM ~170); XLA's temporary
-    buffers at 431 x 86 positions (10 s) 0.62 GB. Time-unfolded taps (one GEMM of depth
-    ``kt * in`` per frequency tap) ran at 142 GFLOP/s and needed 1.0 GB with the scan, 7.0 GB
-    unrolled; a scan over all 121 taps 143 GFLOP/s and 0.17 GB."""
+    a loop, 431 x 86 positions = 10 s): 7.7-7.8 s (150-153 GFLOP/s), XLA temporaries
+    0.20-0.24 GB. Unrolling the 11 time taps inside a scan over frequency taps ran at the
+    same speed (151-156 GFLOP/s) but needed 0.65-0.68 GB; time-unfolded taps (one GEMM of
+    depth ``kt * in`` per frequency tap) 142 GFLOP/s and 1.0 GB with a scan, 7.0 GB
+    unrolled. ``python -m benchmarks.conv_forms``."""
     frames, bins = x.shape[-3:-1]
     kt, kf, c_in, c_out = w.shape
     xp = _pad2(x, w, dilation)
+    lead = (0,) * (x.ndim - 3)
 
-    def frequency_tap(out, j_w):
-        j, wj = j_w  # wj: (kt, in, out)
-        cols = lax.dynamic_slice_in_dim(xp, j * dilation, bins, axis=-2)
-        for i in range(kt):
-            out = out + lax.slice_in_dim(cols, i * dilation, i * dilation + frames, axis=-3) @ wj[i]
-        return out, None
+    def tap(out, tap_w):
+        i, j, w_ij = tap_w  # w_ij: (in, out)
+        shifted = lax.dynamic_slice(xp, lead + (i * dilation, j * dilation, 0), x.shape[:-3] + (frames, bins, c_in))
+        return out + shifted @ w_ij, None
 
+    i, j = jnp.divmod(jnp.arange(kt * kf), kf)
     out = jnp.zeros(x.shape[:-1] + (c_out,), jnp.result_type(x, w))
-    out, _ = lax.scan(frequency_tap, out, (jnp.arange(kf), jnp.moveaxis(w, 1, 0)))
+    out, _ = lax.scan(tap, out, (i, j, w.reshape(kt * kf, c_in, c_out)))
     return out
 
 
