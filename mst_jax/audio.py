@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -120,8 +121,9 @@ def load(
     read: the file is seeked to ``offset_s``. Several channels are averaged to one; another
     sample rate is converted with ``librosa.resample(res_type="soxr_hq")``; the result is
     peak-normalised to 1 (SPEC.md §1: content and style each peak-normalised). Each of these,
-    plus silence and clipping (at least 1% of the samples at ``|x| >= 0.999`` in the file), is
-    reported by one notice line.
+    plus silence, clipping (at least 1% of the samples at ``|x| >= 0.999`` in the file) and a
+    WAV or AIFF cut short inside its audio chunk (what is there is read), is reported by one
+    notice line.
 
     Args:
       path: the audio file.
@@ -170,7 +172,9 @@ def load(
     if size == 0:
         raise AudioError(f"{name}: empty file (0 bytes)")
 
-    data, file_sr = _read_excerpt(fspath, name, offset_s=offset_s, duration_s=duration_s)
+    data, file_sr, truncated = _read_excerpt(fspath, name, offset_s=offset_s, duration_s=duration_s)
+    if truncated:
+        _notice(f"{name}: {truncated}", notices)
 
     n_bad = int(data.size - np.count_nonzero(np.isfinite(data)))
     if n_bad:
@@ -207,14 +211,33 @@ def load(
     return np.ascontiguousarray(wave, dtype=np.float32)
 
 
+_SHORT_CHUNK = re.compile(r"^(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _truncation(f: sf.SoundFile) -> str:
+    """A notice if libsndfile found the audio chunk shorter than its header says, else ""."""
+    match = _SHORT_CHUNK.search(f.extra_info or "")
+    if not match:
+        return ""
+    declared, present = int(match.group(2)), int(match.group(3))
+    if present >= declared:
+        return ""
+    return (
+        f"truncated file: its header declares {declared} bytes of audio but {present} are "
+        f"present; reading the {f.frames / f.samplerate:.3g} s that are there"
+    )
+
+
 def _read_excerpt(
     fspath: str, name: str, *, offset_s: float, duration_s: float | None
-) -> tuple[np.ndarray, int]:
-    """Reads frames ``[offset, offset + duration)`` as float32 ``(frames, channels)``."""
+) -> tuple[np.ndarray, int, str]:
+    """Reads frames ``[offset, offset + duration)`` as float32 ``(frames, channels)``; also
+    returns the sample rate and a truncation notice ("" if the file is whole)."""
     try:
         with sf.SoundFile(fspath) as f:
             file_sr = int(f.samplerate)
             frames = int(f.frames)
+            truncated = _truncation(f)
             if frames <= 0:
                 raise AudioError(f"{name}: contains no samples")
             start = int(round(offset_s * file_sr))
@@ -236,7 +259,7 @@ def _read_excerpt(
         raise AudioError(f"{name}: not a readable audio file ({_reason(error)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{name}: no samples in the requested excerpt (offset_s={offset_s:g})")
-    return data, file_sr
+    return data, file_sr, truncated
 
 
 # --------------------------------------------------------------------------------------------

@@ -140,6 +140,26 @@ def test_stereo_44k_becomes_mono_22k_with_notices(tmp_path, caplog):
     np.testing.assert_allclose(y[inner], expected[: len(y)][inner], atol=2e-3)
 
 
+def test_wav_cut_inside_its_data_chunk_is_read_with_a_notice(tmp_path):
+    # A 16-bit WAV whose last half was lost (e.g. an interrupted copy): the header still
+    # declares the whole data chunk. What is there is read, and the loss is said.
+    x = _sine(440.0, 1.0, SR, 0.5)
+    whole = tmp_path / "whole.wav"
+    sf.write(str(whole), x, SR, subtype="PCM_16")
+    raw = whole.read_bytes()
+    header = 44  # RIFF + fmt + data headers of a plain PCM WAV written by libsndfile
+    kept = header + 2 * 5000
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(raw[:kept])
+    notices = []
+    y = audio.load(cut, sr=SR, normalize=False, notices=notices)
+    assert len(y) == 5000
+    np.testing.assert_allclose(y, x[:5000], atol=1 / 2**15)
+    assert len(notices) == 1
+    assert notices[0].startswith(f"{cut}: truncated file: its header declares {2 * SR} bytes of audio but 10000")
+    assert "\n" not in notices[0]
+
+
 def test_plain_file_gives_no_notice(tmp_path):
     path = tmp_path / "a.wav"
     audio.save(path, _sine(), sr=SR)
