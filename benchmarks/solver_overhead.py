@@ -5,7 +5,10 @@
 Runs ``mst_jax.synthesis.synthesize`` on an objective that costs about a millisecond (an
 ill-conditioned separable quadratic plus a ripple, so L-BFGS-B does not converge early)
 and prints seconds per iteration for each line search, beside the time of the
-``jnp.argsort`` that jaxopt's Cauchy-point search runs twice per iteration.
+``jnp.argsort`` that jaxopt's Cauchy-point search runs twice per iteration; then, for the
+zoom search, the same for each L-BFGS memory size (``--history_sizes``) and for each
+number of iterations per compiled chunk (``--chunks``; the host syncs, checks signals and
+writes checkpoints between chunks).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from mst_jax.config import LossConfig, SolverConfig, Term
 
 _SAMPLES = flags.DEFINE_integer("samples", 220_500, "Number of variables (10 s at 22.05 kHz).")
 _ITERATIONS = flags.DEFINE_integer("iterations", 20, "Timed iterations (after as many untimed).")
+_HISTORY_SIZES = flags.DEFINE_list("history_sizes", ["3", "10", "30"], "L-BFGS memory sizes to time.")
+_CHUNKS = flags.DEFINE_list("chunks", ["1", "5", "20"], "Iterations per compiled chunk to time.")
 
 
 def _best(f, *args, repeats=5):
@@ -52,12 +57,22 @@ def main(argv):
     print(f"device: {jax.devices()[0].device_kind}, variables: {n}")
     print(f"loss+gradient alone: {_best(jax.jit(jax.value_and_grad(fun)), x, obj.params):.4f} s")
     print(f"jnp.argsort({n} floats): {_best(jax.jit(jnp.argsort), x):.4f} s")
-    for search in ("zoom", "backtracking"):
-        solver = SolverConfig(chunk=k, tol=0.0, linesearch=search)
+
+    def per_iteration(solver):
         r = synthesis.synthesize(obj, np.zeros(n, np.float32), max_iter=k, solver=solver)
         t = time.perf_counter()
         r = synthesis.synthesize(obj, state=r.state, max_iter=2 * k, solver=solver)
-        print(f"L-BFGS-B iteration, {search:<12}: {(time.perf_counter() - t) / k:.4f} s ({r.stop_reason})")
+        return (time.perf_counter() - t) / k, r.stop_reason
+
+    for search in ("zoom", "backtracking"):
+        s, why = per_iteration(SolverConfig(chunk=k, tol=0.0, linesearch=search))
+        print(f"L-BFGS-B iteration, {search:<12}: {s:.4f} s ({why})")
+    for m in map(int, _HISTORY_SIZES.value):
+        s, why = per_iteration(SolverConfig(chunk=k, tol=0.0, history_size=m))
+        print(f"L-BFGS-B iteration, zoom, history_size {m:>3}: {s:.4f} s ({why})")
+    for c in map(int, _CHUNKS.value):
+        s, why = per_iteration(SolverConfig(chunk=c, tol=0.0))
+        print(f"L-BFGS-B iteration, zoom, chunk {c:>3}: {s:.4f} s ({why})")
 
 
 if __name__ == "__main__":
