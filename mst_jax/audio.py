@@ -211,7 +211,7 @@ def load(
     return np.ascontiguousarray(wave, dtype=np.float32)
 
 
-_SHORT_CHUNK = re.compile(r"^(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_SHORT_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
 def _truncation(f: sf.SoundFile) -> str:

@@ -160,6 +160,19 @@ def test_wav_cut_inside_its_data_chunk_is_read_with_a_notice(tmp_path):
     assert "\n" not in notices[0]
 
 
+def test_aiff_cut_inside_its_sound_chunk_is_read_with_a_notice(tmp_path):
+    x = _sine(440.0, 1.0, SR, 0.5)
+    whole = tmp_path / "whole.aiff"
+    sf.write(str(whole), x, SR, subtype="PCM_16")
+    cut = tmp_path / "cut.aiff"
+    cut.write_bytes(whole.read_bytes()[: 2 * SR // 2])
+    notices = []
+    y = audio.load(cut, sr=SR, normalize=False, notices=notices)
+    assert 0.4 * SR < len(y) < 0.5 * SR
+    np.testing.assert_allclose(y, x[: len(y)], atol=1 / 2**15)
+    assert len(notices) == 1 and notices[0].startswith(f"{cut}: truncated file: its header declares")
+
+
 def test_plain_file_gives_no_notice(tmp_path):
     path = tmp_path / "a.wav"
     audio.save(path, _sine(), sr=SR)
