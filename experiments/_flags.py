@@ -110,6 +110,13 @@ MATMUL_PRECISION = flags.DEFINE_enum(
     "Matrix-product precision of the networks: highest = true float32 (default); tensorfloat32 "
     "and bfloat16 multiply in reduced precision with float32 accumulation (GPU/TPU speed-ups).",
 )
+COMPILATION_CACHE_DIR = flags.DEFINE_string(
+    "compilation_cache_dir",
+    None,
+    "Where compiled programs are kept between runs (JAX's persistent compilation cache), so a "
+    "rerun with the same shapes skips compiling. Unset: $JAX_COMPILATION_CACHE_DIR, else "
+    "$XDG_CACHE_HOME/mst_jax/jax (~/.cache/mst_jax/jax); empty: off.",
+)
 GRIFFINLIM_ITER = flags.DEFINE_integer(
     "griffinlim_iter",
     100,

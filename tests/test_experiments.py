@@ -282,3 +282,41 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     with pytest.raises(_runner.RunError, match=r"needs about .* GB .* about \d+ s fits"):
         _runner.check_memory(cfg, 22050 * 600)
     assert not any(tmp_path.iterdir())
+
+
+def test_compilation_cache_folder_from_flag_environment_or_xdg(tmp_path):
+    home = os.path.expanduser("~")
+    assert _runner.compilation_cache_dir("", {"JAX_COMPILATION_CACHE_DIR": "/e"}) is None
+    assert _runner.compilation_cache_dir("/f", {"JAX_COMPILATION_CACHE_DIR": "/e"}) == "/f"
+    assert _runner.compilation_cache_dir("~/c", {}) == os.path.join(home, "c")
+    assert _runner.compilation_cache_dir(None, {"JAX_COMPILATION_CACHE_DIR": "/e"}) == "/e"
+    assert _runner.compilation_cache_dir(None, {"XDG_CACHE_HOME": "/x"}) == "/x/mst_jax/jax"
+    assert _runner.compilation_cache_dir(None, {}) == os.path.join(home, ".cache", "mst_jax", "jax")
+
+
+def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_path, monkeypatch, caplog):
+    updates = []
+    monkeypatch.setattr(jax.config, "update", lambda name, value: updates.append((name, value)))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    _runner._use_compilation_cache(str(blocker / "cache"))
+    assert updates == [("jax_enable_compilation_cache", False)]
+    lines = [r.getMessage() for r in caplog.records if "compilation cache" in r.getMessage()]
+    assert len(lines) == 1 and str(blocker / "cache") in lines[0], lines
+
+
+def test_a_run_fills_the_compilation_cache_folder(clips, tmp_path):
+    # A fresh process, as a user runs it: JAX reads the cache folder once, at its first compile.
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    env = dict(os.environ, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    tiny = [f"--{k}={v}" for k, v in TINY.items()]
+    cmd = [sys.executable, "-m", "experiments.texture", f"--style={clips['style']}", "--duration=0.6",
+           f"--output={tmp_path / 'tex.wav'}", "--preset=2", f"--compilation_cache_dir={cache}", *tiny]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert cache.is_dir() and any(cache.iterdir())
