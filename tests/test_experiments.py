@@ -294,14 +294,15 @@ def test_compilation_cache_folder_from_flag_environment_or_xdg(tmp_path):
     assert _runner.compilation_cache_dir(None, {}) == os.path.join(home, ".cache", "mst_jax", "jax")
 
 
-def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_path, monkeypatch, caplog):
+def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_path, monkeypatch, capsys):
     updates = []
     monkeypatch.setattr(jax.config, "update", lambda name, value: updates.append((name, value)))
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
+    _runner._install_notice_handler()  # as execute() does: notices go to stderr
     _runner._use_compilation_cache(str(blocker / "cache"))
     assert updates == [("jax_enable_compilation_cache", False)]
-    lines = [r.getMessage() for r in caplog.records if "compilation cache" in r.getMessage()]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("notice: compilation cache")]
     assert len(lines) == 1 and str(blocker / "cache") in lines[0], lines
 
 
