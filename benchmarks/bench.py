@@ -20,7 +20,6 @@ import time
 from absl import app, flags
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from mst_jax import cost, losses, presets, synthesis
@@ -56,19 +55,6 @@ def _configs() -> dict[str, LossConfig]:
         "cqt_content": single("content_cqt"),
         "ensemble": row6,
     }
-
-
-def gemm_gflops(n: int) -> float:
-    """fp32 GEMM rate of this device in GFLOP/s (best of 5, precision highest)."""
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    f = jax.jit(lambda x: jnp.dot(x, x, precision=jax.lax.Precision.HIGHEST))
-    f(a).block_until_ready()
-    best = np.inf
-    for _ in range(5):
-        t = time.perf_counter()
-        f(a).block_until_ready()
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
 
 
 def _peak_bytes() -> float | None:
@@ -153,7 +139,7 @@ def main(argv):
     for name in names:
         if name not in configs:
             raise app.UsageError(f"--nets: unknown net {name!r} (choose from {', '.join(configs)})")
-    gemm = gemm_gflops(_GEMM_N.value)
+    gemm = cost.matmul_flops_per_s(_GEMM_N.value, repeats=5, precision=jax.lax.Precision.HIGHEST) / 1e9
     device = jax.devices()[0]
     print(f"device: {device.platform} {device.device_kind} x{jax.device_count()}, "
           f"cores: {os.cpu_count()}, precision: {_PRECISION.value}, "

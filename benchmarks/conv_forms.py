@@ -16,23 +16,13 @@ where L-BFGS-B runs them; with XLA's temporary memory for the same loop at 431 f
 (10 s), from the compiled program's memory analysis.
 """
 
-import time
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from mst_jax import networks
-
-
-def _best(f, *args):
-    jax.block_until_ready(f(*args))
-    ts = []
-    for _ in range(3):
-        t = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t)
-    return min(ts)
+from mst_jax.cost import best_seconds
 
 
 def conv1d_lax(x, w, d):
@@ -82,7 +72,7 @@ def main():
         w = jax.random.normal(jax.random.key(1), (k, c, o)) * 0.01
         for form, f in forms_1d.items():
             g = jax.jit(jax.value_and_grad(lambda x, w: jnp.sum(jnp.tanh(f(x, w, d))), argnums=(0, 1)))
-            s = _best(g, x, w)
+            s = best_seconds(g, x, w)
             print(f"{name:<28} {form:<16} {s:8.4f} s {2 * 2 * t * c * o * k / s / 1e9:8.1f} GFLOP/s")
     t, b, c = 100, 86, 64
     x = jax.random.normal(jax.random.key(0), (t, b, c))
@@ -91,7 +81,7 @@ def main():
                 "freq-unfolded gemm": conv2d_freq_unfold}
     for form, f in forms_2d.items():
         g = jax.jit(jax.value_and_grad(lambda x, w: jnp.sum(jnp.tanh(f(x, w, 2))), argnums=(0, 1)))
-        s = _best(g, x, w)
+        s = best_seconds(g, x, w)
         print(f"{'cqt block 64->64 11x11 d2':<28} {form:<16} {s:8.4f} s {2 * 2 * t * b * 121 * c * c / s / 1e9:8.1f} GFLOP/s")
     in_a_loop()
 
@@ -130,7 +120,7 @@ def in_a_loop(t=87, b=86, c=256, t_memory=431):
 
             x = jax.random.normal(jax.random.key(0), (t, b, c))
             w = jax.random.normal(jax.random.key(1), (11, 11, c, c)) * 0.01
-            top, loop = _best(jax.jit(vg), x, w), _best(jax.jit(looped), x, w, 1)
+            top, loop = best_seconds(jax.jit(vg), x, w), best_seconds(jax.jit(looped), x, w, 1)
             big = jax.ShapeDtypeStruct((t_memory, b, c), jnp.float32)
             mem = jax.jit(looped).lower(big, w, 1).compile().memory_analysis()
             temp = f"{mem.temp_size_in_bytes / 1e9:5.2f} GB" if mem is not None else "   - "

@@ -23,22 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from mst_jax import losses, synthesis
+from mst_jax.cost import best_seconds
 from mst_jax.config import LossConfig, SolverConfig, Term
 
 _SAMPLES = flags.DEFINE_integer("samples", 220_500, "Number of variables (10 s at 22.05 kHz).")
 _ITERATIONS = flags.DEFINE_integer("iterations", 20, "Timed iterations (after as many untimed).")
 _HISTORY_SIZES = flags.DEFINE_list("history_sizes", ["3", "10", "30"], "L-BFGS memory sizes to time.")
 _CHUNKS = flags.DEFINE_list("chunks", ["1", "5", "20"], "Iterations per compiled chunk to time.")
-
-
-def _best(f, *args, repeats=5):
-    jax.block_until_ready(f(*args))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main(argv):
@@ -55,8 +46,8 @@ def main(argv):
     obj = losses.Objective(fun, lambda x, p: {"spectrum": fun(x, p)},
                            lambda x, p: (fun(x, p), {"spectrum": fun(x, p)}), {"t": 3 * x}, cfg, 22050, (n,))
     print(f"device: {jax.devices()[0].device_kind}, variables: {n}")
-    print(f"loss+gradient alone: {_best(jax.jit(jax.value_and_grad(fun)), x, obj.params):.4f} s")
-    print(f"jnp.argsort({n} floats): {_best(jax.jit(jnp.argsort), x):.4f} s")
+    print(f"loss+gradient alone: {best_seconds(jax.jit(jax.value_and_grad(fun)), x, obj.params, repeats=5):.4f} s")
+    print(f"jnp.argsort({n} floats): {best_seconds(jax.jit(jnp.argsort), x, repeats=5):.4f} s")
 
     def per_iteration(solver):
         r = synthesis.synthesize(obj, np.zeros(n, np.float32), max_iter=k, solver=solver)

@@ -541,19 +541,6 @@ def _memory_limit_bytes() -> float | None:
         return None
 
 
-def _gemm_flops_per_s(n: int = 1024) -> float:
-    """This device's matmul rate at the current matmul precision (best of 3, ~0.1 s on a CPU)."""
-    a = jnp.ones((n, n), jnp.float32)
-    f = jax.jit(lambda a: a @ a)
-    f(a).block_until_ready()
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        f(a).block_until_ready()
-        best = min(best, time.perf_counter() - t)
-    return 2.0 * n**3 / best
-
-
 def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:
     """The estimate line printed before compiling; raises RunError before allocating when the
     estimate (``mst_jax.cost``, plus the L-BFGS-B history) exceeds the device's memory."""
@@ -563,7 +550,7 @@ def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:
         return c, c.total_bytes + (2 * cfg.solver.history_size + 8) * 4.0 * n
 
     c, total = need(num_samples)
-    rate = _gemm_flops_per_s()
+    rate = cost.matmul_flops_per_s()
     line = (
         f"estimate: {c.flops / 1e9:.0f} GFLOP and about {total / 1e9:.2f} GB per loss+gradient "
         f"(L-BFGS-B history included); {c.flops / rate:.2g}–{2 * c.flops / rate:.2g} s per iteration "

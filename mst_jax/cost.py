@@ -6,12 +6,18 @@ not counted by ``cost_analysis``). A multiply-add counts as 2 operations. The gr
 taken with respect to the waveform only (the kernels are constants), so the backward pass
 of a convolution or a gram costs about as much as its forward pass: loss + gradient is
 counted as twice the forward operations.
+
+Also the two measurements those figures are divided by: :func:`best_seconds` (the wall time
+of a jitted call) and :func:`matmul_flops_per_s` (this device's matmul rate).
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+import time
+from typing import Callable, NamedTuple
+
+import jax
 
 from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, NetConfig, StftNetConfig
 from mst_jax.losses import net_ids
@@ -95,3 +101,24 @@ def loss_grad_cost(config: LossConfig, *, num_samples: int) -> Cost:
             targets += 4.0 * p * c
     acts += 3 * 4.0 * frames * n_bins
     return Cost(flops, weights, targets, acts)
+
+
+def best_seconds(f: Callable, *args, repeats: int = 3) -> float:
+    """Shortest wall time of ``f(*args)`` over ``repeats`` calls, in seconds, after one
+    untimed call (compilation, warm-up); every call waits for its result."""
+    jax.block_until_ready(f(*args))
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(f(*args))
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def matmul_flops_per_s(n: int = 1024, *, repeats: int = 3, precision=None) -> float:
+    """This device's rate for one square float32 ``(n, n) @ (n, n)`` matmul, in FLOP/s (best
+    of ``repeats``). ``precision``: a ``jax.lax.Precision``; None uses the current default
+    (``jax.default_matmul_precision``)."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jax.numpy.float32)
+    f = jax.jit(lambda x: jax.numpy.dot(x, x, precision=precision))
+    return 2.0 * n**3 / best_seconds(f, a, repeats=repeats)

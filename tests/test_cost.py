@@ -1,0 +1,27 @@
+"""The timing helpers in ``mst_jax.cost`` (the runner's estimate line and the benchmarks use them)."""
+
+import jax
+
+from mst_jax import cost
+
+
+def test_best_seconds_warms_up_once_then_keeps_the_shortest_call(monkeypatch):
+    calls = []
+    clock = iter([0.0, 3.0, 10.0, 11.0, 20.0, 25.0])  # three timed calls: 3 s, 1 s, 5 s
+    monkeypatch.setattr(cost.time, "perf_counter", lambda: next(clock))
+    seconds = cost.best_seconds(lambda x: calls.append(x) or x, 7, repeats=3)
+    assert calls == [7, 7, 7, 7]  # one untimed warm-up call, then three timed
+    assert seconds == 1.0
+
+
+def test_matmul_rate_counts_two_flops_per_multiply_add(monkeypatch):
+    seen = {}
+
+    def fake_best(f, a, repeats):
+        seen["shape"], seen["repeats"] = a.shape, repeats
+        return 0.5
+
+    monkeypatch.setattr(cost, "best_seconds", fake_best)
+    rate = cost.matmul_flops_per_s(64, repeats=4, precision=jax.lax.Precision.HIGHEST)
+    assert rate == 2 * 64**3 / 0.5
+    assert seen == {"shape": (64, 64), "repeats": 4}
