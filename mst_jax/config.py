@@ -269,22 +269,32 @@ class LossConfig:
         return max([t.net.receptive_field_frames for t in self.terms if t.net] + [1])
 
 
+OPTIMIZERS = ("lbfgsb", "optax_lbfgs", "adam")
+
+
 @dataclasses.dataclass(frozen=True)
 class SolverConfig:
-    """L-BFGS-B settings (SPEC §1: ``jaxopt.LBFGSB``, bounds [-1, 1], 500 iterations).
+    """Optimiser settings (SPEC §1: ``jaxopt.LBFGSB``, bounds [-1, 1], 500 iterations).
 
     Attributes:
       max_iter: iterations in all.
       tol: stop when the projected-gradient norm falls below this.
-      history_size: L-BFGS memory (pairs of vectors).
+      history_size: L-BFGS memory (pairs of vectors), for both L-BFGS variants.
       chunk: iterations per compiled chunk; progress, checkpoints and signals are
         handled between chunks.
       lower, upper: box bounds on every sample.
-      linesearch: jaxopt line search. ``"zoom"`` (strong Wolfe, jaxopt's default) is the
-        robust choice, and with the redundant evaluation removed
-        (``synthesis._ZoomWithoutAuxRecompute``) it takes 1.0 evaluations per iteration
-        on the paper's nets. ``"backtracking"`` (Armijo) failed every line search of a
-        paper-size TF32 transfer on an H100 and the loss stalled (BUILD_NOTES.md).
+      linesearch: jaxopt line search (``optimizer="lbfgsb"`` only). ``"zoom"`` (strong
+        Wolfe, jaxopt's default) is the robust choice, and with the redundant evaluation
+        removed (``synthesis._ZoomWithoutAuxRecompute``) it takes 1.0 evaluations per
+        iteration on the paper's nets. ``"backtracking"`` (Armijo) failed every line
+        search of a paper-size TF32 transfer on an H100 and the loss stalled (BUILD_NOTES.md).
+      optimizer: ``"lbfgsb"`` (``jaxopt.LBFGSB``, the SPEC default), ``"optax_lbfgs"``
+        (``optax.lbfgs`` with its zoom line search, the iterate projected into the bounds
+        after every step) or ``"adam"`` (``optax.adam``, the optimiser of the PyTorch
+        audio-style-transfer peers, projected likewise).
+      learning_rate: Adam's step size in waveform units per iteration (ignored by the
+        L-BFGS variants, whose line searches choose the step). The default 1e-3 was
+        chosen on the shipped 6 s demo clips (BUILD_NOTES.md, "Optimisers").
     """
 
     max_iter: int = 500
@@ -294,6 +304,8 @@ class SolverConfig:
     lower: float = -1.0
     upper: float = 1.0
     linesearch: Literal["zoom", "backtracking", "hager-zhang"] = "zoom"
+    optimizer: Literal["lbfgsb", "optax_lbfgs", "adam"] = "lbfgsb"
+    learning_rate: float = 1e-3
 
     def __post_init__(self):
         _check_positive_int("max_iter", self.max_iter)
@@ -302,6 +314,9 @@ class SolverConfig:
         if not self.tol >= 0:
             raise ValueError(f"tol={self.tol!r} must be >= 0")
         _check_choice("linesearch", self.linesearch, ("backtracking", "zoom", "hager-zhang"))
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        lr = float(self.learning_rate)
+        if not (lr > 0 and lr < float("inf")):
+            raise ValueError(f"learning_rate={self.learning_rate!r} must be finite and > 0")
         if not self.lower < self.upper:
             raise ValueError(f"bounds ({self.lower}, {self.upper}) must satisfy lower < upper")
-

@@ -1,11 +1,15 @@
-"""Time-domain synthesis: minimise an objective over the waveform with ``jaxopt.LBFGSB``.
+"""Time-domain synthesis: minimise an objective over the waveform within box bounds.
 
-This is the only module that imports jaxopt (unmaintained; kept in one place). The
-solver runs in jitted chunks of iterations (``lax.while_loop`` inside one ``jax.jit``),
-so progress, checkpoints and signals are handled between chunks without retracing;
-the last, shorter chunk reuses the same program (its length is a traced argument).
-The state between chunks (:class:`SynthesisState`) is a pytree of arrays, so it can be
-saved and a run resumed bit-identically.
+Three optimisers (``SolverConfig.optimizer``) share one solver loop: ``jaxopt.LBFGSB``
+(the default), ``optax.lbfgs`` and ``optax.adam``, the optax ones with the iterate
+projected into the bounds after every step. Each is a :class:`Step`, a pair of pure
+functions, so the chunked loop below exists once. This is the only module that imports
+jaxopt (unmaintained; kept in one place). The solver runs in jitted chunks of
+iterations (``lax.while_loop`` inside one ``jax.jit``), so progress, checkpoints and
+signals are handled between chunks without retracing; the last, shorter chunk reuses the
+same program (its length is a traced argument). The state between chunks
+(:class:`SynthesisState`) is a pytree of arrays, so it can be saved and a run resumed
+bit-identically.
 """
 
 from __future__ import annotations
@@ -22,11 +26,21 @@ import numpy as np
 with __import__("warnings").catch_warnings():
     __import__("warnings").simplefilter("ignore", DeprecationWarning)
     import jaxopt
+import optax
 
 from mst_jax.config import SolverConfig
 from mst_jax.losses import Objective
 
-__all__ = ["Result", "SynthesisState", "init_noise", "make_solver", "synthesize"]
+__all__ = [
+    "OptaxState",
+    "Result",
+    "Step",
+    "SynthesisState",
+    "init_noise",
+    "make_solver",
+    "make_step",
+    "synthesize",
+]
 
 
 class SynthesisState(NamedTuple):
@@ -34,11 +48,12 @@ class SynthesisState(NamedTuple):
 
     Attributes:
       x: current iterate, ``objective.shape``.
-      solver_state: ``jaxopt`` L-BFGS-B state (history pairs, value, gradient, ...).
+      solver_state: the optimiser's state: ``jaxopt`` L-BFGS-B state (history pairs,
+        value, gradient, ...) or an :class:`OptaxState`.
       best_x: iterate with the lowest finite loss so far.
       best_value: that loss (``inf`` before any finite value).
       iteration: iterations done.
-      stopped: 0 running, 1 converged (projected-gradient norm <= tol), 2 non-finite loss.
+      stopped: 0 running, 1 converged (projected-gradient inf-norm <= tol), 2 non-finite loss.
     """
 
     x: jax.Array
@@ -120,6 +135,120 @@ def _lbfgsb(value_and_terms, solver: SolverConfig):
     )
 
 
+class Step(NamedTuple):
+    """One optimiser as two pure functions (the shape of optax's ``GradientTransformation``).
+
+    ``bounds`` is ``(lower, upper)``, each ``objective.shape``; ``params`` the objective's.
+
+    Attributes:
+      init: ``init(x, bounds, params) -> opt_state``; evaluates the objective at ``x``.
+      update: ``update(x, opt_state, bounds, params) -> (x, opt_state, value, terms,
+        error)``: one iteration. The new ``x`` lies within the bounds; ``value`` (scalar)
+        and ``terms`` (name -> weighted loss, scalars) are the objective there and
+        ``error`` is its projected-gradient inf-norm ``max|clip(x - g) - x|`` (jaxopt's
+        convergence measure).
+    """
+
+    init: Callable
+    update: Callable
+
+
+class OptaxState(NamedTuple):
+    """State of an optax optimiser here: optax's own state plus the objective at ``x``.
+
+    Attributes:
+      inner: the optax state (L-BFGS memory and line-search state, or Adam's moments).
+      value: objective at the current iterate, scalar.
+      grad: its gradient, ``objective.shape``.
+      terms: its weighted terms, name -> scalar.
+    """
+
+    inner: Any
+    value: jax.Array
+    grad: jax.Array
+    terms: Any
+
+
+def make_step(value_and_terms, solver: SolverConfig = SolverConfig()) -> Step:
+    """The :class:`Step` of ``solver.optimizer`` for ``value_and_terms``.
+
+    ``value_and_terms(x, params) -> (value, terms)`` is the objective's (scalar value,
+    name -> scalar weighted terms).
+
+    ``"lbfgsb"`` is ``jaxopt.LBFGSB`` (bounds handled inside the solver). ``"optax_lbfgs"``
+    is ``optax.lbfgs`` (memory ``solver.history_size``, its zoom line search) and
+    ``"adam"`` is ``optax.adam(solver.learning_rate)``; after each of their steps the
+    iterate is projected into the bounds (``optax.projections.projection_box``), then the
+    objective is evaluated there (value, gradient and terms in one pass; for L-BFGS, when
+    the projection moved nothing, the line search's gradient at that point is reused and
+    a forward pass gives value and terms, which optax's search does not keep).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from mst_jax.config import SolverConfig
+      >>> f = lambda x, p: (jnp.sum((x - p) ** 2), {"q": jnp.sum((x - p) ** 2)})
+      >>> step = make_step(f, SolverConfig(optimizer="adam", learning_rate=0.1))
+      >>> bounds = (-jnp.ones(3), jnp.ones(3))
+      >>> x, p = jnp.zeros(3), jnp.full(3, 2.0)
+      >>> st = step.init(x, bounds, p)
+      >>> x, st, value, terms, error = step.update(x, st, bounds, p)
+      >>> [round(float(v), 3) for v in x]
+      [0.1, 0.1, 0.1]
+    """
+    if solver.optimizer == "lbfgsb":
+        lbfgsb = _lbfgsb(value_and_terms, solver)
+
+        def update(x, st, bounds, params):
+            x, st = lbfgsb.update(x, st, bounds, params)
+            return x, st, st.value, st.aux, st.error
+
+        return Step(lbfgsb.init_state, update)
+    if solver.optimizer == "optax_lbfgs":
+        tx = optax.lbfgs(memory_size=solver.history_size)
+    elif solver.optimizer == "adam":
+        tx = optax.adam(solver.learning_rate)
+    else:
+        raise ValueError(f"optimizer={solver.optimizer!r} is not one of lbfgsb, optax_lbfgs, adam")
+    evaluate = jax.value_and_grad(value_and_terms, has_aux=True)
+
+    def measure(x, params):
+        (value, terms), grad = evaluate(x, params)
+        return value, grad, terms
+
+    def optax_init(x, bounds, params):
+        value, grad, terms = measure(x, params)
+        return OptaxState(tx.init(x), value, grad, terms)
+
+    def measure_reusing_search(x, inner, params):
+        # The zoom search ends with the value and gradient of its accepted point (what
+        # optax.value_and_grad_from_state reads). Where the projection left that point
+        # alone, its gradient is reused and only a forward pass gives value and terms.
+        value, terms = value_and_terms(x, params)
+        return value, optax.tree_utils.tree_get(inner, "grad"), terms
+
+    def optax_update(x, st, bounds, params):
+        def value_fn(y):  # the line search's objective
+            return value_and_terms(y, params)[0]
+
+        updates, inner = tx.update(
+            st.grad, st.inner, x, value=st.value, grad=st.grad, value_fn=value_fn
+        )
+        stepped = optax.apply_updates(x, updates)
+        x = optax.projections.projection_box(stepped, *bounds)
+        if solver.optimizer == "optax_lbfgs":
+            value, grad, terms = jax.lax.cond(
+                jnp.all(x == stepped),
+                lambda: measure_reusing_search(x, inner, params),
+                lambda: measure(x, params),
+            )
+        else:
+            value, grad, terms = measure(x, params)
+        error = jnp.max(jnp.abs(jnp.clip(x - grad, *bounds) - x))
+        return x, OptaxState(inner, value, grad, terms), value, terms, error
+
+    return Step(optax_init, optax_update)
+
+
 def _bounds(objective: Objective, solver: SolverConfig):
     lower = jnp.full(objective.shape, solver.lower, jnp.float32)
     upper = jnp.full(objective.shape, solver.upper, jnp.float32)
@@ -127,7 +256,7 @@ def _bounds(objective: Objective, solver: SolverConfig):
 
 
 def initial_state(objective: Objective, init_wave, solver: SolverConfig = SolverConfig()) -> SynthesisState:
-    """Clip ``init_wave`` into the bounds and evaluate the solver's first state."""
+    """Clip ``init_wave`` into the bounds and evaluate the optimiser's first state."""
     bounds = _bounds(objective, solver)
     x0 = jnp.clip(jnp.asarray(init_wave, jnp.float32), solver.lower, solver.upper)
     if x0.shape != tuple(objective.shape):
@@ -139,8 +268,8 @@ def initial_state(objective: Objective, init_wave, solver: SolverConfig = Solver
 
 @functools.lru_cache(maxsize=32)
 def _init_fn(value_and_terms, solver: SolverConfig):
-    """The jitted ``init_state`` for one objective function and solver (cached)."""
-    return jax.jit(_lbfgsb(value_and_terms, solver).init_state)
+    """The jitted ``Step.init`` for one objective function and solver (cached)."""
+    return jax.jit(make_step(value_and_terms, solver).init)
 
 
 def _make_chunk_fn(objective: Objective, solver: SolverConfig):
@@ -152,7 +281,7 @@ def _make_chunk_fn(objective: Objective, solver: SolverConfig):
 def _chunk_fn(value_and_terms, names, solver: SolverConfig):
     """The jitted chunk for one objective function and solver (cached: no recompiling when a
     run is resumed or continued)."""
-    lbfgsb = _lbfgsb(value_and_terms, solver)
+    step = make_step(value_and_terms, solver)
 
     def chunk(state: SynthesisState, params, bounds, n):
         size = solver.chunk
@@ -165,15 +294,14 @@ def _chunk_fn(value_and_terms, names, solver: SolverConfig):
 
         def body(carry):
             i, s, values, terms = carry
-            x, st = lbfgsb.update(s.x, s.solver_state, bounds, params)
-            value = st.value
+            x, st, value, aux, error = step.update(s.x, s.solver_state, bounds, params)
             finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(x))
             better = finite & (value < s.best_value)
             best_x = jnp.where(better, x, s.best_x)
             best_value = jnp.where(better, value, s.best_value)
-            stopped = jnp.where(~finite, 2, jnp.where(st.error <= solver.tol, 1, 0)).astype(jnp.int32)
+            stopped = jnp.where(~finite, 2, jnp.where(error <= solver.tol, 1, 0)).astype(jnp.int32)
             values = values.at[i].set(value)
-            terms = terms.at[:, i].set(jnp.stack([st.aux[k] for k in names]))
+            terms = terms.at[:, i].set(jnp.stack([aux[k] for k in names]))
             s = SynthesisState(x, st, best_x, best_value, s.iteration + 1, stopped)
             return i + 1, s, values, terms
 
@@ -193,14 +321,14 @@ def synthesize(
     on_chunk: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Result:
-    """Minimise ``objective`` over the waveform with L-BFGS-B, bounds ``[lower, upper]``.
+    """Minimise ``objective`` over the waveform with ``solver.optimizer`` within the bounds.
 
     Args:
       objective: from :func:`mst_jax.losses.build` (calibrated or raw weights).
       init_wave: initial iterate, ``objective.shape``; ignored when ``state`` is given.
       max_iter: total iterations (defaults to ``solver.max_iter``); a resumed run counts
         the iterations already done.
-      solver: L-BFGS-B settings; ``solver.chunk`` iterations run per compiled call.
+      solver: optimiser settings; ``solver.chunk`` iterations run per compiled call.
       state: a :class:`SynthesisState` to resume from.
       on_chunk: called after every chunk with a dict: ``iteration``, ``loss``,
         ``best_loss``, ``seconds_per_iteration``, ``state``, ``loss_history``,
