@@ -21,6 +21,7 @@ from absl import flags
 
 from mst_jax import presets
 from mst_jax.config import (
+    OPTIMIZERS,
     CqtNetConfig,
     LossConfig,
     MelNetConfig,
@@ -70,7 +71,7 @@ PRESET = flags.DEFINE_string(
 MAX_ITER = flags.DEFINE_integer(
     "max_iter",
     None,
-    f"L-BFGS-B iterations in all (default {DEFAULT_MAX_ITER}; {DEMO['max_iter']} in the demo).",
+    f"Optimiser iterations in all (default {DEFAULT_MAX_ITER}; {DEMO['max_iter']} in the demo).",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed of the network weights and the initial noise.")
 SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz; inputs are resampled to it.")
@@ -95,6 +96,19 @@ RAW_WEIGHTS = flags.DEFINE_bool(
     "raw_weights", False, "Use beta = Gamma as is, instead of Eq. 7-8 gradient-norm weighting."
 )
 TOL = flags.DEFINE_float("tol", 1e-9, "Stop when the projected-gradient norm falls below this.")
+OPTIMIZER = flags.DEFINE_enum(
+    "optimizer",
+    "lbfgsb",
+    list(OPTIMIZERS),
+    "lbfgsb = jaxopt's L-BFGS-B (default); optax_lbfgs = optax's L-BFGS, zoom line search, "
+    "iterate projected into the bounds; adam = optax's Adam (the PyTorch peers'), projected.",
+)
+LEARNING_RATE = flags.DEFINE_float(
+    "learning_rate",
+    None,
+    f"Adam's step size in waveform units (default {SolverConfig.learning_rate}); "
+    "only --optimizer=adam uses it.",
+)
 NORMALIZE = flags.DEFINE_bool(
     "normalize",
     True,
@@ -200,6 +214,8 @@ SHARED = (
     CHUNK,
     RAW_WEIGHTS,
     TOL,
+    OPTIMIZER,
+    LEARNING_RATE,
     NORMALIZE,
     SUBTYPE,
     N_FFT,
@@ -242,7 +258,7 @@ class RunConfig:
       output: output audio path.
       preset: ``"1"``-``"6"``, ``"baseline"`` or ``"reconstruction"``.
       loss: the loss configuration (sizes and Γ applied).
-      solver: L-BFGS-B settings (``max_iter`` is the total).
+      solver: optimiser settings (``max_iter`` is the total).
       seed: the run's seed (network key and initial noise).
       sr: sample rate in Hz.
       init: ``"noise"`` or ``"content"``.
@@ -391,6 +407,19 @@ def _common(script: str, demo: bool):
     return max_iter, sr, seed, chunk, every, n_fft, hop, tol
 
 
+def _optimizer(notices: list[str]) -> dict:
+    """``SolverConfig`` fields from ``--optimizer`` and ``--learning_rate`` (validated)."""
+    fields = {"optimizer": OPTIMIZER.value}
+    lr = LEARNING_RATE.value
+    if lr is not None:
+        if not (math.isfinite(lr) and lr > 0):
+            raise _flag_error(LEARNING_RATE, lr, "must be a finite number > 0")
+        if OPTIMIZER.value != "adam":
+            notices.append(f"--learning_rate={lr} has no effect: only --optimizer=adam uses it")
+        fields["learning_rate"] = float(lr)
+    return fields
+
+
 def _paths(value: str | None, holder) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -515,6 +544,7 @@ def run_config(
         chunk=chunk,
         lower=0.0 if spectrogram else -1.0,
         upper=float("inf") if spectrogram else 1.0,
+        **_optimizer(notices),
     )
     output = (
         OUTPUT.value

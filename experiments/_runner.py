@@ -439,6 +439,7 @@ def _versions() -> dict:
         "jax",
         "jaxlib",
         "jaxopt",
+        "optax",
         "numpy",
         "scipy",
         "librosa",
@@ -526,7 +527,8 @@ def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
             nets.append(t.name)
     return (
         f"{cfg.script}: preset {cfg.preset}, {inputs.num_samples / cfg.sr:.2f} s at {cfg.sr} Hz, "
-        f"{cfg.max_iter} iterations, seed {cfg.seed}, on {jax.default_backend()}; terms: {', '.join(nets)}"
+        f"{cfg.max_iter} iterations of {cfg.solver.optimizer}, seed {cfg.seed}, "
+        f"on {jax.default_backend()}; terms: {', '.join(nets)}"
     )
 
 

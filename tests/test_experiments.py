@@ -250,6 +250,32 @@ def test_init_content_and_raw_weights(clips, tmp_path, capsys):
     assert record["config"]["init"] == "content"
 
 
+@pytest.mark.parametrize("optimizer", ["optax_lbfgs", "adam"])
+def test_optimizer_flag_runs_and_is_recorded(optimizer, clips, tmp_path, capsys):
+    out = str(tmp_path / f"{optimizer}.wav")
+    code, _, stderr = run_cli(
+        transfer,
+        capsys,
+        content=clips["content"],
+        style=clips["style"],
+        output=out,
+        preset="1",
+        init="content",
+        optimizer=optimizer,
+        learning_rate=2e-3,
+        **TINY,
+    )
+    assert code == 0, stderr
+    wave, _, record = read_outputs(out)
+    assert_valid_wave(wave, SR)
+    assert record["flags"]["optimizer"] == optimizer and record["flags"]["learning_rate"] == 2e-3
+    assert record["config"]["solver"]["optimizer"] == optimizer
+    assert record["config"]["solver"]["learning_rate"] == 2e-3
+    assert len(record["loss_history"]) == TINY["max_iter"]
+    assert record["loss_history"][-1] < record["loss_history"][0]
+    assert ("--learning_rate=0.002 has no effect" in stderr) == (optimizer != "adam")
+
+
 def test_no_flags_is_the_demo_on_the_shipped_clips():
     with flagsaver.flagsaver():
         notices = []
@@ -261,6 +287,7 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
     )
     assert cfg.loss.term("style_stft").net.filters == _flags.DEMO["stft_filters"]
     assert any(n.startswith("demo:") for n in notices)
+    assert cfg.solver.optimizer == "lbfgsb"  # SPEC §1
     # explicit inputs get the paper's sizes
     with flagsaver.flagsaver(content="a.wav", style="b.wav"):
         cfg = transfer.build([])

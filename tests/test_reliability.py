@@ -93,6 +93,8 @@ BAD_INPUTS = [
     ("zero size", dict(stft_filters=0), "--stft_filters=0: must be an integer >= 1"),
     ("negative blocks", dict(mel_blocks=-1), "--mel_blocks=-1"),
     ("max_iter 0", dict(max_iter=0), "--max_iter=0: must be an integer >= 1"),
+    ("zero learning rate", dict(learning_rate=0.0), "--learning_rate=0.0: must be a finite number > 0"),
+    ("nan learning rate", dict(optimizer="adam", learning_rate=float("nan")), "--learning_rate=nan"),
     ("sr too low", dict(sr=100), "--sr=100: must be an integer in [1000, 384000]"),
     ("sr too high", dict(sr=10**6), "--sr=1000000"),
     (
@@ -385,6 +387,7 @@ def test_cli_bad_input_and_bad_flag_exit_2_one_line(good, tmp_path):
         (["--max_iter=abc"], "--max_iter"),
         (["--no_such_flag=1"], "no_such_flag"),
         (["--init=sideways"], "--init"),
+        (["--optimizer=sgd"], "--optimizer"),
     ):
         proc = _cli(*args, f"--output={out}")
         assert proc.returncode == 2, proc.stderr
