@@ -1,4 +1,4 @@
-"""L-BFGS-B synthesis: against scipy, phase retrieval against Griffin-Lim, chunking, failure modes."""
+"""Synthesis: the three optimisers (L-BFGS-B, optax L-BFGS, Adam) against scipy and each other, phase retrieval against Griffin-Lim, chunking, failure modes."""
 
 import dataclasses
 
