@@ -1,4 +1,5 @@
-"""Synthesis: the three optimisers (L-BFGS-B, optax L-BFGS, Adam) against scipy and each other, phase retrieval against Griffin-Lim, chunking, failure modes."""
+"""Synthesis: L-BFGS-B, optax L-BFGS and Adam against scipy and each other, phase retrieval
+against Griffin-Lim, chunking, resuming, failure modes."""
 
 import dataclasses
 
