@@ -349,12 +349,12 @@ def with_beta(batch: BatchObjective, betas: Sequence[dict[str, float]]) -> Batch
 def _batched_fns(value_and_terms, names, solver: SolverConfig, rows):
     """(init, chunk) for the batch: synthesis's per-example programs vmapped, batch axis sharded."""
     single = synthesis._chunk_fn(value_and_terms, names, solver)
-    lbfgsb = synthesis._lbfgsb(value_and_terms, solver)
+    step = synthesis.make_step(value_and_terms, solver)  # solver.optimizer's
 
     def init(x0, params, bounds):
         def one(x, p):
             x = jnp.clip(x, bounds[0], bounds[1])  # computed here, so x and best_x are two buffers
-            st = lbfgsb.init_state(x, bounds, p)
+            st = step.init(x, bounds, p)
             return synthesis.SynthesisState(
                 x, st, x, jnp.float32(jnp.inf), jnp.int32(0), jnp.int32(0)
             )

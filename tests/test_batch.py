@@ -128,6 +128,25 @@ def test_batch_of_two_equals_two_single_runs(singles):
         assert int(res.state.iteration) == ITERS and np.all(np.abs(res.wave) <= 1)
 
 
+@pytest.mark.parametrize("optimizer", ["optax_lbfgs", "adam"])
+def test_batch_runs_the_chosen_optimizer_as_single_runs_do(optimizer):
+    """--optimizer reaches the batch: each row follows its single run (same tolerance as above)."""
+    contents, styles, init = examples()
+    solver = SolverConfig(chunk=2, optimizer=optimizer, learning_rate=0.01)
+    b = batch.build_batch(
+        config(), jax.random.key(0), contents=contents[:2], styles=styles[:2], sr=SR,
+        init_waves=init[:2],
+    )
+    results = batch.synthesize_batch(b, init[:2], max_iter=ITERS, solver=solver)
+    for i, res in enumerate(results):
+        obj = losses.build(
+            config(), jax.random.key(0), content=contents[i], style=styles[i], sr=SR,
+            init_wave=init[i],
+        )
+        single = synthesis.synthesize(obj, init[i], max_iter=ITERS, solver=solver)
+        assert_same_run(res, single, init[i])
+
+
 def test_mismatched_batch_is_refused():
     contents, styles, _ = examples()
     with pytest.raises(ValueError, match="content 1 has 11000 samples.*same-length"):
