@@ -337,6 +337,9 @@ def run(build, recorded_flags, after, stopper) -> int:
                 "note": "seconds_per_iteration and wall_seconds are the whole batch's",
             },
         }
+        if cfg.quality:
+            record["quality"] = _runner.quality_block(cfg, i, wave)
+            _say(f"transfer --batch: line {j.line}: {record['quality']['verdict']}")
         if r.stop_reason == "non-finite loss":
             _runner.notice(
                 f"line {j.line}: the loss became non-finite; the best iterate before it is written"

@@ -123,6 +123,19 @@ GRIFFINLIM_ITER = flags.DEFINE_integer(
     "Griffin-Lim iterations after the baseline preset's spectrogram optimisation.",
 )
 
+QUALITY = flags.DEFINE_bool(
+    "quality",
+    True,
+    "Measure the result against its content and style (mst_jax.evaluate: chroma, onsets, MFCC, "
+    "flatness), print a one-line verdict and add a 'quality' block to the run record.",
+)
+STYLE_STRENGTH = flags.DEFINE_float(
+    "style_strength",
+    1.0,
+    "Multiplies every style term's Gamma (after --gamma_style_* flags): above 1 takes more of the "
+    "style, below 1 keeps more of the content.",
+)
+
 GAMMAS = {
     name: flags.DEFINE_float(
         f"gamma_{name}",
@@ -206,11 +219,15 @@ SHARED = (
     HOP_LENGTH,
     MATMUL_PRECISION,
     GRIFFINLIM_ITER,
+    QUALITY,
+    STYLE_STRENGTH,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
 # Flags that mean nothing to reconstruct (it has one fixed term and no networks).
-LOSS_FLAGS = (PRESET, STYLE, RAW_WEIGHTS, GRIFFINLIM_ITER, *GAMMAS.values(), *SIZE_FLAGS)
+LOSS_FLAGS = (
+    PRESET, STYLE, RAW_WEIGHTS, GRIFFINLIM_ITER, STYLE_STRENGTH, *GAMMAS.values(), *SIZE_FLAGS
+)
 
 
 def parse(argv):
@@ -272,6 +289,7 @@ class RunConfig:
     subtype: str = "PCM_16"
     griffinlim_iter: int = 100
     demo: bool = False
+    quality: bool = True
 
     @property
     def max_iter(self) -> int:
@@ -309,9 +327,10 @@ def _gamma(holder) -> float | None:
     return float(g)
 
 
-def _base_loss(preset: str, holder) -> LossConfig:
+def _base_loss(preset: str, holder, stft_filters: int | None = None) -> LossConfig:
     if preset == "baseline":
-        return presets.baseline()
+        # Its style Γ is filters² (their raw sum), so the width is known before resizing.
+        return presets.baseline() if stft_filters is None else presets.baseline(filters=stft_filters)
     if preset in ("1", "2", "3", "4", "5", "6"):
         return presets.table1(int(preset))
     raise _flag_error(holder, preset, "must be a Table 1 row 1-6 or 'baseline'")
@@ -475,7 +494,12 @@ def run_config(
             else (DEMO["preset"] if demo else DEFAULT_PRESET)
         )
         preset = str(preset).strip().lower()
-        loss = _base_loss(preset, PRESET)
+        sizes = _validate_sizes()
+        if demo:
+            for name in ("stft_filters", "mel_filters", "cqt_filters"):
+                if sizes[name] is None:
+                    sizes[name] = DEMO[name]
+        loss = _base_loss(preset, PRESET, sizes["stft_filters"])
         if script == "texture":
             loss = presets.texture(loss)
         gammas = {name: _gamma(h) for name, h in GAMMAS.items()}
@@ -489,15 +513,16 @@ def run_config(
                     f"has no {name} term (it has {', '.join(sorted(known))})",
                 )
         loss = presets.with_gammas(loss, **gammas)
+        strength = STYLE_STRENGTH.value
+        if not (math.isfinite(strength) and strength > 0):
+            raise _flag_error(STYLE_STRENGTH, strength, "must be a finite number > 0")
+        loss = presets.scale_style(loss, strength)
         if not loss.terms:
             raise ValueError("every term has Gamma 0: nothing to optimise")
-        sizes = _validate_sizes()
-        if demo:
-            for name in ("stft_filters", "mel_filters", "cqt_filters"):
-                if sizes[name] is None:
-                    sizes[name] = DEMO[name]
         loss = _resize(loss, sizes, notices)
-        loss = dataclasses.replace(loss, stft=stft, normalize_gradients=not RAW_WEIGHTS.value)
+        loss = dataclasses.replace(
+            loss, stft=stft, normalize_gradients=loss.normalize_gradients and not RAW_WEIGHTS.value
+        )
 
     if (
         script == "texture"
@@ -546,4 +571,5 @@ def run_config(
         subtype=SUBTYPE.value,
         griffinlim_iter=GRIFFINLIM_ITER.value,
         demo=demo,
+        quality=QUALITY.value,
     )

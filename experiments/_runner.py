@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _flags
-from mst_jax import audio, cost, losses, spectral, synthesis
+from mst_jax import audio, cost, evaluate, losses, spectral, synthesis
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 EXIT_FAILED = 1
@@ -512,6 +512,15 @@ def io_record(cfg: _flags.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndar
     }
 
 
+def quality_block(cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray) -> dict:
+    """The run record's ``quality`` block (:func:`mst_jax.evaluate.record`): the written
+    result measured against the content and the styles (the optimised waveform, as saved)."""
+    q = evaluate.evaluate(
+        wave, content=inputs.content, style=inputs.styles or None, sr=cfg.sr
+    )
+    return evaluate.record(q)
+
+
 def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
     nets = []
     for t in cfg.loss.terms:
@@ -831,6 +840,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         )
     if after is not None:
         after(cfg, inputs, raw, record, interrupted)
+    if cfg.quality:
+        record["quality"] = quality_block(cfg, inputs, wave)
 
     audio.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
     if interrupted:
@@ -851,6 +862,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
             os.remove(p)
 
     if interrupted:
+        if cfg.quality:
+            _say(f"{cfg.script}: {record['quality']['verdict']}")
         sys.stderr.write(
             f"interrupted at iteration {iteration}/{cfg.max_iter}: best result so far written to {paths.wav} "
             f"(record {paths.json}); add --resume to continue\n"
@@ -865,4 +878,6 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         f"{cfg.script}: wrote {paths.wav} ({wave.size / cfg.sr:.2f} s), {paths.json}, {paths.png}; "
         f"{iteration} iterations ({result.stop_reason}), median {spi:.3g} s/iteration, {wall:.1f} s in all"
     )
+    if cfg.quality:
+        _say(f"{cfg.script}: {record['quality']['verdict']}")
     return 0

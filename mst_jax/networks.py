@@ -41,7 +41,9 @@ def _kernel(key, shape, init: str):
 
     ``lecun_normal``: N(0, 1 / fan_in) (untruncated, so the variance is exactly the
     LeCun value SELU's self-normalisation assumes). ``glorot_uniform``:
-    U(-l, l), ``l = sqrt(6 / (fan_in + fan_out))``.
+    U(-l, l), ``l = sqrt(6 / (fan_in + fan_out))``. ``glorot_normal_relu``: Glorot normal with
+    ReLU's gain sqrt(2), N(0, 4 / (fan_in + fan_out)), as Ulyanov & Lebedev's released code
+    draws its kernel (``randn * sqrt(2) * sqrt(2 / ((bins + filters) * 11))``).
     """
     receptive = 1
     for s in shape[:-2]:
@@ -52,6 +54,8 @@ def _kernel(key, shape, init: str):
     if init == "glorot_uniform":
         limit = (6.0 / (fan_in + fan_out)) ** 0.5
         return jax.random.uniform(key, shape, jnp.float32, -limit, limit)
+    if init == "glorot_normal_relu":
+        return jax.random.normal(key, shape, jnp.float32) * jnp.sqrt(4.0 / (fan_in + fan_out))
     raise ValueError(f"unknown init {init!r}")
 
 
