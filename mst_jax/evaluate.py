@@ -37,6 +37,7 @@ __all__ = [
     "frechet_distance",
     "measures",
     "pearson",
+    "pooled",
     "record",
     "verdict",
 ]
@@ -233,7 +234,7 @@ def features(wave, *, sr: int) -> Features:
     return Features(chroma, onset, mfcc, flat, _gram(g_wave))
 
 
-def _pooled(feats: Sequence[Features]) -> Features:
+def pooled(feats: Sequence[Features]) -> Features:
     """Several style clips as one: frames concatenated, flatness and grams averaged."""
     if len(feats) == 1:
         return feats[0]
@@ -306,7 +307,7 @@ def evaluate(result, *, content=None, style=None, sr: int) -> Quality:
     """
     styles = [] if style is None else (list(style) if isinstance(style, (list, tuple)) else [style])
     c = features(content, sr=sr) if content is not None else None
-    s = _pooled([features(w, sr=sr) for w in styles]) if styles else None
+    s = pooled([features(w, sr=sr) for w in styles]) if styles else None
     return compare(features(result, sr=sr), c, s)
 
 
