@@ -150,7 +150,7 @@ def inter_onset_intervals_beats(
         ValueError: Bad waveform or tempo.
 
     Example:
-        >>> from mst_jax.music import click_track
+        >>> from mst_jax.signals import click_track
         >>> ioi, bpm = inter_onset_intervals_beats(click_track(bpm=120.0, duration_s=4.0), sr=22050,
         ...                                        tempo_bpm=120.0)
         >>> bool(np.allclose(ioi, 1.0, atol=0.05))
@@ -332,7 +332,7 @@ def mean_local_autocorrelation(
         ValueError: Bad waveform or non-positive sizes.
 
     Example:
-        >>> from mst_jax.music import click_track
+        >>> from mst_jax.signals import click_track
         >>> lags, r = mean_local_autocorrelation(click_track(bpm=120.0, duration_s=8.0), sr=22050)
         >>> float(r[0])
         1.0

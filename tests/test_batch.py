@@ -31,7 +31,7 @@ from absl import flags
 from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR, tiny_net
 
-from mst_jax import batch, losses, music, presets, synthesis
+from mst_jax import batch, losses, notes, presets, signals, synthesis
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -51,18 +51,18 @@ def examples():
     and three different initial noises."""
     n = SR // 2
     contents = [
-        music.chord([60, 64, 67], duration_s=0.5, sr=SR)[:n],
-        music.chord([57, 60, 64], duration_s=0.5, sr=SR)[:n],
+        signals.chord([60, 64, 67], duration_s=0.5, sr=SR)[:n],
+        signals.chord([57, 60, 64], duration_s=0.5, sr=SR)[:n],
         np.concatenate(
-            [music.tone(music.midi_to_hz(p), duration_s=0.125, sr=SR) for p in (60, 62, 64, 65)]
+            [signals.tone(notes.midi_to_hz(p), duration_s=0.125, sr=SR) for p in (60, 62, 64, 65)]
         ),
     ]
     contents = [np.pad(c, (0, max(0, n - c.size)))[:n] for c in contents]
-    drums = music.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1)
+    drums = signals.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1)
     styles = [
         drums,
-        [drums, music.chord([50, 62], duration_s=0.6, sr=SR)],
-        music.chord([45, 52], duration_s=0.4, sr=SR),
+        [drums, signals.chord([50, 62], duration_s=0.6, sr=SR)],
+        signals.chord([45, 52], duration_s=0.4, sr=SR),
     ]
     init = np.stack([np.asarray(synthesis.init_noise(jax.random.key(k), n)) for k in (1, 2, 3)])
     return contents, styles, init

@@ -19,7 +19,7 @@ from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR
 
 from experiments import _flags, _runner, reconstruct, texture, transfer
-from mst_jax import music, presets
+from mst_jax import notes, presets, signals
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -51,15 +51,15 @@ def clips(tmp_path_factory):
     """content 1 s (melody), style 0.7 s (drums) and a second style 0.9 s (chord), 22.05 kHz WAV."""
     d = tmp_path_factory.mktemp("clips")
     melody = np.concatenate(
-        [music.tone(music.midi_to_hz(p), duration_s=0.25, sr=SR) for p in (60, 64, 67, 72)]
+        [signals.tone(notes.midi_to_hz(p), duration_s=0.25, sr=SR) for p in (60, 64, 67, 72)]
     )
     melody = np.pad(melody, (0, SR - melody.size))[:SR]  # exactly 1 s
     return {
         "content": write(d / "content.wav", 0.8 * melody / np.abs(melody).max()),
         "style": write(
-            d / "style.wav", music.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1)
+            d / "style.wav", signals.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1)
         ),
-        "style2": write(d / "style2.wav", 0.5 * music.chord([57, 60, 64], duration_s=0.9, sr=SR)),
+        "style2": write(d / "style2.wav", 0.5 * signals.chord([57, 60, 64], duration_s=0.9, sr=SR)),
     }
 
 

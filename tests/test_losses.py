@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, tiny_net
-from mst_jax import losses, music, networks, presets, synthesis
+from mst_jax import losses, networks, presets, signals, synthesis
 from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig, Term
 
 
@@ -60,7 +60,7 @@ def test_style_loss_is_length_invariant(net, rhythm_wave, chord_wave):
 
 def _progression(shift):
     chords = [[60, 64, 67], [65, 69, 72], [67, 71, 74], [60, 64, 67]]
-    return np.concatenate([music.chord([n + shift for n in c], duration_s=0.4, sr=SR) for c in chords])
+    return np.concatenate([signals.chord([n + shift for n in c], duration_s=0.4, sr=SR) for c in chords])
 
 
 def test_cqt_style_is_transposition_invariant():
@@ -69,7 +69,7 @@ def test_cqt_style_is_transposition_invariant():
     base = _progression(0)
     up2 = _progression(2)
     other = np.concatenate(
-        [music.chord(c, duration_s=0.4, sr=SR) for c in ([57, 58, 70], [50, 62, 75], [81, 83, 84], [45, 46, 52])]
+        [signals.chord(c, duration_s=0.4, sr=SR) for c in ([57, 58, 70], [50, 62, 75], [81, 83, 84], [45, 46, 52])]
     )
     transposed = _style_value(cfg, key, base, up2)
     different = _style_value(cfg, key, base, other)
