@@ -530,15 +530,28 @@ def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
     )
 
 
-def _memory_limit_bytes() -> float | None:
-    """Memory the default device can give: the accelerator's limit, or the host's free RAM."""
-    stats = jax.devices()[0].memory_stats() or {}
-    if "bytes_limit" in stats:
-        return float(stats["bytes_limit"])
+def _host_available_bytes(meminfo: str = "/proc/meminfo") -> float | None:
+    """RAM a new allocation can get: Linux's ``MemAvailable`` (free pages plus the page cache
+    and other memory the kernel reclaims on demand), else the free pages (other systems)."""
+    try:
+        with open(meminfo) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0  # the file counts kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _memory_limit_bytes() -> float | None:
+    """Memory the default device can give: the accelerator's limit, or the host's available RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return float(stats["bytes_limit"])
+    return _host_available_bytes()
 
 
 def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:

@@ -284,6 +284,23 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
+def test_host_memory_is_the_available_memory_not_the_free_pages(tmp_path, monkeypatch):
+    """A machine whose RAM is mostly page cache has little free but much available memory:
+    the memory check must count what the kernel would hand over (MemAvailable)."""
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(
+        "MemTotal:       24684092 kB\n"
+        "MemFree:          300000 kB\n"  # 0.3 GB free ...
+        "MemAvailable:   20000000 kB\n"  # ... 20 GB available (the rest is page cache)
+        "Cached:         19000000 kB\n"
+    )
+    assert _runner._host_available_bytes(str(meminfo)) == 20000000 * 1024
+    # No /proc/meminfo (not Linux): the free pages, as before.
+    pages = {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(_runner.os, "sysconf", lambda name: pages[name])
+    assert _runner._host_available_bytes(str(tmp_path / "absent")) == 1000 * 4096
+
+
 def test_compilation_cache_folder_from_flag_environment_or_xdg(tmp_path):
     home = os.path.expanduser("~")
     assert _runner.compilation_cache_dir("", {"JAX_COMPILATION_CACHE_DIR": "/e"}) is None
