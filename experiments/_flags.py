@@ -37,7 +37,8 @@ MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
 # The no-flag demo: Table 1 row 5 at reduced widths (kernels, n_mels and blocks stay the paper's),
-# 100 iterations. Measured on 2 CPU cores on the two shipped 6 s clips: see BUILD_NOTES.md.
+# DEMO["max_iter"] iterations. Measured on 2 CPU cores on the two shipped 6 s clips: see
+# BUILD_NOTES.md. The --max_iter help and the "demo:" notice read their numbers from DEMO.
 DEMO = {"preset": "5", "max_iter": 150, "stft_filters": 512, "mel_filters": 128, "cqt_filters": 32}
 
 TERM_NAMES = (

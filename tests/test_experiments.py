@@ -267,6 +267,18 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
     assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096 and cfg.max_iter == 500
 
 
+def test_demo_iteration_count_is_stated_once_and_matches_the_run():
+    """The --max_iter help, the comment above DEMO and the demo's run agree (the help once said
+    100 while the demo ran 150): every 'N iterations' said about the demo is DEMO's number."""
+    with flagsaver.flagsaver():
+        runs = transfer.build([]).max_iter
+    said = re.findall(r"(\d+) in the demo", flags.FLAGS["max_iter"].help)
+    assert said == [str(runs)], flags.FLAGS["max_iter"].help
+    source = open(_flags.__file__).read()
+    comment = source[source.index("# The no-flag demo") : source.index("\nDEMO = ")]
+    assert re.findall(r"(\d+) iterations", comment) in ([], [str(runs)]), comment
+
+
 def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     """A content clip whose estimate exceeds the device memory stops with a message that says
     how much fits, before compiling anything, and writes nothing."""
