@@ -89,7 +89,7 @@ RESUME = flags.DEFINE_bool(
 )
 CHUNK = flags.DEFINE_integer(
     "chunk",
-    10,
+    SolverConfig().chunk,  # one default, the library's
     "Iterations per compiled chunk: one progress line, checkpoint and signal check each.",
 )
 RAW_WEIGHTS = flags.DEFINE_bool(

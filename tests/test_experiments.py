@@ -279,6 +279,16 @@ def test_demo_iteration_count_is_stated_once_and_matches_the_run():
     assert re.findall(r"(\d+) iterations", comment) in ([], [str(runs)]), comment
 
 
+def test_chunk_default_is_the_librarys():
+    """--chunk unset gives SolverConfig's chunk (the command line once said 10, the library 25)."""
+    library = SolverConfig().chunk
+    assert flags.FLAGS["chunk"].default == library
+    with flagsaver.flagsaver(content="a.wav", style="b.wav"):
+        assert transfer.build([]).solver.chunk == library
+    with flagsaver.flagsaver(chunk=3):
+        assert transfer.build([]).solver.chunk == 3
+
+
 def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     """A content clip whose estimate exceeds the device memory stops with a message that says
     how much fits, before compiling anything, and writes nothing."""
