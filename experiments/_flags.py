@@ -16,10 +16,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+import warnings
 
 from absl import flags
 
-from mst_jax import presets
+from mst_jax import filters, presets
 from mst_jax.config import (
     CqtNetConfig,
     LossConfig,
@@ -361,6 +362,29 @@ def _resize(loss: LossConfig, sizes: dict, notices: list[str]) -> LossConfig:
     return loss
 
 
+def _empty_mel_notices(loss: LossConfig, sr: int) -> list[str]:
+    """One line per Mel net whose ``--n_mels_*`` the user chose and whose filterbank has filters
+    covering no STFT bin. The preset's own sizes are not noted (its 512 bands leave 10 of them
+    empty at n_fft 2048, as in the paper); the library's warning is silenced in the runner."""
+    lines = []
+    for t in loss.terms:
+        holder = N_MELS_CONTENT if t.kind == "content" else N_MELS_STYLE
+        if not isinstance(t.net, MelNetConfig) or holder.value is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
+            bank = filters.mel_filterbank(
+                sr=sr, n_fft=loss.stft.n_fft, n_mels=t.net.n_mels, fmin=t.net.fmin, fmax=t.net.fmax
+            )
+        empty = filters.empty_filters(bank).size
+        if empty:
+            lines.append(
+                f"--{holder.name}={t.net.n_mels}: {empty} of the {t.net.n_mels} Mel filters cover no "
+                f"STFT bin at --n_fft={loss.stft.n_fft}, --sr={sr} (they add nothing)"
+            )
+    return lines
+
+
 def _validate_sizes() -> dict:
     sizes = {}
     for h in SIZE_FLAGS:
@@ -499,6 +523,7 @@ def run_config(
                     sizes[name] = DEMO[name]
         loss = _resize(loss, sizes, notices)
         loss = dataclasses.replace(loss, stft=stft, normalize_gradients=not RAW_WEIGHTS.value)
+        notices.extend(_empty_mel_notices(loss, sr))
 
     if (
         script == "texture"

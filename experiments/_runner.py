@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _flags
-from mst_jax import audio, cost, losses, spectral, synthesis
+from mst_jax import audio, cost, filters, losses, spectral, synthesis
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 EXIT_FAILED = 1
@@ -660,6 +660,9 @@ def execute(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
+            # The preset's own 512 Mel bands leave 10 filters empty at n_fft 2048: nothing the
+            # user did. _flags.run_config notes empty filters when the user chose n_mels.
+            warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
             warnings.showwarning = lambda message, *args, **kwargs: notice(_one_line(message))
             with jax.default_matmul_precision(_flags.MATMUL_PRECISION.value):
                 status = (run or _execute)(build, recorded_flags, after, stopper)

@@ -267,6 +267,50 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
     assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096 and cfg.max_iter == 500
 
 
+def test_default_run_prints_no_empty_mel_filter_notice(capsys):
+    """The demo's own 512 style bands leave 10 Mel filters empty at n_fft 2048: the user did
+    nothing wrong, so execute() prints no notice about it. Cheap: the run builds the config and
+    every front end's filterbank (as make_objective does), no transfer."""
+    from mst_jax import filters, losses
+
+    def build_front_ends(build, recorded_flags, after, stopper):
+        cfg = build([])
+        for t in cfg.loss.terms:
+            if t.net is not None:
+                losses.filterbank(t.net, sr=cfg.sr, n_fft=cfg.loss.stft.n_fft)
+        return 0
+
+    filters.mel_filterbank.cache_clear()  # the warning comes from a fresh build only
+    with flagsaver.flagsaver():
+        assert transfer.build([]).loss.term("style_mel").net.n_mels == 512
+        _runner.execute(["transfer"], transfer.build, {}, run=build_front_ends)
+    err = capsys.readouterr().err
+    assert "cover no STFT bin" not in err, err
+    # The library itself still warns (as librosa does), with the count.
+    filters.mel_filterbank.cache_clear()
+    with pytest.warns(filters.EmptyMelFilterWarning, match="10 of 512 Mel filters"):
+        filters.mel_filterbank(sr=SR, n_fft=2048, n_mels=512)
+
+
+def test_chosen_n_mels_with_empty_filters_is_one_notice():
+    """When the user chooses the bands, empty filters are noted once, with librosa's count."""
+    import librosa
+
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", preset="2", n_mels_style=700):
+        notices = []
+        transfer.build(notices)
+    with pytest.warns(UserWarning, match="Empty filters"):  # librosa agrees that some are empty
+        ref = librosa.filters.mel(sr=SR, n_fft=2048, n_mels=700, htk=True, norm=None)
+    expected = int(np.sum(ref.max(axis=1) == 0))
+    lines = [n for n in notices if "cover no STFT bin" in n]
+    assert expected > 0 and len(lines) == 1, notices
+    assert lines[0].startswith(f"--n_mels_style=700: {expected} of the 700 Mel filters"), lines
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", preset="2", n_mels_style=64):
+        notices = []
+        transfer.build(notices)
+    assert not [n for n in notices if "cover no STFT bin" in n], notices
+
+
 def test_demo_iteration_count_is_stated_once_and_matches_the_run():
     """The --max_iter help, the comment above DEMO and the demo's run agree (the help once said
     100 while the demo ran 150): every 'N iterations' said about the demo is DEMO's number."""
