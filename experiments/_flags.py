@@ -379,8 +379,8 @@ def _empty_mel_notices(loss: LossConfig, sr: int) -> list[str]:
         empty = filters.empty_filters(bank).size
         if empty:
             lines.append(
-                f"--{holder.name}={t.net.n_mels}: {empty} of the {t.net.n_mels} Mel filters cover no "
-                f"STFT bin at --n_fft={loss.stft.n_fft}, --sr={sr} (they add nothing)"
+                f"--{holder.name}={t.net.n_mels}: {empty} of the {t.net.n_mels} Mel filters "
+                f"cover no STFT bin at --n_fft={loss.stft.n_fft}, --sr={sr} (they add nothing)"
             )
     return lines
 

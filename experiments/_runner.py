@@ -191,14 +191,15 @@ def _check_length(what: str, n: int, cfg, notices: list[str]):
     frame = cfg.loss.stft.n_fft
     if n < frame:
         raise RunError(
-            f"{what}: {n / cfg.sr:.3g} s is too short (one STFT frame is {frame} samples); it must be "
-            f"at least {frame / cfg.sr:.3g} s ({frame} samples at {cfg.sr} Hz)"
+            f"{what}: {n / cfg.sr:.3g} s is too short (one STFT frame is {frame} samples); it "
+            f"must be at least {frame / cfg.sr:.3g} s ({frame} samples at {cfg.sr} Hz)"
         )
     rf, rf_samples = min_samples(cfg)
     if n < rf_samples:
         notice(
             f"{what}: {n / cfg.sr:.3g} s is shorter than the longest receptive field of preset "
-            f"{cfg.preset} ({rf} STFT frames, {rf_samples / cfg.sr:.3g} s): the networks pad it with zeros",
+            f"{cfg.preset} ({rf} STFT frames, {rf_samples / cfg.sr:.3g} s): the networks pad it "
+            "with zeros",
             notices,
         )
 

@@ -1,4 +1,4 @@
-"""Host-side numpy filterbanks: HTK Mel (Eq. 6, built by librosa) and the pseudo-CQT (paper §3.2.2).
+"""Host-side numpy filterbanks: HTK Mel (Eq. 6, by librosa) and the pseudo-CQT (paper §3.2.2).
 
 Filterbanks are plain ``(n_fft // 2 + 1, n_filters)`` float32 matrices, built once on
 the host and applied inside the jitted loss by a matmul on the magnitude STFT. Results
@@ -145,7 +145,7 @@ def cqt_filterbank(
 
 @functools.lru_cache(maxsize=16)
 def hann_window(n_fft: int) -> np.ndarray:
-    """Periodic Hann window of ``n_fft`` samples, as ``librosa.stft`` uses it, float32, read-only."""
+    """Periodic Hann window of ``n_fft`` samples (``librosa.stft``'s), float32, read-only."""
     w = librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
     w.setflags(write=False)
     return w

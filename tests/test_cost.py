@@ -37,5 +37,6 @@ def test_bench_docstring_names_the_count_it_reports():
     source = path.read_text()
     doc = " ".join(ast.get_docstring(ast.parse(source)).split())
     assert "flops = cost.loss_grad_cost(" in source and '"gflops_per_s": flops / step' in source
-    assert "GFLOP/s (the analytic count ``mst_jax.cost.loss_grad_cost`` divided by its time" in doc, doc
+    claim = "GFLOP/s (the analytic count ``mst_jax.cost.loss_grad_cost`` divided by its time"
+    assert claim in doc, doc
     assert "GFLOP/s (XLA's" not in doc, doc

@@ -113,9 +113,11 @@ def test_jaxopt_internals_the_zoom_override_relies_on():
     assert pin, "pyproject.toml must pin jaxopt exactly (its internals are used)"
     assert importlib.metadata.version("jaxopt") == pin.group(1), why
     # The overridden method's signature, which ours repeats and LBFGSB's line-search call fills.
-    names = ["self", "init_stepsize", "params", "value", "grad", "descent_direction", "fun_args", "fun_kwargs"]
+    names = ["self", "init_stepsize", "params", "value", "grad", "descent_direction",
+             "fun_args", "fun_kwargs"]
     assert list(inspect.signature(jaxopt.ZoomLineSearch.init_state).parameters) == names, why
-    assert list(inspect.signature(synthesis._ZoomWithoutAuxRecompute.init_state).parameters) == names
+    ours = synthesis._ZoomWithoutAuxRecompute
+    assert list(inspect.signature(ours.init_state).parameters) == names
     # Constructor fields we set or replace, and the state field we fill.
     fields = {f.name for f in dataclasses.fields(jaxopt.ZoomLineSearch)}
     assert {"fun", "has_aux", "maxiter", "max_stepsize", "jit"} <= fields, why
@@ -125,7 +127,7 @@ def test_jaxopt_internals_the_zoom_override_relies_on():
     assert (defaults["maxls"], defaults["max_stepsize"]) == (30, 1.0), why
     assert issubclass(jaxopt.ZoomLineSearch, base.IterativeLineSearch), why
     fun = lambda x: (jnp.sum(x**2), {"t": jnp.sum(x)})
-    ls = synthesis._ZoomWithoutAuxRecompute(fun=fun, has_aux=True, maxiter=30, max_stepsize=1.0, jit=False)
+    ls = ours(fun=fun, has_aux=True, maxiter=30, max_stepsize=1.0, jit=False)
     assert jaxopt.LBFGSB(fun=fun, has_aux=True, linesearch=ls).run_ls.__self__ is ls, why
     # The behaviour the override removes: with value and grad given, plain init_state evaluates
     # the objective once more only when has_aux (and not at all without aux).
