@@ -16,10 +16,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+import warnings
 
 from absl import flags
 
-from mst_jax import presets
+from mst_jax import filters, presets
 from mst_jax.config import (
     CqtNetConfig,
     LossConfig,
@@ -37,7 +38,8 @@ MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
 # The no-flag demo: Table 1 row 5 at reduced widths (kernels, n_mels and blocks stay the paper's),
-# 100 iterations. Measured on 2 CPU cores on the two shipped 6 s clips: see BUILD_NOTES.md.
+# DEMO["max_iter"] iterations. Measured on 2 CPU cores on the two shipped 6 s clips: see
+# BUILD_NOTES.md. The --max_iter help and the "demo:" notice read their numbers from DEMO.
 DEMO = {"preset": "5", "max_iter": 150, "stft_filters": 512, "mel_filters": 128, "cqt_filters": 32}
 
 TERM_NAMES = (
@@ -88,7 +90,7 @@ RESUME = flags.DEFINE_bool(
 )
 CHUNK = flags.DEFINE_integer(
     "chunk",
-    10,
+    SolverConfig().chunk,  # one default, the library's
     "Iterations per compiled chunk: one progress line, checkpoint and signal check each.",
 )
 RAW_WEIGHTS = flags.DEFINE_bool(
@@ -379,6 +381,29 @@ def _resize(loss: LossConfig, sizes: dict, notices: list[str]) -> LossConfig:
     return loss
 
 
+def _empty_mel_notices(loss: LossConfig, sr: int) -> list[str]:
+    """One line per Mel net whose ``--n_mels_*`` the user chose and whose filterbank has filters
+    covering no STFT bin. The preset's own sizes are not noted (its 512 bands leave 10 of them
+    empty at n_fft 2048, as in the paper); the library's warning is silenced in the runner."""
+    lines = []
+    for t in loss.terms:
+        holder = N_MELS_CONTENT if t.kind == "content" else N_MELS_STYLE
+        if not isinstance(t.net, MelNetConfig) or holder.value is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
+            bank = filters.mel_filterbank(
+                sr=sr, n_fft=loss.stft.n_fft, n_mels=t.net.n_mels, fmin=t.net.fmin, fmax=t.net.fmax
+            )
+        empty = filters.empty_filters(bank).size
+        if empty:
+            lines.append(
+                f"--{holder.name}={t.net.n_mels}: {empty} of the {t.net.n_mels} Mel filters "
+                f"cover no STFT bin at --n_fft={loss.stft.n_fft}, --sr={sr} (they add nothing)"
+            )
+    return lines
+
+
 def _validate_sizes() -> dict:
     sizes = {}
     for h in SIZE_FLAGS:
@@ -523,6 +548,7 @@ def run_config(
         loss = dataclasses.replace(
             loss, stft=stft, normalize_gradients=loss.normalize_gradients and not RAW_WEIGHTS.value
         )
+        notices.extend(_empty_mel_notices(loss, sr))
 
     if (
         script == "texture"

@@ -3,7 +3,8 @@
 Order of work (issue 7: nothing is compiled before every input has been checked):
 
 1. validate the flags (:func:`experiments._flags.run_config`), the output paths and the inputs
-   (read, mixed down, resampled, long enough for the longest receptive field);
+   (read, mixed down, resampled, at least one STFT frame long; a notice when shorter than the
+   longest receptive field);
 2. build the objective with a key from ``--seed`` (split into a network key and an init key),
    measure each term's gradient norm at the initial noise and set β by Eq. 7-8;
 3. run ``mst_jax.synthesis.synthesize`` in chunks: one progress line per chunk, a checkpoint
@@ -37,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _flags
-from mst_jax import audio, cost, evaluate, losses, spectral, synthesis
+from mst_jax import audio, cost, evaluate, filters, losses, spectral, synthesis
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 EXIT_FAILED = 1
@@ -184,37 +185,42 @@ def min_samples(cfg: _flags.RunConfig) -> tuple[int, int]:
     return rf, max((rf - 1) * cfg.loss.stft.hop_length, cfg.loss.stft.n_fft)
 
 
-def _check_length(what: str, n: int, cfg, need: int, rf: int):
-    if n < need:
-        why = (
-            f"its longest network sees {rf} STFT frames"
-            if rf > 1
-            else f"one STFT frame is {cfg.loss.stft.n_fft} samples"
-        )
+def _check_length(what: str, n: int, cfg, notices: list[str]):
+    """Rejects a clip shorter than one STFT frame; notes one shorter than the longest receptive
+    field (the networks pad it with zeros, so it runs, but no kernel sees a whole window)."""
+    frame = cfg.loss.stft.n_fft
+    if n < frame:
         raise RunError(
-            f"{what}: {n / cfg.sr:.3g} s is too short for preset {cfg.preset} ({why}); it must be at least "
-            f"{need / cfg.sr:.3g} s ({need} samples at {cfg.sr} Hz)"
+            f"{what}: {n / cfg.sr:.3g} s is too short (one STFT frame is {frame} samples); it "
+            f"must be at least {frame / cfg.sr:.3g} s ({frame} samples at {cfg.sr} Hz)"
+        )
+    rf, rf_samples = min_samples(cfg)
+    if n < rf_samples:
+        notice(
+            f"{what}: {n / cfg.sr:.3g} s is shorter than the longest receptive field of preset "
+            f"{cfg.preset} ({rf} STFT frames, {rf_samples / cfg.sr:.3g} s): the networks pad it "
+            "with zeros",
+            notices,
         )
 
 
 def load_inputs(cfg: _flags.RunConfig, *, duration_flag: str = "--duration") -> Inputs:
     """Reads and checks every input (host only, nothing compiled)."""
     notices: list[str] = []
-    rf, need = min_samples(cfg)
     content = None
     if cfg.content is not None:
         content = audio.load(cfg.content, sr=cfg.sr, notices=notices)
-        _check_length(cfg.content, content.size, cfg, need, rf)
+        _check_length(cfg.content, content.size, cfg, notices)
     styles = []
     for path in cfg.styles:
         wave = audio.load(path, sr=cfg.sr, notices=notices)
-        _check_length(path, wave.size, cfg, need, rf)
+        _check_length(path, wave.size, cfg, notices)
         styles.append(wave)
     if content is not None:
         n = content.size
     elif cfg.duration_s is not None:
         n = round(cfg.duration_s * cfg.sr)
-        _check_length(f"{duration_flag}={cfg.duration_s:g}", n, cfg, need, rf)
+        _check_length(f"{duration_flag}={cfg.duration_s:g}", n, cfg, notices)
     else:
         n = styles[0].size
     return Inputs(content, styles, n, notices)
@@ -539,15 +545,28 @@ def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
     )
 
 
-def _memory_limit_bytes() -> float | None:
-    """Memory the default device can give: the accelerator's limit, or the host's free RAM."""
-    stats = jax.devices()[0].memory_stats() or {}
-    if "bytes_limit" in stats:
-        return float(stats["bytes_limit"])
+def _host_available_bytes(meminfo: str = "/proc/meminfo") -> float | None:
+    """RAM a new allocation can get: Linux's ``MemAvailable`` (free pages plus the page cache
+    and other memory the kernel reclaims on demand), else the free pages (other systems)."""
+    try:
+        with open(meminfo) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0  # the file counts kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _memory_limit_bytes() -> float | None:
+    """Memory the default device can give: the accelerator's limit, or the host's available RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return float(stats["bytes_limit"])
+    return _host_available_bytes()
 
 
 def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:
@@ -656,6 +675,9 @@ def execute(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
+            # The preset's own 512 Mel bands leave 10 filters empty at n_fft 2048: nothing the
+            # user did. _flags.run_config notes empty filters when the user chose n_mels.
+            warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
             warnings.showwarning = lambda message, *args, **kwargs: notice(_one_line(message))
             with jax.default_matmul_precision(_flags.MATMUL_PRECISION.value):
                 status = (run or _execute)(build, recorded_flags, after, stopper)

@@ -250,6 +250,29 @@ def test_init_content_and_raw_weights(clips, tmp_path, capsys):
     assert record["config"]["init"] == "content"
 
 
+def test_clip_shorter_than_the_receptive_field_runs_with_one_notice(tmp_path, capsys):
+    """Any clip of at least one STFT frame is accepted: 0.2 s (9 frames) against a Mel kernel of
+    20 frames runs (the nets pad), with one notice per short clip; under one frame is an error."""
+    n = SR // 5  # 4410 samples: >= n_fft 2048, < (20 - 1) * 512 = 9728
+    content = write(tmp_path / "c.wav", 0.5 * np.sin(2 * np.pi * 440 * np.arange(n) / SR))
+    style = write(tmp_path / "s.wav", 0.3 * np.random.default_rng(0).standard_normal(n))
+    out = str(tmp_path / "out.wav")
+    values = dict(TINY, content=content, style=style, output=out, preset="2", mel_kernel=20)
+    values["max_iter"] = 2
+    code, _, stderr = run_cli(transfer, capsys, **values)
+    assert code == 0, stderr
+    wave, _, record = read_outputs(out)
+    assert_valid_wave(wave, n)
+    short = [x for x in stderr.splitlines() if "shorter than the longest receptive field" in x]
+    assert len(short) == 2 and all("(20 STFT frames, 0.441 s)" in line for line in short), stderr
+    assert sum("shorter than the longest receptive field" in x for x in record["notices"]) == 2
+    # 2047 samples: less than one frame of n_fft 2048.
+    tiny = write(tmp_path / "tiny.wav", 0.5 * np.sin(np.arange(2047) / 7.0))
+    code, _, stderr = run_cli(transfer, capsys, **dict(values, content=tiny))
+    assert code == 2, stderr
+    assert "tiny.wav: 0.0928 s is too short (one STFT frame is 2048 samples)" in stderr, stderr
+
+
 def test_no_flags_is_the_demo_on_the_shipped_clips():
     with flagsaver.flagsaver():
         notices = []
@@ -267,6 +290,72 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
     assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096 and cfg.max_iter == 500
 
 
+def test_default_run_prints_no_empty_mel_filter_notice(capsys):
+    """The demo's own 512 style bands leave 10 Mel filters empty at n_fft 2048: the user did
+    nothing wrong, so execute() prints no notice about it. Cheap: the run builds the config and
+    every front end's filterbank (as make_objective does), no transfer."""
+    from mst_jax import filters, losses
+
+    def build_front_ends(build, recorded_flags, after, stopper):
+        cfg = build([])
+        for t in cfg.loss.terms:
+            if t.net is not None:
+                losses.filterbank(t.net, sr=cfg.sr, n_fft=cfg.loss.stft.n_fft)
+        return 0
+
+    filters.mel_filterbank.cache_clear()  # the warning comes from a fresh build only
+    with flagsaver.flagsaver():
+        assert transfer.build([]).loss.term("style_mel").net.n_mels == 512
+        _runner.execute(["transfer"], transfer.build, {}, run=build_front_ends)
+    err = capsys.readouterr().err
+    assert "cover no STFT bin" not in err, err
+    # The library itself still warns (as librosa does), with the count.
+    filters.mel_filterbank.cache_clear()
+    with pytest.warns(filters.EmptyMelFilterWarning, match="10 of 512 Mel filters"):
+        filters.mel_filterbank(sr=SR, n_fft=2048, n_mels=512)
+
+
+def test_chosen_n_mels_with_empty_filters_is_one_notice():
+    """When the user chooses the bands, empty filters are noted once, with librosa's count."""
+    import librosa
+
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", preset="2", n_mels_style=700):
+        notices = []
+        transfer.build(notices)
+    with pytest.warns(UserWarning, match="Empty filters"):  # librosa agrees that some are empty
+        ref = librosa.filters.mel(sr=SR, n_fft=2048, n_mels=700, htk=True, norm=None)
+    expected = int(np.sum(ref.max(axis=1) == 0))
+    lines = [n for n in notices if "cover no STFT bin" in n]
+    assert expected > 0 and len(lines) == 1, notices
+    assert lines[0].startswith(f"--n_mels_style=700: {expected} of the 700 Mel filters"), lines
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", preset="2", n_mels_style=64):
+        notices = []
+        transfer.build(notices)
+    assert not [n for n in notices if "cover no STFT bin" in n], notices
+
+
+def test_demo_iteration_count_is_stated_once_and_matches_the_run():
+    """The --max_iter help, the comment above DEMO and the demo's run agree (the help once said
+    100 while the demo ran 150): every 'N iterations' said about the demo is DEMO's number."""
+    with flagsaver.flagsaver():
+        runs = transfer.build([]).max_iter
+    said = re.findall(r"(\d+) in the demo", flags.FLAGS["max_iter"].help)
+    assert said == [str(runs)], flags.FLAGS["max_iter"].help
+    source = open(_flags.__file__).read()
+    comment = source[source.index("# The no-flag demo") : source.index("\nDEMO = ")]
+    assert re.findall(r"(\d+) iterations", comment) in ([], [str(runs)]), comment
+
+
+def test_chunk_default_is_the_librarys():
+    """--chunk unset gives SolverConfig's chunk (the command line once said 10, the library 25)."""
+    library = SolverConfig().chunk
+    assert flags.FLAGS["chunk"].default == library
+    with flagsaver.flagsaver(content="a.wav", style="b.wav"):
+        assert transfer.build([]).solver.chunk == library
+    with flagsaver.flagsaver(chunk=3):
+        assert transfer.build([]).solver.chunk == 3
+
+
 def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     """A content clip whose estimate exceeds the device memory stops with a message that says
     how much fits, before compiling anything, and writes nothing."""
@@ -282,6 +371,23 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     with pytest.raises(_runner.RunError, match=r"needs about .* GB .* about \d+ s fits"):
         _runner.check_memory(cfg, 22050 * 600)
     assert not any(tmp_path.iterdir())
+
+
+def test_host_memory_is_the_available_memory_not_the_free_pages(tmp_path, monkeypatch):
+    """A machine whose RAM is mostly page cache has little free but much available memory:
+    the memory check must count what the kernel would hand over (MemAvailable)."""
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(
+        "MemTotal:       24684092 kB\n"
+        "MemFree:          300000 kB\n"  # 0.3 GB free ...
+        "MemAvailable:   20000000 kB\n"  # ... 20 GB available (the rest is page cache)
+        "Cached:         19000000 kB\n"
+    )
+    assert _runner._host_available_bytes(str(meminfo)) == 20000000 * 1024
+    # No /proc/meminfo (not Linux): the free pages, as before.
+    pages = {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(_runner.os, "sysconf", lambda name: pages[name])
+    assert _runner._host_available_bytes(str(tmp_path / "absent")) == 1000 * 4096
 
 
 def test_compilation_cache_folder_from_flag_environment_or_xdg(tmp_path):
