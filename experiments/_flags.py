@@ -117,6 +117,13 @@ COMPILATION_CACHE_DIR = flags.DEFINE_string(
     "rerun with the same shapes skips compiling. Unset: $JAX_COMPILATION_CACHE_DIR, else "
     "$XDG_CACHE_HOME/mst_jax/jax (~/.cache/mst_jax/jax); empty: off.",
 )
+PAGE = flags.DEFINE_bool(
+    "page",
+    True,
+    "Write the listening page <stem>.html (players for content, style and result, the "
+    "spectrograms, the loss curves <stem>.loss.png, the numbers) beside the output, and with "
+    "--batch an index.html; --nopage turns them off.",
+)
 GRIFFINLIM_ITER = flags.DEFINE_integer(
     "griffinlim_iter",
     100,
@@ -206,6 +213,7 @@ SHARED = (
     HOP_LENGTH,
     MATMUL_PRECISION,
     GRIFFINLIM_ITER,
+    PAGE,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
@@ -253,6 +261,7 @@ class RunConfig:
       subtype: soundfile subtype of the output.
       griffinlim_iter: Griffin-Lim iterations after a spectrogram-domain run.
       demo: the no-flag demo on the shipped clips.
+      page: write the listening page (``--page``).
     """
 
     script: str
@@ -272,6 +281,7 @@ class RunConfig:
     subtype: str = "PCM_16"
     griffinlim_iter: int = 100
     demo: bool = False
+    page: bool = True
 
     @property
     def max_iter(self) -> int:
@@ -546,4 +556,5 @@ def run_config(
         subtype=SUBTYPE.value,
         griffinlim_iter=GRIFFINLIM_ITER.value,
         demo=demo,
+        page=PAGE.value,
     )

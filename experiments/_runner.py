@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _flags
-from mst_jax import audio, cost, losses, spectral, synthesis
+from mst_jax import audio, cost, losses, page, spectral, synthesis
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 EXIT_FAILED = 1
@@ -156,6 +156,8 @@ class Paths:
     png: str
     state: str
     checkpoint: str
+    html: str = ""  # the listening page (mst_jax.page)
+    loss_png: str = ""  # the loss figure the page shows
 
     @classmethod
     def of(cls, output: str) -> Paths:
@@ -167,6 +169,8 @@ class Paths:
             stem + ".png",
             stem + ".state.npz",
             stem + ".checkpoint" + (ext or ".wav"),
+            stem + ".html",
+            stem + ".loss.png",
         )
 
 
@@ -430,6 +434,17 @@ def _write_figure(path: str, panels, cfg):
     audio.atomic_write_bytes(path, buf.getvalue())
 
 
+def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
+    """The loss figure ``<stem>.loss.png`` and the listening page ``<stem>.html`` (unless
+    ``--nopage``), written after the WAV, the record and the spectrogram figure they show."""
+    if not cfg.page:
+        return
+    page.write_loss_figure(paths.loss_png, record)
+    page.write_run_page(
+        paths.html, record, spectrogram_png=paths.png, loss_png=paths.loss_png, record_path=paths.json
+    )
+
+
 def _versions() -> dict:
     from importlib import metadata
 
@@ -679,7 +694,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     for line in cfg_notices:
         notice(line)
     paths = Paths.of(cfg.output)
-    for p in (paths.wav, paths.json, paths.png):
+    for p in (paths.wav, paths.json, paths.png) + ((paths.html, paths.loss_png) if cfg.page else ()):
         audio.check_writable(p)
     out_abs = {os.path.abspath(p) for p in (paths.wav, paths.json, paths.png)}
     for p in ([cfg.content] if cfg.content else []) + list(cfg.styles):
@@ -846,6 +861,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     ]
     panels.append(("result", wave))
     _write_figure(paths.png, panels, cfg)
+    write_page(cfg, record, paths)
     for p in [paths.checkpoint] if interrupted else [paths.checkpoint, paths.state]:
         if os.path.exists(p):
             os.remove(p)
@@ -862,7 +878,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         else float("nan")
     )
     _say(
-        f"{cfg.script}: wrote {paths.wav} ({wave.size / cfg.sr:.2f} s), {paths.json}, {paths.png}; "
+        f"{cfg.script}: wrote {paths.wav} ({wave.size / cfg.sr:.2f} s), {paths.json}, {paths.png}"
+        f"{', ' + paths.html if cfg.page else ''}; "
         f"{iteration} iterations ({result.stop_reason}), median {spi:.3g} s/iteration, {wall:.1f} s in all"
     )
     return 0
