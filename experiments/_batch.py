@@ -27,7 +27,7 @@ from absl import flags
 
 from experiments import _flags, _runner
 from experiments._runner import RunError
-from mst_jax import audio, batch, page
+from mst_jax import audio, batch, page, run_page
 
 COLUMNS = ("content", "style", "output")
 
@@ -371,7 +371,7 @@ def run(build, recorded_flags, after, stopper) -> int:
         ]
         _runner._write_figure(paths.png, panels + [("result", wave)], cfg)
         _runner.write_page(cfg, record, paths)
-        row = page.index_row(record, page=paths.html if cfg.page else None)
+        row = run_page.index_row(record, page=paths.html if cfg.page else None)
         index_rows.append(dict(row, config={"CSV line": j.line, **row["config"]}))
         written.append(paths.wav)
 

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _flags
-from mst_jax import audio, cost, losses, page, spectral, synthesis
+from mst_jax import audio, cost, losses, run_page, spectral, synthesis
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 EXIT_FAILED = 1
@@ -156,7 +156,7 @@ class Paths:
     png: str
     state: str
     checkpoint: str
-    html: str = ""  # the listening page (mst_jax.page)
+    html: str = ""  # the listening page (mst_jax.run_page)
     loss_png: str = ""  # the loss figure the page shows
 
     @classmethod
@@ -439,8 +439,8 @@ def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
     ``--nopage``), written after the WAV, the record and the spectrogram figure they show."""
     if not cfg.page:
         return
-    page.write_loss_figure(paths.loss_png, record)
-    page.write_run_page(
+    run_page.write_loss_figure(paths.loss_png, record)
+    run_page.write_run_page(
         paths.html, record, spectrogram_png=paths.png, loss_png=paths.loss_png, record_path=paths.json
     )
 

@@ -20,7 +20,7 @@ from conftest import SR
 from pagecheck import check_page, local_target, record_value
 
 from experiments import _batch, transfer
-from mst_jax import music, page
+from mst_jax import music, page, run_page
 
 flags.FLAGS.mark_as_parsed()
 
@@ -121,12 +121,12 @@ def _record(tmp_path, *, content="in/con tent.wav", quality=True, interrupted=Fa
 
 def _write(tmp_path, record, o):
     stem = os.path.splitext(o)[0]
-    page.write_loss_figure(stem + ".loss.png", record)
+    run_page.write_loss_figure(stem + ".loss.png", record)
     shutil.copy(stem + ".loss.png", stem + ".png")  # any PNG stands in for the spectrograms
     with open(stem + ".json", "w") as f:
         json.dump(record, f)
     html_path = stem + ".html"
-    page.write_run_page(
+    run_page.write_run_page(
         html_path, record, spectrogram_png=stem + ".png", loss_png=stem + ".loss.png",
         record_path=stem + ".json",
     )
@@ -214,7 +214,7 @@ def test_index_is_sortable_and_links_every_row(tmp_path):
             "measures": [dict(QUALITY["measures"][0], value=score)],
             "verdict": verdict,
         }
-        rows.append(page.index_row(record, page=_write(tmp_path / f"r{i}", record, o)))
+        rows.append(run_page.index_row(record, page=_write(tmp_path / f"r{i}", record, o)))
     rows[2]["config"]["extra"] = "x"  # a column only one row has
     index = str(tmp_path / "index.html")
     page.write_index(index, rows, title="Three runs")
@@ -235,7 +235,7 @@ def test_index_is_sortable_and_links_every_row(tmp_path):
 def test_study_page_shows_figures_and_csv_cells_as_written(tmp_path):
     png = str(tmp_path / "fig.png")
     record, o = _record(tmp_path)
-    page.write_loss_figure(png, record)
+    run_page.write_loss_figure(png, record)
     table = tmp_path / "study.csv"
     table.write_text("offset,representation,mse\n0,stft,0.0531\n1,mel,0.18\n")
     html_path = str(tmp_path / "study.html")
