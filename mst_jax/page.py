@@ -59,7 +59,7 @@ img { max-width: 100%; height: auto; display: block; background: #fff; }
 table { border-collapse: collapse; font-size: .9rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align: left;
   vertical-align: top; }
-td.wide { min-width: 14rem; }
+td.wide { min-width: 22rem; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th button { font: inherit; font-weight: bold; background: none; border: 0; padding: 0;
   color: inherit; cursor: pointer; text-align: left; }

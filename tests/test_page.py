@@ -341,3 +341,15 @@ def test_batch_refuses_a_row_whose_page_would_be_the_index(clips, tmp_path, caps
     assert _batch.index_path([str(tmp_path / "a" / "x.wav"), str(tmp_path / "a" / "b" / "y.wav")]) == str(
         tmp_path / "a" / "index.html"
     )
+
+
+def test_readme_shows_a_small_screenshot_and_how_to_open_the_page():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    shots = [m for m in readme.split("(") if m.startswith("docs/") and ".png)" in m]
+    assert len(shots) == 1
+    shot = os.path.join(root, shots[0].split(")")[0])
+    with open(shot, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(shot) < 200_000
+    assert "xdg-open transfer.html" in readme and "python3 -m http.server" in readme
