@@ -4,8 +4,11 @@ The CSV has the header ``content,style,output`` and one transfer per row; relati
 from the CSV's folder; a style cell may list several files separated by commas (quote the cell).
 Every other flag applies to every row, so each row is the run ``--content=... --style=...
 --output=...`` with the same flags would be (same seed: same networks and initial noise), and
-writes the same files (WAV, ``<stem>.json``, ``<stem>.png``); the rows' L-BFGS-B runs are vmapped
-and split over every device (:mod:`mst_jax.batch`). Checkpoints and ``--resume`` do not apply.
+writes the same files (WAV, ``<stem>.json``, ``<stem>.png``, ``<stem>.loss.png``, ``<stem>.html``);
+the rows' L-BFGS-B runs are vmapped and split over every device (:mod:`mst_jax.batch`).
+Checkpoints and ``--resume`` do not apply. Unless ``--nopage``, ``index.html`` in the deepest
+folder common to every row's output lists the rows (players, numbers, a link to each page),
+sortable by any column; it is checked writable, and no row's page may be it, before compiling.
 
 Order of work as in :mod:`experiments._runner`: every row's flags, paths and inputs are checked
 (contents of one length) before anything is compiled; a bad row gives one ``error:`` line naming

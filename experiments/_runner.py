@@ -9,7 +9,9 @@ Order of work (issue 7: nothing is compiled before every input has been checked)
 3. run ``mst_jax.synthesis.synthesize`` in chunks: one progress line per chunk, a checkpoint
    (WAV + resumable state) every ``--checkpoint_every`` iterations, SIGINT/SIGTERM polled
    between chunks;
-4. write, each atomically: the WAV, the run record ``<stem>.json``, the figure ``<stem>.png``.
+4. write, each atomically: the WAV, the run record ``<stem>.json``, the figure ``<stem>.png``,
+   then (unless ``--nopage``) the loss figure ``<stem>.loss.png`` and the listening page
+   ``<stem>.html`` (:mod:`mst_jax.run_page`), also when interrupted.
 
 Exit status: 0 done; 2 bad input or flags (one ``error:`` line on stderr, nothing written);
 1 the run itself failed (e.g. out of memory; nothing written); 130 / 143 interrupted by

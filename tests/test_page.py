@@ -10,6 +10,7 @@ import html
 import json
 import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from absl.testing import flagsaver
 from conftest import SR
 from pagecheck import check_page, local_target, record_value
 
-from experiments import _batch, transfer
+from experiments import _batch, _runner, reconstruct, transfer
 from mst_jax import music, page, run_page
 
 flags.FLAGS.mark_as_parsed()
@@ -254,10 +255,10 @@ def test_study_page_shows_figures_and_csv_cells_as_written(tmp_path):
 # --------------------------------------------------------------------------- command lines
 
 
-def run_cli(capsys, **values):
+def run_cli(capsys, module=transfer, **values):
     with flagsaver.flagsaver(**values):
         try:
-            transfer.main(["transfer"])
+            module.main([module.__name__])
             code = 0
         except SystemExit as exit_:
             code = exit_.code
@@ -302,6 +303,43 @@ def test_transfer_writes_its_page_and_nopage_does_not(clips, tmp_path, capsys):
     assert code == 0, stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("off")) == [
         "off.json", "off.png", "off.wav"]
+
+
+def test_interrupted_run_page_offers_the_best_result_so_far(clips, tmp_path, capsys, monkeypatch):
+    original = _runner.report_progress
+
+    def report(script, info, max_iter, first):  # SIGINT right after the first chunk
+        original(script, info, max_iter, first)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(_runner, "report_progress", report)
+    out = str(tmp_path / "cut.wav")
+    code, _, stderr = run_cli(
+        capsys, content=clips["c1.wav"], style=clips["s.flac"], output=out, **dict(TINY, max_iter=6)
+    )
+    assert code == 130, stderr
+    parsed = check_page(str(tmp_path / "cut.html"))
+    text = open(tmp_path / "cut.html", encoding="utf-8").read()
+    assert "Interrupted at iteration 3 of 6" in text and "--resume" in text
+    assert parsed.audios[-1]["attrs"]["aria-label"] == "result so far (checkpoint): cut.wav"
+    assert local_target(parsed.audios[-1]["sources"][0]["src"], out) == out
+    with open(tmp_path / "cut.json") as f:
+        _assert_numbers_match(parsed, json.load(f))
+
+
+def test_reconstruct_page_shows_spectral_convergence(clips, tmp_path, capsys):
+    out = str(tmp_path / "rec.wav")
+    code, _, stderr = run_cli(
+        capsys, module=reconstruct, input=clips["c1.wav"], output=out, max_iter=3, chunk=3,
+        checkpoint_every=0,
+    )
+    assert code == 0, stderr
+    parsed = check_page(str(tmp_path / "rec.html"))
+    with open(tmp_path / "rec.json") as f:
+        record = json.load(f)
+    _assert_numbers_match(parsed, record)
+    assert {f"spectral_convergence.{k}" for k in record["spectral_convergence"]} <= set(parsed.fields)
+    assert [a["attrs"]["aria-label"].split(":")[0] for a in parsed.audios] == ["input", "result"]
 
 
 def test_batch_of_three_writes_an_index_linking_each_row_page(clips, tmp_path, capsys):
