@@ -43,7 +43,7 @@ _CSS = """
   --line: #444; --accent: #8ab4f8; } }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 72rem; padding: 1rem; font: 16px/1.45 system-ui, sans-serif;
-  color: var(--fg); background: var(--bg); }
+  color: var(--fg); background: var(--bg); overflow-wrap: break-word; }
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; overflow-wrap: anywhere; }
 h2 { font-size: 1.2rem; margin: 1.6rem 0 .5rem; border-bottom: 1px solid var(--line); }
 a { color: var(--accent); }
@@ -53,6 +53,7 @@ a { color: var(--accent); }
 .player { border: 1px solid var(--line); border-radius: .4rem; padding: .5rem .75rem; margin: 0; }
 .player h3 { font-size: 1rem; margin: 0 0 .3rem; }
 audio { width: 100%; min-width: 9rem; }
+td audio { min-width: 13rem; }
 figure { margin: .5rem 0; }
 img { max-width: 100%; height: auto; display: block; background: #fff; }
 .scroll { overflow-x: auto; max-width: 100%; }
@@ -264,12 +265,11 @@ def write_index(html_path: str, rows: Sequence[Mapping], *, title: str = "Runs",
     body = []
     for i, r in enumerate(rows, 1):
         page = r.get("page")
-        name = os.path.basename(r.get("result") or page or f"row {i}")
-        link = (
-            f'<td data-sort="{escape(name)}"><a href="{escape(href(page, html_path))}">{escape(name)}</a></td>'
-            if page
-            else text_cell(name)
-        )
+        if page:
+            name = os.path.basename(page)
+            link = f'<td data-sort="{escape(name)}"><a href="{escape(href(page, html_path))}">{escape(name)}</a></td>'
+        else:
+            link = text_cell("–", sort="")
         cells = [
             num_cell(i),
             link,

@@ -63,11 +63,15 @@ PROBE = """<script>
     }
     return false;
   }
-  function extent() {  // right edge of the farthest box not clipped by a scrolling region
+  function extent() {  // right edge of the farthest content not clipped by a scrolling region
     var left = document.body.getBoundingClientRect().left, right = 0;
     Array.prototype.forEach.call(document.body.querySelectorAll("*"), function (el) {
       if (!clipped(el) && el.tagName !== "SCRIPT") {
-        right = Math.max(right, el.getBoundingClientRect().right - left);
+        var box = el.getBoundingClientRect(), own = box.right;
+        if (getComputedStyle(el).overflowX === "visible") {  // text overflowing the box too
+          own = Math.max(own, box.left + el.scrollWidth);
+        }
+        right = Math.max(right, own - left);
       }
     });
     return right;
@@ -225,9 +229,12 @@ def test_index_sorts_in_chromium(tmp_path):
         rows.append({"page": None, "content": None, "style": [], "result": wav,
                      "config": {"seed": i}, "quality": {"score": score}})
     index = str(tmp_path / "index.html")
-    page.write_index(index, rows, title="Four runs")
+    long_path = "/".join(["a_long_folder_name"] * 12) + "/jobs.csv"  # must wrap on a phone
+    page.write_index(index, rows, title="Four runs", note=f"--batch={long_path}")
     report = probe(index, tmp_path, sort=["Sort by score", "Sort by score", "Sort by result"])
     assert report["errors"] == [] and report["console"] == []
+    phone = probe(index, tmp_path, width=360)
+    assert phone["errors"] == [] and phone["extent"] <= phone["width"] == 360
     for a in report["audio"]:
         assert abs(a["duration"] - sf.info(file_of(a["src"])).duration) < 1e-3, a
     # ascending by score (the missing one last), then descending (still last), then by name
