@@ -119,6 +119,13 @@ COMPILATION_CACHE_DIR = flags.DEFINE_string(
     "rerun with the same shapes skips compiling. Unset: $JAX_COMPILATION_CACHE_DIR, else "
     "$XDG_CACHE_HOME/mst_jax/jax (~/.cache/mst_jax/jax); empty: off.",
 )
+PAGE = flags.DEFINE_bool(
+    "page",
+    True,
+    "Write the listening page <stem>.html (players for content, style and result, the "
+    "spectrograms, the loss curves <stem>.loss.png, the numbers) beside the output, and with "
+    "--batch an index.html; --nopage turns them off.",
+)
 GRIFFINLIM_ITER = flags.DEFINE_integer(
     "griffinlim_iter",
     100,
@@ -223,6 +230,7 @@ SHARED = (
     GRIFFINLIM_ITER,
     QUALITY,
     STYLE_STRENGTH,
+    PAGE,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
@@ -272,6 +280,7 @@ class RunConfig:
       subtype: soundfile subtype of the output.
       griffinlim_iter: Griffin-Lim iterations after a spectrogram-domain run.
       demo: the no-flag demo on the shipped clips.
+      page: write the listening page (``--page``).
     """
 
     script: str
@@ -292,6 +301,7 @@ class RunConfig:
     griffinlim_iter: int = 100
     demo: bool = False
     quality: bool = True
+    page: bool = True
 
     @property
     def max_iter(self) -> int:
@@ -598,4 +608,5 @@ def run_config(
         griffinlim_iter=GRIFFINLIM_ITER.value,
         demo=demo,
         quality=QUALITY.value,
+        page=PAGE.value,
     )

@@ -10,7 +10,9 @@ Order of work (issue 7: nothing is compiled before every input has been checked)
 3. run ``mst_jax.synthesis.synthesize`` in chunks: one progress line per chunk, a checkpoint
    (WAV + resumable state) every ``--checkpoint_every`` iterations, SIGINT/SIGTERM polled
    between chunks;
-4. write, each atomically: the WAV, the run record ``<stem>.json``, the figure ``<stem>.png``.
+4. write, each atomically: the WAV, the run record ``<stem>.json``, the figure ``<stem>.png``,
+   then (unless ``--nopage``) the loss figure ``<stem>.loss.png`` and the listening page
+   ``<stem>.html`` (:mod:`mst_jax.run_page`), also when interrupted.
 
 Exit status: 0 done; 2 bad input or flags (one ``error:`` line on stderr, nothing written);
 1 the run itself failed (e.g. out of memory; nothing written); 130 / 143 interrupted by
@@ -38,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _flags
-from mst_jax import audio, cost, evaluate, filters, losses, spectral, synthesis
+from mst_jax import audio, cost, evaluate, filters, losses, run_page, spectral, synthesis
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 EXIT_FAILED = 1
@@ -157,6 +159,8 @@ class Paths:
     png: str
     state: str
     checkpoint: str
+    html: str = ""  # the listening page (mst_jax.run_page)
+    loss_png: str = ""  # the loss figure the page shows
 
     @classmethod
     def of(cls, output: str) -> Paths:
@@ -168,6 +172,8 @@ class Paths:
             stem + ".png",
             stem + ".state.npz",
             stem + ".checkpoint" + (ext or ".wav"),
+            stem + ".html",
+            stem + ".loss.png",
         )
 
 
@@ -434,6 +440,17 @@ def _write_figure(path: str, panels, cfg):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     audio.atomic_write_bytes(path, buf.getvalue())
+
+
+def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
+    """The loss figure ``<stem>.loss.png`` and the listening page ``<stem>.html`` (unless
+    ``--nopage``), written after the WAV, the record and the spectrogram figure they show."""
+    if not cfg.page:
+        return
+    run_page.write_loss_figure(paths.loss_png, record)
+    run_page.write_run_page(
+        paths.html, record, spectrogram_png=paths.png, loss_png=paths.loss_png, record_path=paths.json
+    )
 
 
 def _versions() -> dict:
@@ -710,7 +727,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     for line in cfg_notices:
         notice(line)
     paths = Paths.of(cfg.output)
-    for p in (paths.wav, paths.json, paths.png):
+    for p in (paths.wav, paths.json, paths.png) + ((paths.html, paths.loss_png) if cfg.page else ()):
         audio.check_writable(p)
     out_abs = {os.path.abspath(p) for p in (paths.wav, paths.json, paths.png)}
     for p in ([cfg.content] if cfg.content else []) + list(cfg.styles):
@@ -879,6 +896,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     ]
     panels.append(("result", wave))
     _write_figure(paths.png, panels, cfg)
+    write_page(cfg, record, paths)
     for p in [paths.checkpoint] if interrupted else [paths.checkpoint, paths.state]:
         if os.path.exists(p):
             os.remove(p)
@@ -897,7 +915,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         else float("nan")
     )
     _say(
-        f"{cfg.script}: wrote {paths.wav} ({wave.size / cfg.sr:.2f} s), {paths.json}, {paths.png}; "
+        f"{cfg.script}: wrote {paths.wav} ({wave.size / cfg.sr:.2f} s), {paths.json}, {paths.png}"
+        f"{', ' + paths.html if cfg.page else ''}; "
         f"{iteration} iterations ({result.stop_reason}), median {spi:.3g} s/iteration, {wall:.1f} s in all"
     )
     if cfg.quality:
