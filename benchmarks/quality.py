@@ -15,6 +15,8 @@ and calibration included; the compilation cache is shared). Each run's record ca
 * ``quality_summary.csv``: per configuration, the mean over pairs and the pass counts of the
   quality goals (chroma correlation with the content >= 0.6, MFCC distance ratio <= 0.5,
   flatness at most 0.02 above the noisier input);
+* ``index.html``: every transfer with its players, configuration and quality numbers,
+  sortable by any column, each row linking to that run's listening page;
 * ``quality.png``: the trade-off a user chooses on: content kept (chroma correlation) against
   style taken (MFCC distance to the style / to the content), one point per configuration
   (mean over pairs, with each pair as a small dot), labelled with its seconds per transfer.
@@ -50,7 +52,10 @@ CONFIGS = {
     "noise": (("--preset=5", "--init=noise"), "row 5 from N(0, 1e-3^2) noise (the paper's protocol)"),
     "weak": (("--style_strength=0.3",), "defaults, style Gamma x 0.3"),
     "strong": (("--style_strength=3",), "defaults, style Gamma x 3"),
-    "baseline": (("--preset=baseline",), "Ulyanov & Lebedev as published"),
+    "baseline": (
+        ("--preset=baseline", "--init=noise", "--max_iter=300"),
+        "Ulyanov & Lebedev as published (from noise, 300 iterations, then Griffin-Lim)",
+    ),
 }
 
 PAIRS = flags.DEFINE_string("pairs", "all", "Indices into scores.QUALITY_PAIRS (comma list) or 'all'.")
@@ -91,9 +96,18 @@ def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
     return paths
 
 
+def index_entry(config: str, record: dict) -> dict:
+    """One row of the benchmark's ``index.html`` (:func:`mst_jax.page.write_index`)."""
+    from mst_jax import run_page
+
+    html = os.path.splitext(record["output"]["path"])[0] + ".html"
+    row = run_page.index_row(record, page=html if os.path.exists(html) else None)
+    return dict(row, config={"configuration": config, **row["config"], "seconds": record["benchmark_seconds"]})
+
+
 def run_one(config: str, content: str, style: str, output: str, extra: list[str], seed: int) -> dict:
     """One transfer through the command line; returns its record plus the measured seconds."""
-    flags_ = list(CONFIGS[config][0]) + extra
+    flags_ = extra + list(CONFIGS[config][0])  # the configuration's own flags win
     cmd = [sys.executable, "-m", "experiments.transfer", f"--content={content}", f"--style={style}",
            f"--output={output}", f"--seed={seed}", "--checkpoint_every=0", *flags_]
     t0 = time.perf_counter()
@@ -197,10 +211,15 @@ def format_table(rows: list[dict], keys) -> str:
     return "\n".join("  ".join(c[i].rjust(widths[i]) for i in range(len(keys))) for c in cells)
 
 
+def argv_flags() -> list[str]:
+    """This run's flags, for the notes that say how a table was made."""
+    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, DURATION_S, SEED)]
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
-    from mst_jax import scores
+    from mst_jax import page, scores
 
     names = [c.strip() for c in CONFIG_NAMES.value.split(",") if c.strip()]
     unknown = [n for n in names if n not in CONFIGS]
@@ -212,23 +231,27 @@ def main(argv):
     out = OUTPUT_DIR.value
     inputs = render_inputs([p for _, c, s in pairs for p in (c, s)], out, DURATION_S.value)
     extra = shlex.split(EXTRA.value)
-    rows = []
+    rows, entries = [], []
     for config in names:
         os.makedirs(os.path.join(out, config), exist_ok=True)
         for i, content, style in pairs:
             output = os.path.join(out, config, f"{i}_{content}__{style}.wav")
             record = run_one(config, inputs[content], inputs[style], output, extra, SEED.value)
             rows.append(row_of(config, i, content, style, record))
+            entries.append(index_entry(config, record))
             r = rows[-1]
             print(f"{config:>9} pair {i} {content} <- {style}: {r['seconds']:.0f} s, chroma "
                   f"{r['chroma_content']:.2f} (floor {r['chroma_floor']:.2f}), MFCC ratio "
                   f"{r['mfcc_ratio']:.2f}, flatness {r['flatness']:.3f}", flush=True)
             write_csv(os.path.join(out, "quality.csv"), rows)
+            page.write_index(os.path.join(out, "index.html"), entries, title="Quality benchmark",
+                             note=f"python3 -m benchmarks.quality {' '.join(argv_flags())}")
     summary = summarise(rows)
     write_csv(os.path.join(out, "quality_summary.csv"), summary)
     plot(os.path.join(out, "quality.png"), rows, summary)
     print(format_table(summary, list(summary[0])))
-    print(f"wrote {out}/quality.csv, quality_summary.csv, quality.png (extra flags: {EXTRA.value!r})")
+    print(f"wrote {out}/quality.csv, quality_summary.csv, quality.png, index.html "
+          f"(python3 -m benchmarks.quality {' '.join(map(shlex.quote, argv_flags()))})")
 
 
 if __name__ == "__main__":
