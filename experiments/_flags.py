@@ -33,7 +33,11 @@ from mst_jax.config import (
 DEFAULT_PRESET = (
     "5"  # Table 1 row 5: "works well on almost all examples" (CPU-affordable at paper size).
 )
-DEFAULT_MAX_ITER = 500  # SPEC.md §1.
+DEFAULT_MAX_ITER = 500  # SPEC.md §1: from noise (--init=noise, texture, reconstruct).
+# From the content (transfer's default start) far fewer iterations already keep the content and
+# take the style, and 10 s at paper width then fit in about two minutes on 2 CPU cores
+# (benchmarks/quality.py; BUILD_NOTES.md "Quality").
+DEFAULT_MAX_ITER_FROM_CONTENT = 100
 MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
@@ -72,7 +76,8 @@ PRESET = flags.DEFINE_string(
 MAX_ITER = flags.DEFINE_integer(
     "max_iter",
     None,
-    f"L-BFGS-B iterations in all (default {DEFAULT_MAX_ITER}; {DEMO['max_iter']} in the demo).",
+    f"L-BFGS-B iterations in all (default {DEFAULT_MAX_ITER_FROM_CONTENT} from the content, "
+    f"{DEFAULT_MAX_ITER} from noise; {DEMO['max_iter']} in the demo).",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed of the network weights and the initial noise.")
 SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz; inputs are resampled to it.")
@@ -422,11 +427,14 @@ def _validate_sizes() -> dict:
     return sizes
 
 
-def _common(script: str, demo: bool):
+def _common(script: str, demo: bool, init: str = "noise"):
     """Validated shared scalars: (max_iter, sr, seed, chunk, checkpoint_every, n_fft, hop, subtype)."""
     max_iter = MAX_ITER.value
     if max_iter is None:
-        max_iter = DEMO["max_iter"] if demo else DEFAULT_MAX_ITER
+        if demo:
+            max_iter = DEMO["max_iter"]
+        else:
+            max_iter = DEFAULT_MAX_ITER_FROM_CONTENT if init == "content" else DEFAULT_MAX_ITER
     _int_flag(MAX_ITER, max_iter, minimum=1)
     sr = _int_flag(SR, SR.value, minimum=MIN_SR, maximum=MAX_SR)
     seed = _int_flag(SEED, SEED.value, minimum=0, maximum=2**32 - 1)
@@ -516,7 +524,7 @@ def run_config(
         if script in ("transfer", "texture"):
             styles = (str(music.example_path("style")),)
 
-    max_iter, sr, seed, chunk, every, n_fft, hop, tol = _common(script, demo)
+    max_iter, sr, seed, chunk, every, n_fft, hop, tol = _common(script, demo, init)
     stft = StftConfig(n_fft=n_fft, hop_length=hop)
 
     if script == "reconstruct":

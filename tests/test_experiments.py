@@ -284,10 +284,13 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
     )
     assert cfg.loss.term("style_stft").net.filters == _flags.DEMO["stft_filters"]
     assert any(n.startswith("demo:") for n in notices)
-    # explicit inputs get the paper's sizes
+    # explicit inputs get the paper's sizes, from the content; the paper's 500 from noise
     with flagsaver.flagsaver(content="a.wav", style="b.wav"):
         cfg = transfer.build([])
-    assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096 and cfg.max_iter == 500
+    assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096
+    assert cfg.init == "content" and cfg.max_iter == _flags.DEFAULT_MAX_ITER_FROM_CONTENT == 100
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", init="noise"):
+        assert transfer.build([]).max_iter == _flags.DEFAULT_MAX_ITER == 500
 
 
 def test_default_run_prints_no_empty_mel_filter_notice(capsys):
