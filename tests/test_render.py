@@ -17,7 +17,9 @@ from mst_jax import notes, render, scores
 SR = 22050  # Hz
 EXCERPT_S = 3.0  # s rendered per piece: short for CI, long enough for a bar or two
 HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None and render.find_soundfont() is not None
-needs_fluidsynth = pytest.mark.skipif(not HAVE_FLUIDSYNTH, reason="fluidsynth or GM soundfont missing")
+needs_fluidsynth = pytest.mark.skipif(
+    not HAVE_FLUIDSYNTH, reason="fluidsynth or GM soundfont missing"
+)
 PITCHED = [name for name, piece in scores.PIECES.items() if piece.key]
 
 
