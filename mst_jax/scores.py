@@ -248,7 +248,7 @@ def _drum_groove() -> Piece:
     a = {KICK: "X.....x...X..x..", SNARE: "....X..o.o..X..o", HAT: "xoxoxoxoxoxoxo.o",
          OPEN_HAT: "..............x."}
     b = {KICK: "X.....x.X.X..x..", SNARE: "....X..o.o..X.XX", HAT: "xoxoxoxoxoxo...."}
-    return Piece((kit([a, a, a, b, a, a, a, b]),), 96.0,
+    return Piece((kit([a, a, a, b, a, a, a, b]),), 100.0,
                  "solo funk kit groove in sixteenths with ghost notes, a variation every 4th bar",
                  "funk drums", "", 32.0)
 
@@ -307,7 +307,7 @@ def _band_loop() -> Piece:
     return Piece(
         (Part(tuple(lead), 65, 0), Part(tuple(keys), 4, 1), Part(tuple(guitar), 27, 2),
          Part(tuple(bass_line), 33, 3), kit(drum_bars)),
-        120.0, "pop band, a 4-bar loop (I V vi IV) four times: sax tunes, guitar and fills vary",
+        126.0, "pop band, a 4-bar loop (I V vi IV) four times: sax tunes, guitar and fills vary",
         "pop", "A major", 64.0)
 
 
