@@ -149,8 +149,8 @@ def _string_quartet() -> Piece:
     return Piece(
         (Part(violin1, 40, 0), Part(chart(chords, violin2, "0000", velocity=66), 40, 1),
          Part(chart(chords, viola, "0000", velocity=64), 41, 2),
-         Part(chart(chords, cello, "0-1-", velocity=76), 42, 3)),
-        72.0, "string quartet: violin melody, quarter-note inner voices, cello in halves, 8 bars",
+         Part(chart(chords, cello, "0101", velocity=90), 45, 3)),
+        72.0, "string quartet: violin melody, quarter-note inner voices, pizzicato cello, 8 bars",
         "chamber music", "D major", 32.0)
 
 
