@@ -50,7 +50,9 @@ __all__ = [
 STAR_SPANGLED_BANNER: tuple[tuple[int, float, float], ...] = tuple(
     n[:3]
     for n in line(
-        "F4:0.75 D4:0.25 Bb3:1 D4:1 F4:1 Bb4:2 D5:0.75 C5:0.25 Bb4:1 D4:1 E4:1 F4:2"  # by the dawn's early light
+        # O say can you see, by the dawn's early light,
+        "F4:0.75 D4:0.25 Bb3:1 D4:1 F4:1 Bb4:2 D5:0.75 C5:0.25 Bb4:1 D4:1 E4:1 F4:2"
+        # what so proudly we hailed at the twilight's last gleaming
         " F4:0.75 F4:0.25 D5:1.5 C5:0.5 Bb4:1 A4:2 G4:0.75 A4:0.25 Bb4:1 Bb4:1 F4:1 D4:1 Bb3:1"
     )
 )
@@ -126,7 +128,8 @@ def _piano() -> Piece:
     alberti = {"G": "G3 B3 D4", "Em": "G3 B3 E4", "C": "G3 C4 E4", "D": "F#3 A3 D4",
                "Am": "A3 C4 E4"}
     roots = {"G": "G2", "Em": "E2", "C": "C3", "D": "D3", "Am": "A2"}
-    left = chart(chords, alberti, "02120212", velocity=58) + chart(chords, roots, "0---", velocity=72)
+    left = chart(chords, alberti, "02120212", velocity=58) + chart(
+        chords, roots, "0---", velocity=72)
     return Piece((Part(melody, 0, 0), Part(left, 0, 1)), 84.0,
                  "piano melody over an Alberti bass, 8 bars of 4/4 (I vi IV V I vi ii-V I)",
                  "piano ballad", "G major", 32.0)
@@ -146,8 +149,8 @@ def _string_quartet() -> Piece:
     return Piece(
         (Part(violin1, 40, 0), Part(chart(chords, violin2, "0000", velocity=66), 40, 1),
          Part(chart(chords, viola, "0000", velocity=64), 41, 2),
-         Part(chart(chords, cello, "0-1-", velocity=76), 42, 3)),
-        72.0, "string quartet: violin melody, quarter-note inner voices, cello in halves, 8 bars",
+         Part(chart(chords, cello, "0101", velocity=90), 45, 3)),
+        72.0, "string quartet: violin melody, quarter-note inner voices, pizzicato cello, 8 bars",
         "chamber music", "D major", 32.0)
 
 
@@ -187,7 +190,7 @@ def _electronic() -> Piece:
         (Part(lead, 81, 0), Part(chart(chords + "|" + chords, pad, "*", velocity=52), 89, 1),
          Part(chart(chords + "|" + chords, bass, ".0.0.0.0", velocity=100), 38, 2),
          kit([beat, beat, beat, turn] * 2, program=24)),
-        124.0, "synth arpeggio then saw-lead melody over a warm pad, synth bass, electronic drum kit",
+        124.0, "synth arpeggio, then a saw-lead tune, over a warm pad, synth bass, electronic kit",
         "electronic dance", "F minor", 32.0)
 
 
@@ -245,7 +248,7 @@ def _drum_groove() -> Piece:
     a = {KICK: "X.....x...X..x..", SNARE: "....X..o.o..X..o", HAT: "xoxoxoxoxoxoxo.o",
          OPEN_HAT: "..............x."}
     b = {KICK: "X.....x.X.X..x..", SNARE: "....X..o.o..X.XX", HAT: "xoxoxoxoxoxo...."}
-    return Piece((kit([a, a, a, b, a, a, a, b]),), 96.0,
+    return Piece((kit([a, a, a, b, a, a, a, b]),), 100.0,
                  "solo funk kit groove in sixteenths with ghost notes, a variation every 4th bar",
                  "funk drums", "", 32.0)
 
@@ -281,7 +284,8 @@ def _band_loop() -> Piece:
     bass = {"A": "A1 E2 A2", "E": "E1 B1 E2", "F#m": "F#1 C#2 F#2", "D": "D2 A2 D3"}
     tune_a = ("E5:1.5 C#5:0.5 A4:1 B4:1 B4:2 G#4:1 E4:1 A4:1 C#5:1 F#5:1.5 E5:0.5"
               " D5:2 C#5:1 B4:1")
-    tune_b = "A5:1 G#5:0.5 F#5:0.5 E5:2 E5:1 B4:1 G#5:2 F#5:1 E5:0.5 C#5:0.5 A4:2 F#5:1 E5:1 D5:1 F#5:1"
+    tune_b = ("A5:1 G#5:0.5 F#5:0.5 E5:2 E5:1 B4:1 G#5:2 F#5:1 E5:0.5 C#5:0.5 A4:2"
+              " F#5:1 E5:1 D5:1 F#5:1")
     groove = {KICK: "X.....x.X.x.....", SNARE: "....X.......X...", HAT: "x.x.x.x.x.x.x.x."}
     fills = ({**groove, SNARE: "....X.......XxXX"},
              {**groove, SNARE: "....X...X.xxX...", TOM_FLOOR: "..............XX"},
@@ -303,7 +307,7 @@ def _band_loop() -> Piece:
     return Piece(
         (Part(tuple(lead), 65, 0), Part(tuple(keys), 4, 1), Part(tuple(guitar), 27, 2),
          Part(tuple(bass_line), 33, 3), kit(drum_bars)),
-        120.0, "pop band, a 4-bar loop (I V vi IV) four times: sax tunes, guitar and fills vary",
+        126.0, "pop band, a 4-bar loop (I V vi IV) four times: sax tunes, guitar and fills vary",
         "pop", "A major", 64.0)
 
 
