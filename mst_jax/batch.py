@@ -36,6 +36,7 @@ __all__ = [
     "batch_mesh",
     "build_batch",
     "calibrate",
+    "select",
     "stack",
     "synthesize_batch",
     "term_gradient_norms",
@@ -142,6 +143,20 @@ def stack(objectives: Sequence[losses.Objective]) -> BatchObjective:
         tuple(first.shape),
         len(objectives),
     )
+
+
+def select(batch: BatchObjective, indices: Sequence[int]) -> BatchObjective:
+    """The examples ``indices`` of ``batch`` (in that order, repeats allowed) as a new batch.
+
+    The functions stay the batch's own, so batches selected from one batch share their compiled
+    programs (:func:`synthesize_batch` caches them per function): a large set of runs can go
+    through in fixed-size pieces without recompiling.
+    """
+    idx = np.asarray(list(indices), np.int64)
+    if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= batch.size:
+        raise ValueError(f"select: indices must be a non-empty list within 0..{batch.size - 1}")
+    per = {k: jax.tree.map(lambda a: a[idx], batch.params[k]) for k in PER_EXAMPLE}
+    return batch._replace(params=dict(batch.params, **per), size=int(idx.size))
 
 
 def build_batch(
