@@ -301,3 +301,17 @@ def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys):
     jobs.write_text("content,style\nc1.wav,s.wav\n")
     code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
     assert code == 2 and "content,style,output" in stderr
+
+
+def test_select_takes_rows_in_order_with_repeats():
+    contents, styles, init = examples()
+    b = batch.build_batch(config(), jax.random.key(0), contents=contents, styles=styles, sr=SR, init_waves=init)
+    sub = batch.select(b, [2, 0, 2])
+    assert sub.size == 3 and sub.value_and_terms is b.value_and_terms  # one compiled program for both
+    for j, i in enumerate([2, 0, 2]):
+        for name in b.params["beta"]:
+            assert float(sub.params["beta"][name][j]) == float(b.params["beta"][name][i])
+        for a, c in zip(jax.tree.leaves(sub.params["targets"]), jax.tree.leaves(b.params["targets"])):
+            np.testing.assert_array_equal(a[j], c[i])
+    with pytest.raises(ValueError, match="within 0..2"):
+        batch.select(b, [3])
