@@ -237,7 +237,7 @@ def _progress(info, max_iter: int, size: int, first: bool):
     note = " (first chunk: includes compilation)" if first else ""
     _say(
         f"transfer --batch: iteration {it}/{max_iter}  losses [{losses}]  {spi:.3g} s/iteration "
-        f"for {size}  ETA {_runner._hms(eta)}{note}"
+        f"for {size}  ETA {_runner.hms(eta)}{note}"
     )
 
 
@@ -317,7 +317,7 @@ def run(build, recorded_flags, after, stopper) -> int:
         return 0  # on several hosts, process 0 writes
 
     wall = time.perf_counter() - t_start
-    versions, device = _runner._versions(), _runner._device()
+    versions, device = _runner.versions(), _runner.device()
     status, written, index_rows = 0, [], []
     for j, i, r, beta, n in zip(rows, inputs, results, betas, norms):
         cfg, paths = j.cfg, _runner.Paths.of(j.cfg.output)

@@ -95,7 +95,8 @@ def _say(line: str):
     sys.stdout.flush()
 
 
-def _hms(seconds: float) -> str:
+def hms(seconds: float) -> str:
+    """``h:mm:ss`` of ``seconds`` (``?`` if not finite), as the progress lines print an ETA."""
     if not math.isfinite(seconds):
         return "?"
     seconds = round(seconds)
@@ -110,7 +111,7 @@ def report_progress(script: str, info: dict, max_iter: int, first: bool):
     note = " (first chunk: includes compilation)" if first else ""
     _say(
         f"{script}: iteration {it}/{max_iter}  loss {info['loss']:.6g}  "
-        f"{spi:.3g} s/iteration  ETA {_hms(eta)}{note}"
+        f"{spi:.3g} s/iteration  ETA {hms(eta)}{note}"
     )
 
 
@@ -271,21 +272,17 @@ def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
 
 
 def calibrated(objective, norms: dict[str, float]):
-    """Eq. 7-8 from measured unweighted norms: β_t = Γ_t / ‖∂L_t/∂x‖ (raw β = Γ if switched off)."""
-    beta = {}
-    for t in objective.config.terms:
-        n = norms[t.name]
-        if not objective.config.normalize_gradients:
-            beta[t.name] = jnp.float32(t.gamma)
-            continue
-        if not (math.isfinite(n) and n > 0):
-            raise RunError(
-                f"the {t.name} term has gradient norm {n:g} at the initial noise, so Eq. 7 cannot weight it "
-                "(is the input silent?); use --raw_weights or --gamma_{t.name}=0",
-                EXIT_BAD_INPUT,
-            )
-        beta[t.name] = jnp.float32(t.gamma / n)
-    return objective._replace(params=dict(objective.params, beta=beta))
+    """The objective weighted by :func:`mst_jax.losses.beta_from_norms` (Eq. 7-8, or raw β = Γ);
+    a term Eq. 7 cannot weight is a one-line :class:`RunError` naming the flags that avoid it."""
+    try:
+        beta = losses.beta_from_norms(objective.config, norms)
+    except losses.CalibrationError as e:
+        raise RunError(
+            f"the {e.term} term has gradient norm {e.norm:g} at the initial noise, so Eq. 7 cannot weight it "
+            f"(is the input silent?); use --raw_weights or --gamma_{e.term}=0",
+            EXIT_BAD_INPUT,
+        ) from None
+    return objective._replace(params=dict(objective.params, beta={k: jnp.float32(v) for k, v in beta.items()}))
 
 
 def _fingerprint(cfg: _flags.RunConfig, inputs: Inputs) -> str:
@@ -453,7 +450,8 @@ def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
     )
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """Versions of Python and the packages a run depends on (the run record's ``versions``)."""
     from importlib import metadata
 
     out = {"python": platform.python_version()}
@@ -476,7 +474,8 @@ def _versions() -> dict:
     return out
 
 
-def _device() -> dict:
+def device() -> dict:
+    """The platform and devices JAX runs on (the run record's ``device``)."""
     d = jax.devices()[0]
     return {
         "platform": d.platform,
@@ -632,7 +631,7 @@ def compilation_cache_dir(flag: str | None, environ=os.environ) -> str | None:
     return os.path.join(base, "mst_jax", "jax")
 
 
-def _use_compilation_cache(flag: str | None) -> None:
+def use_compilation_cache(flag: str | None) -> None:
     """Points JAX's persistent compilation cache at :func:`compilation_cache_dir`.
 
     A rerun with the same shapes then loads its programs instead of compiling them: the
@@ -685,7 +684,7 @@ def execute(
         )
         sys.exit(EXIT_BAD_INPUT)
     _install_notice_handler()
-    _use_compilation_cache(_flags.COMPILATION_CACHE_DIR.value)
+    use_compilation_cache(_flags.COMPILATION_CACHE_DIR.value)
     stopper = _Stopper()
     stopper.install()
     status = 0
@@ -854,8 +853,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     record = {
         "script": cfg.script,
         "flags": recorded_flags,
-        "versions": _versions(),
-        "device": _device(),
+        "versions": versions(),
+        "device": device(),
         "terms": {
             t.name: {"gamma": t.gamma, "beta": beta[t.name], "grad_norm_at_init": norms[t.name]}
             for t in cfg.loss.terms

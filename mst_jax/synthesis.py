@@ -26,7 +26,17 @@ with __import__("warnings").catch_warnings():
 from mst_jax.config import SolverConfig
 from mst_jax.losses import Objective
 
-__all__ = ["Result", "SynthesisState", "init_noise", "make_solver", "synthesize"]
+__all__ = [
+    "Result",
+    "SynthesisState",
+    "bounds",
+    "chunk_program",
+    "init_noise",
+    "initial_state",
+    "lbfgsb",
+    "make_solver",
+    "synthesize",
+]
 
 
 class SynthesisState(NamedTuple):
@@ -77,7 +87,7 @@ def init_noise(key, num_samples: int, *, std: float = 1e-3):
 
 def make_solver(objective: Objective, solver: SolverConfig = SolverConfig()):
     """The ``jaxopt.LBFGSB`` instance for ``objective`` (value and per-term aux in one pass)."""
-    return _lbfgsb(objective.value_and_terms, solver)
+    return lbfgsb(objective.value_and_terms, solver)
 
 
 class _ZoomWithoutAuxRecompute(jaxopt.ZoomLineSearch):
@@ -104,7 +114,11 @@ class _ZoomWithoutAuxRecompute(jaxopt.ZoomLineSearch):
         return state._replace(aux=jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), aux_shape))
 
 
-def _lbfgsb(value_and_terms, solver: SolverConfig):
+def lbfgsb(value_and_terms, solver: SolverConfig):
+    """The ``jaxopt.LBFGSB`` of ``value_and_terms(x, params) -> (value, {term: value})``.
+
+    With ``solver.linesearch == "zoom"``, the zoom search without its wasted evaluation
+    (:class:`_ZoomWithoutAuxRecompute`)."""
     linesearch = solver.linesearch
     if linesearch == "zoom":
         # The arguments LBFGSB itself would give its zoom search (maxls=30, max_stepsize=1).
@@ -120,19 +134,20 @@ def _lbfgsb(value_and_terms, solver: SolverConfig):
     )
 
 
-def _bounds(objective: Objective, solver: SolverConfig):
-    lower = jnp.full(objective.shape, solver.lower, jnp.float32)
-    upper = jnp.full(objective.shape, solver.upper, jnp.float32)
+def bounds(shape, solver: SolverConfig):
+    """``(lower, upper)`` box of the iterate, arrays of ``shape`` (float32)."""
+    lower = jnp.full(shape, solver.lower, jnp.float32)
+    upper = jnp.full(shape, solver.upper, jnp.float32)
     return lower, upper
 
 
 def initial_state(objective: Objective, init_wave, solver: SolverConfig = SolverConfig()) -> SynthesisState:
     """Clip ``init_wave`` into the bounds and evaluate the solver's first state."""
-    bounds = _bounds(objective, solver)
+    box = bounds(objective.shape, solver)
     x0 = jnp.clip(jnp.asarray(init_wave, jnp.float32), solver.lower, solver.upper)
     if x0.shape != tuple(objective.shape):
         raise ValueError(f"initial waveform has shape {x0.shape}, the objective expects {objective.shape}")
-    st = _init_fn(objective.value_and_terms, solver)(x0, bounds, objective.params)
+    st = _init_fn(objective.value_and_terms, solver)(x0, box, objective.params)
     # best_x must be its own buffer: the chunk donates the whole state.
     return SynthesisState(x0, st, jnp.copy(x0), jnp.float32(jnp.inf), jnp.int32(0), jnp.int32(0))
 
@@ -140,19 +155,24 @@ def initial_state(objective: Objective, init_wave, solver: SolverConfig = Solver
 @functools.lru_cache(maxsize=32)
 def _init_fn(value_and_terms, solver: SolverConfig):
     """The jitted ``init_state`` for one objective function and solver (cached)."""
-    return jax.jit(_lbfgsb(value_and_terms, solver).init_state)
+    return jax.jit(lbfgsb(value_and_terms, solver).init_state)
 
 
 def _make_chunk_fn(objective: Objective, solver: SolverConfig):
     names = tuple(t.name for t in objective.config.terms)
-    return _chunk_fn(objective.value_and_terms, names, solver), list(names)
+    return chunk_program(objective.value_and_terms, names, solver), list(names)
 
 
 @functools.lru_cache(maxsize=32)
-def _chunk_fn(value_and_terms, names, solver: SolverConfig):
-    """The jitted chunk for one objective function and solver (cached: no recompiling when a
-    run is resumed or continued)."""
-    lbfgsb = _lbfgsb(value_and_terms, solver)
+def chunk_program(value_and_terms, names: tuple[str, ...], solver: SolverConfig):
+    """The jitted chunk of L-BFGS-B iterations for one objective function and solver (cached:
+    no recompiling when a run is resumed or continued; :mod:`mst_jax.batch` vmaps it).
+
+    ``chunk(state, params, bounds, n) -> (state, values (chunk,), terms (len(names), chunk),
+    done)`` runs up to ``n <= solver.chunk`` iterations (fewer once the state has stopped);
+    ``state`` is donated.
+    """
+    solver_ = lbfgsb(value_and_terms, solver)
 
     def chunk(state: SynthesisState, params, bounds, n):
         size = solver.chunk
@@ -165,7 +185,7 @@ def _chunk_fn(value_and_terms, names, solver: SolverConfig):
 
         def body(carry):
             i, s, values, terms = carry
-            x, st = lbfgsb.update(s.x, s.solver_state, bounds, params)
+            x, st = solver_.update(s.x, s.solver_state, bounds, params)
             value = st.value
             finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(x))
             better = finite & (value < s.best_value)
@@ -218,7 +238,7 @@ def synthesize(
             raise ValueError("synthesize: give init_wave or state")
         state = initial_state(objective, init_wave, solver)
     chunk_fn, names = _make_chunk_fn(objective, solver)
-    bounds = _bounds(objective, solver)
+    box = bounds(objective.shape, solver)
     loss_hist, term_hist, secs = [], [], []
     stop_reason = "max_iter"
     while int(state.iteration) < max_iter:
@@ -227,7 +247,7 @@ def synthesize(
             break
         n = min(solver.chunk, max_iter - int(state.iteration))
         t0 = time.perf_counter()
-        state, values, terms, done = chunk_fn(state, objective.params, bounds, jnp.int32(n))
+        state, values, terms, done = chunk_fn(state, objective.params, box, jnp.int32(n))
         done = int(done)
         elapsed = time.perf_counter() - t0
         loss_hist.append(np.asarray(values)[:done])

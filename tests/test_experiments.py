@@ -4,6 +4,7 @@ Each test runs a script's ``main`` in-process under ``flagsaver`` (no JAX start-
 synthesised clips of 0.5-1 s written to ``tmp_path``, networks of a few filters, 4-6 iterations.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -409,7 +410,7 @@ def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_pat
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     _runner._install_notice_handler()  # as execute() does: notices go to stderr
-    _runner._use_compilation_cache(str(blocker / "cache"))
+    _runner.use_compilation_cache(str(blocker / "cache"))
     assert updates == [("jax_enable_compilation_cache", False)]
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("notice: compilation cache")]
     assert len(lines) == 1 and str(blocker / "cache") in lines[0], lines
@@ -430,3 +431,27 @@ def test_a_run_fills_the_compilation_cache_folder(clips, tmp_path):
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert cache.is_dir() and any(cache.iterdir())
+
+
+def test_a_term_eq7_cannot_weight_is_one_line_naming_its_flag():
+    """``_runner.calibrated`` (Eq. 7-8 by ``losses.beta_from_norms``): a zero norm is a RunError
+    that names the term's own ``--gamma_<term>=0`` flag (the message once printed
+    ``--gamma_{t.name}=0`` literally); raw weights need no norm at all."""
+    from mst_jax import losses
+
+    config = presets.table1(1)  # content_stft, style_stft
+    obj = losses.Objective(None, None, None, {"beta": {}}, config, SR, (SR,))
+    norms = {t.name: 2.0 for t in config.terms}
+    norms["style_stft"] = 0.0
+    with pytest.raises(_runner.RunError) as err:
+        _runner.calibrated(obj, norms)
+    message = str(err.value)
+    assert "--gamma_style_stft=0" in message and "{" not in message and "\n" not in message
+    assert err.value.status == _runner.EXIT_BAD_INPUT
+    ok = _runner.calibrated(obj, dict(norms, style_stft=4.0)).params["beta"]
+    gamma = {t.name: t.gamma for t in config.terms}
+    assert float(ok["style_stft"]) == pytest.approx(gamma["style_stft"] / 4.0)  # Eq. 8: Γ / norm
+    assert float(ok["content_stft"]) == pytest.approx(gamma["content_stft"] / 2.0)
+    raw = dataclasses.replace(config, normalize_gradients=False)
+    beta = _runner.calibrated(obj._replace(config=raw), norms).params["beta"]
+    assert {k: float(v) for k, v in beta.items()} == gamma  # --raw_weights: β = Γ
