@@ -231,12 +231,17 @@ def main(argv):
     out = OUTPUT_DIR.value
     inputs = render_inputs([p for _, c, s in pairs for p in (c, s)], out, DURATION_S.value)
     extra = shlex.split(EXTRA.value)
-    rows, entries = [], []
+    rows, entries, failures = [], [], []
     for config in names:
         os.makedirs(os.path.join(out, config), exist_ok=True)
         for i, content, style in pairs:
             output = os.path.join(out, config, f"{i}_{content}__{style}.wav")
-            record = run_one(config, inputs[content], inputs[style], output, extra, SEED.value)
+            try:
+                record = run_one(config, inputs[content], inputs[style], output, extra, SEED.value)
+            except RuntimeError as error:  # one failed transfer is reported, the rest still run
+                failures.append(str(error))
+                print(f"{config:>9} pair {i}: FAILED: {error}", file=sys.stderr, flush=True)
+                continue
             rows.append(row_of(config, i, content, style, record))
             entries.append(index_entry(config, record))
             r = rows[-1]
@@ -246,12 +251,16 @@ def main(argv):
             write_csv(os.path.join(out, "quality.csv"), rows)
             page.write_index(os.path.join(out, "index.html"), entries, title="Quality benchmark",
                              note=f"python3 -m benchmarks.quality {' '.join(argv_flags())}")
+    if not rows:
+        sys.exit(f"every transfer failed ({len(failures)})")
     summary = summarise(rows)
     write_csv(os.path.join(out, "quality_summary.csv"), summary)
     plot(os.path.join(out, "quality.png"), rows, summary)
     print(format_table(summary, list(summary[0])))
     print(f"wrote {out}/quality.csv, quality_summary.csv, quality.png, index.html "
           f"(python3 -m benchmarks.quality {' '.join(map(shlex.quote, argv_flags()))})")
+    if failures:
+        sys.exit(f"{len(failures)} transfer(s) failed (above)")
 
 
 if __name__ == "__main__":
