@@ -1,8 +1,9 @@
 """Loss + gradient and L-BFGS-B timing for each network and the Table 1 row 6 ensemble.
 
 Prints one table row per (duration, net): compile seconds, seconds per loss+gradient,
-GFLOP/s (XLA's cost analysis of the compiled loss+gradient divided by its time), that
-rate as a fraction of the fp32 GEMM rate measured in the same run, seconds per L-BFGS-B
+GFLOP/s (the analytic count ``mst_jax.cost.loss_grad_cost`` divided by its time; XLA's cost
+analysis, which misses cuBLAS/cuDNN custom calls on GPUs, goes to the JSON as ``xla_gflop``),
+that rate as a fraction of the fp32 GEMM rate measured in the same run, seconds per L-BFGS-B
 iteration and its ratio to one loss+gradient, peak memory, device. Writes the rows as
 JSON too. Paper sizes by default; synthetic noise inputs (timing does not depend on
 content).

@@ -17,7 +17,7 @@ from absl import app, flags
 import jax
 import jax.numpy as jnp
 
-from mst_jax import audio, losses, music, presets, synthesis
+from mst_jax import audio, losses, presets, render, synthesis
 from mst_jax.config import MelNetConfig, SolverConfig, StftNetConfig
 
 _SECONDS = flags.DEFINE_float("seconds", 3.0, "Seconds of the shipped clips.")
@@ -39,8 +39,8 @@ def main(argv):
     del argv
     warnings.simplefilter("ignore")
     n = int(_SECONDS.value * SR)
-    content = audio.load(music.example_path("content"), sr=SR)[:n]
-    style = audio.load(music.example_path("style"), sr=SR)[:n]
+    content = audio.load(render.example_path("content"), sr=SR)[:n]
+    style = audio.load(render.example_path("style"), sr=SR)[:n]
     cfg = presets.map_nets(presets.table1(6), _narrow)
     x0 = synthesis.init_noise(jax.random.key(1), n)
     obj = losses.build(cfg, jax.random.key(0), content=content, style=style, sr=SR, init_wave=x0)

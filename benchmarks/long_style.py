@@ -35,13 +35,13 @@ def _child(path: str, chunk: int) -> None:
     import jax
     import numpy as np
 
-    from mst_jax import audio, losses, music, presets
+    from mst_jax import audio, losses, presets, render
     from mst_jax.config import LossConfig
 
     row6 = presets.table1(6)
     terms = tuple(t for t in row6.terms if t.kind == "style" and t.name.split("_")[-1] in _NETS.value)
     cfg = LossConfig(terms=terms, stft=row6.stft, normalize_gradients=False)
-    clip = audio.load(music.example_path("style"), sr=SR)
+    clip = audio.load(render.example_path("style"), sr=SR)
     n = int(_MINUTES.value * 60 * SR)
     style = np.tile(clip, n // len(clip) + 1)[:n]
     t = time.perf_counter()

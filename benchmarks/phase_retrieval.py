@@ -14,7 +14,7 @@ import jax
 import librosa
 import numpy as np
 
-from mst_jax import losses, metrics, music, presets, synthesis
+from mst_jax import losses, metrics, presets, render, scores, signals, synthesis
 from mst_jax.config import SolverConfig
 
 _ITERATIONS = flags.DEFINE_integer("iterations", 50, "Iterations for both methods.")
@@ -23,10 +23,10 @@ SR = 22050
 
 def clips():
     return {
-        "C-major triad, 1 s": music.chord([60, 64, 67], duration_s=1.0, sr=SR),
-        "drum pattern, 1.5 s": music.drum_pattern(bpm=120, duration_s=1.5, sr=SR, seed=1),
-        "5 piano notes, 1.5 s": music.render(music.STAR_SPANGLED_BANNER[:5], sr=SR, bpm=120, duration_s=1.5),
-        "click track, 1 s": music.click_track(bpm=120, duration_s=1.0, sr=SR),
+        "C-major triad, 1 s": signals.chord([60, 64, 67], duration_s=1.0, sr=SR),
+        "drum pattern, 1.5 s": signals.drum_pattern(bpm=120, duration_s=1.5, sr=SR, seed=1),
+        "5 piano notes, 1.5 s": render.render(scores.STAR_SPANGLED_BANNER[:5], sr=SR, bpm=120, duration_s=1.5),
+        "click track, 1 s": signals.click_track(bpm=120, duration_s=1.0, sr=SR),
     }
 
 

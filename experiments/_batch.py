@@ -4,8 +4,11 @@ The CSV has the header ``content,style,output`` and one transfer per row; relati
 from the CSV's folder; a style cell may list several files separated by commas (quote the cell).
 Every other flag applies to every row, so each row is the run ``--content=... --style=...
 --output=...`` with the same flags would be (same seed: same networks and initial noise), and
-writes the same files (WAV, ``<stem>.json``, ``<stem>.png``); the rows' L-BFGS-B runs are vmapped
-and split over every device (:mod:`mst_jax.batch`). Checkpoints and ``--resume`` do not apply.
+writes the same files (WAV, ``<stem>.json``, ``<stem>.png``, ``<stem>.loss.png``, ``<stem>.html``);
+the rows' L-BFGS-B runs are vmapped and split over every device (:mod:`mst_jax.batch`).
+Checkpoints and ``--resume`` do not apply. Unless ``--nopage``, ``index.html`` in the deepest
+folder common to every row's output lists the rows (players, numbers, a link to each page),
+sortable by any column; it is checked writable, and no row's page may be it, before compiling.
 
 Order of work as in :mod:`experiments._runner`: every row's flags, paths and inputs are checked
 (contents of one length) before anything is compiled; a bad row gives one ``error:`` line naming
@@ -27,7 +30,7 @@ from absl import flags
 
 from experiments import _flags, _runner
 from experiments._runner import RunError
-from mst_jax import audio, batch
+from mst_jax import audio, batch, page, run_page
 
 COLUMNS = ("content", "style", "output")
 
@@ -103,6 +106,13 @@ class Job:
 class Jobs:
     csv: str
     jobs: tuple[Job, ...]
+
+
+def index_path(outputs) -> str:
+    """The batch's ``index.html``: in the deepest folder common to every row's output."""
+    return os.path.join(
+        os.path.commonpath([os.path.dirname(os.path.abspath(o)) for o in outputs]), "index.html"
+    )
 
 
 def _row_error(csv_path: str, line: int, error) -> RunError:
@@ -185,7 +195,8 @@ def builder(content_flag, init_flag):
         inputs = {os.path.abspath(p) for j in jobs for p in (j.cfg.content, *j.cfg.styles)}
         for j in jobs:
             paths = _runner.Paths.of(j.cfg.output)
-            for p in (paths.wav, paths.json, paths.png):
+            pages = (paths.html, paths.loss_png) if j.cfg.page else ()
+            for p in (paths.wav, paths.json, paths.png) + pages:
                 a = os.path.abspath(p)
                 if a in seen:
                     raise RunError(
@@ -200,6 +211,20 @@ def builder(content_flag, init_flag):
                     audio.check_writable(p)
                 except (audio.AudioError, OSError) as error:
                     raise _row_error(csv_path, j.line, error) from None
+        if jobs[0].cfg.page:
+            index = index_path([j.cfg.output for j in jobs])
+            if os.path.abspath(index) in seen:
+                raise RunError(
+                    f"--batch={csv_path} line {seen[os.path.abspath(index)]}: its page would be the "
+                    f"batch's {index}; rename that output or give --nopage"
+                )
+            try:
+                audio.check_writable(index)
+            except (audio.AudioError, OSError) as error:
+                raise RunError(
+                    f"--batch={csv_path}: cannot write the batch's index ({_runner._one_line(error)}); "
+                    "--nopage turns it off"
+                ) from None
         return Jobs(csv_path, tuple(jobs))
 
     return build
@@ -212,7 +237,7 @@ def _progress(info, max_iter: int, size: int, first: bool):
     note = " (first chunk: includes compilation)" if first else ""
     _say(
         f"transfer --batch: iteration {it}/{max_iter}  losses [{losses}]  {spi:.3g} s/iteration "
-        f"for {size}  ETA {_runner._hms(eta)}{note}"
+        f"for {size}  ETA {_runner.hms(eta)}{note}"
     )
 
 
@@ -292,8 +317,8 @@ def run(build, recorded_flags, after, stopper) -> int:
         return 0  # on several hosts, process 0 writes
 
     wall = time.perf_counter() - t_start
-    versions, device = _runner._versions(), _runner._device()
-    status, written = 0, []
+    versions, device = _runner.versions(), _runner.device()
+    status, written, index_rows = 0, [], []
     for j, i, r, beta, n in zip(rows, inputs, results, betas, norms):
         cfg, paths = j.cfg, _runner.Paths.of(j.cfg.output)
         raw = _runner.to_wave(cfg, r.wave, i.num_samples)
@@ -337,6 +362,9 @@ def run(build, recorded_flags, after, stopper) -> int:
                 "note": "seconds_per_iteration and wall_seconds are the whole batch's",
             },
         }
+        if cfg.quality:
+            record["quality"] = _runner.quality_block(cfg, i, wave)
+            _say(f"transfer --batch: line {j.line}: {record['quality']['verdict']}")
         if r.stop_reason == "non-finite loss":
             _runner.notice(
                 f"line {j.line}: the loss became non-finite; the best iterate before it is written"
@@ -348,8 +376,23 @@ def run(build, recorded_flags, after, stopper) -> int:
             for k, s in enumerate(i.styles[:2])
         ]
         _runner._write_figure(paths.png, panels + [("result", wave)], cfg)
+        _runner.write_page(cfg, record, paths)
+        row = run_page.index_row(record, page=paths.html if cfg.page else None)
+        index_rows.append(dict(row, config={"CSV line": j.line, **row["config"]}))
         written.append(paths.wav)
 
+    if cfg0.page and index_rows:
+        index = index_path([j.cfg.output for j in rows])
+        page.write_index(
+            index,
+            index_rows,
+            title=f"Batch {os.path.basename(csv_path)}",
+            note=f"{len(index_rows)} of {len(rows)} transfers of --batch={csv_path}, preset "
+            f"{cfg0.preset}, {iteration} iterations, {wall:.1f} s for the whole batch"
+            + (" (interrupted: best results so far)" if interrupted else "")
+            + ".",
+        )
+        _say(f"transfer --batch: the listening pages are indexed in {index}")
     if interrupted:
         sys.stderr.write(
             f"interrupted at iteration {iteration}/{cfg0.max_iter}: best results so far written "

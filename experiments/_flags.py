@@ -16,10 +16,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+import warnings
 
 from absl import flags
 
-from mst_jax import presets
+from mst_jax import filters, presets
 from mst_jax.config import (
     OPTIMIZERS,
     CqtNetConfig,
@@ -33,12 +34,17 @@ from mst_jax.config import (
 DEFAULT_PRESET = (
     "5"  # Table 1 row 5: "works well on almost all examples" (CPU-affordable at paper size).
 )
-DEFAULT_MAX_ITER = 500  # SPEC.md §1.
+DEFAULT_MAX_ITER = 500  # SPEC.md §1: from noise (--init=noise, texture, reconstruct).
+# From the content (transfer's default start) far fewer iterations already keep the content and
+# take the style, and 10 s at paper width then fit in about two minutes on 2 CPU cores
+# (benchmarks/quality.py; BUILD_NOTES.md "Quality").
+DEFAULT_MAX_ITER_FROM_CONTENT = 100
 MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
 # The no-flag demo: Table 1 row 5 at reduced widths (kernels, n_mels and blocks stay the paper's),
-# 100 iterations. Measured on 2 CPU cores on the two shipped 6 s clips: see BUILD_NOTES.md.
+# DEMO["max_iter"] iterations. Measured on 2 CPU cores on the two shipped 6 s clips: see
+# BUILD_NOTES.md. The --max_iter help and the "demo:" notice read their numbers from DEMO.
 DEMO = {"preset": "5", "max_iter": 150, "stft_filters": 512, "mel_filters": 128, "cqt_filters": 32}
 
 TERM_NAMES = (
@@ -71,7 +77,8 @@ PRESET = flags.DEFINE_string(
 MAX_ITER = flags.DEFINE_integer(
     "max_iter",
     None,
-    f"Optimiser iterations in all (default {DEFAULT_MAX_ITER}; {DEMO['max_iter']} in the demo).",
+    f"Optimiser iterations in all (default {DEFAULT_MAX_ITER_FROM_CONTENT} from the content, "
+    f"{DEFAULT_MAX_ITER} from noise; {DEMO['max_iter']} in the demo).",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed of the network weights and the initial noise.")
 SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz; inputs are resampled to it.")
@@ -89,7 +96,7 @@ RESUME = flags.DEFINE_bool(
 )
 CHUNK = flags.DEFINE_integer(
     "chunk",
-    10,
+    SolverConfig().chunk,  # one default, the library's
     "Iterations per compiled chunk: one progress line, checkpoint and signal check each.",
 )
 RAW_WEIGHTS = flags.DEFINE_bool(
@@ -131,10 +138,30 @@ COMPILATION_CACHE_DIR = flags.DEFINE_string(
     "rerun with the same shapes skips compiling. Unset: $JAX_COMPILATION_CACHE_DIR, else "
     "$XDG_CACHE_HOME/mst_jax/jax (~/.cache/mst_jax/jax); empty: off.",
 )
+PAGE = flags.DEFINE_bool(
+    "page",
+    True,
+    "Write the listening page <stem>.html (players for content, style and result, the "
+    "spectrograms, the loss curves <stem>.loss.png, the numbers) beside the output, and with "
+    "--batch an index.html; --nopage turns them off.",
+)
 GRIFFINLIM_ITER = flags.DEFINE_integer(
     "griffinlim_iter",
     100,
     "Griffin-Lim iterations after the baseline preset's spectrogram optimisation.",
+)
+
+QUALITY = flags.DEFINE_bool(
+    "quality",
+    True,
+    "Measure the result against its content and style (mst_jax.evaluate: chroma, onsets, MFCC, "
+    "flatness), print a one-line verdict and add a 'quality' block to the run record.",
+)
+STYLE_STRENGTH = flags.DEFINE_float(
+    "style_strength",
+    1.0,
+    "Multiplies every style term's Gamma (after --gamma_style_* flags): above 1 takes more of the "
+    "style, below 1 keeps more of the content.",
 )
 
 GAMMAS = {
@@ -222,11 +249,16 @@ SHARED = (
     HOP_LENGTH,
     MATMUL_PRECISION,
     GRIFFINLIM_ITER,
+    QUALITY,
+    STYLE_STRENGTH,
+    PAGE,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
 # Flags that mean nothing to reconstruct (it has one fixed term and no networks).
-LOSS_FLAGS = (PRESET, STYLE, RAW_WEIGHTS, GRIFFINLIM_ITER, *GAMMAS.values(), *SIZE_FLAGS)
+LOSS_FLAGS = (
+    PRESET, STYLE, RAW_WEIGHTS, GRIFFINLIM_ITER, STYLE_STRENGTH, *GAMMAS.values(), *SIZE_FLAGS
+)
 
 
 def parse(argv):
@@ -269,6 +301,7 @@ class RunConfig:
       subtype: soundfile subtype of the output.
       griffinlim_iter: Griffin-Lim iterations after a spectrogram-domain run.
       demo: the no-flag demo on the shipped clips.
+      page: write the listening page (``--page``).
     """
 
     script: str
@@ -288,6 +321,8 @@ class RunConfig:
     subtype: str = "PCM_16"
     griffinlim_iter: int = 100
     demo: bool = False
+    quality: bool = True
+    page: bool = True
 
     @property
     def max_iter(self) -> int:
@@ -325,9 +360,10 @@ def _gamma(holder) -> float | None:
     return float(g)
 
 
-def _base_loss(preset: str, holder) -> LossConfig:
+def _base_loss(preset: str, holder, stft_filters: int | None = None) -> LossConfig:
     if preset == "baseline":
-        return presets.baseline()
+        # Its style Γ is filters² (their raw sum), so the width is known before resizing.
+        return presets.baseline() if stft_filters is None else presets.baseline(filters=stft_filters)
     if preset in ("1", "2", "3", "4", "5", "6"):
         return presets.table1(int(preset))
     raise _flag_error(holder, preset, "must be a Table 1 row 1-6 or 'baseline'")
@@ -376,6 +412,29 @@ def _resize(loss: LossConfig, sizes: dict, notices: list[str]) -> LossConfig:
     return loss
 
 
+def _empty_mel_notices(loss: LossConfig, sr: int) -> list[str]:
+    """One line per Mel net whose ``--n_mels_*`` the user chose and whose filterbank has filters
+    covering no STFT bin. The preset's own sizes are not noted (its 512 bands leave 10 of them
+    empty at n_fft 2048, as in the paper); the library's warning is silenced in the runner."""
+    lines = []
+    for t in loss.terms:
+        holder = N_MELS_CONTENT if t.kind == "content" else N_MELS_STYLE
+        if not isinstance(t.net, MelNetConfig) or holder.value is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
+            bank = filters.mel_filterbank(
+                sr=sr, n_fft=loss.stft.n_fft, n_mels=t.net.n_mels, fmin=t.net.fmin, fmax=t.net.fmax
+            )
+        empty = filters.empty_filters(bank).size
+        if empty:
+            lines.append(
+                f"--{holder.name}={t.net.n_mels}: {empty} of the {t.net.n_mels} Mel filters "
+                f"cover no STFT bin at --n_fft={loss.stft.n_fft}, --sr={sr} (they add nothing)"
+            )
+    return lines
+
+
 def _validate_sizes() -> dict:
     sizes = {}
     for h in SIZE_FLAGS:
@@ -384,11 +443,14 @@ def _validate_sizes() -> dict:
     return sizes
 
 
-def _common(script: str, demo: bool):
+def _common(script: str, demo: bool, init: str = "noise"):
     """Validated shared scalars: (max_iter, sr, seed, chunk, checkpoint_every, n_fft, hop, subtype)."""
     max_iter = MAX_ITER.value
     if max_iter is None:
-        max_iter = DEMO["max_iter"] if demo else DEFAULT_MAX_ITER
+        if demo:
+            max_iter = DEMO["max_iter"]
+        else:
+            max_iter = DEFAULT_MAX_ITER_FROM_CONTENT if init == "content" else DEFAULT_MAX_ITER
     _int_flag(MAX_ITER, max_iter, minimum=1)
     sr = _int_flag(SR, SR.value, minimum=MIN_SR, maximum=MAX_SR)
     seed = _int_flag(SEED, SEED.value, minimum=0, maximum=2**32 - 1)
@@ -491,7 +553,7 @@ def run_config(
         if script in ("transfer", "texture"):
             styles = (str(music.example_path("style")),)
 
-    max_iter, sr, seed, chunk, every, n_fft, hop, tol = _common(script, demo)
+    max_iter, sr, seed, chunk, every, n_fft, hop, tol = _common(script, demo, init)
     stft = StftConfig(n_fft=n_fft, hop_length=hop)
 
     if script == "reconstruct":
@@ -504,7 +566,12 @@ def run_config(
             else (DEMO["preset"] if demo else DEFAULT_PRESET)
         )
         preset = str(preset).strip().lower()
-        loss = _base_loss(preset, PRESET)
+        sizes = _validate_sizes()
+        if demo:
+            for name in ("stft_filters", "mel_filters", "cqt_filters"):
+                if sizes[name] is None:
+                    sizes[name] = DEMO[name]
+        loss = _base_loss(preset, PRESET, sizes["stft_filters"])
         if script == "texture":
             loss = presets.texture(loss)
         gammas = {name: _gamma(h) for name, h in GAMMAS.items()}
@@ -518,15 +585,17 @@ def run_config(
                     f"has no {name} term (it has {', '.join(sorted(known))})",
                 )
         loss = presets.with_gammas(loss, **gammas)
+        strength = STYLE_STRENGTH.value
+        if not (math.isfinite(strength) and strength > 0):
+            raise _flag_error(STYLE_STRENGTH, strength, "must be a finite number > 0")
+        loss = presets.scale_style(loss, strength)
         if not loss.terms:
             raise ValueError("every term has Gamma 0: nothing to optimise")
-        sizes = _validate_sizes()
-        if demo:
-            for name in ("stft_filters", "mel_filters", "cqt_filters"):
-                if sizes[name] is None:
-                    sizes[name] = DEMO[name]
         loss = _resize(loss, sizes, notices)
-        loss = dataclasses.replace(loss, stft=stft, normalize_gradients=not RAW_WEIGHTS.value)
+        loss = dataclasses.replace(
+            loss, stft=stft, normalize_gradients=loss.normalize_gradients and not RAW_WEIGHTS.value
+        )
+        notices.extend(_empty_mel_notices(loss, sr))
 
     if (
         script == "texture"
@@ -576,4 +645,6 @@ def run_config(
         subtype=SUBTYPE.value,
         griffinlim_iter=GRIFFINLIM_ITER.value,
         demo=demo,
+        quality=QUALITY.value,
+        page=PAGE.value,
     )

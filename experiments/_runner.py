@@ -3,13 +3,16 @@
 Order of work (issue 7: nothing is compiled before every input has been checked):
 
 1. validate the flags (:func:`experiments._flags.run_config`), the output paths and the inputs
-   (read, mixed down, resampled, long enough for the longest receptive field);
+   (read, mixed down, resampled, at least one STFT frame long; a notice when shorter than the
+   longest receptive field);
 2. build the objective with a key from ``--seed`` (split into a network key and an init key),
    measure each term's gradient norm at the initial noise and set β by Eq. 7-8;
 3. run ``mst_jax.synthesis.synthesize`` in chunks: one progress line per chunk, a checkpoint
    (WAV + resumable state) every ``--checkpoint_every`` iterations, SIGINT/SIGTERM polled
    between chunks;
-4. write, each atomically: the WAV, the run record ``<stem>.json``, the figure ``<stem>.png``.
+4. write, each atomically: the WAV, the run record ``<stem>.json``, the figure ``<stem>.png``,
+   then (unless ``--nopage``) the loss figure ``<stem>.loss.png`` and the listening page
+   ``<stem>.html`` (:mod:`mst_jax.run_page`), also when interrupted.
 
 Exit status: 0 done; 2 bad input or flags (one ``error:`` line on stderr, nothing written);
 1 the run itself failed (e.g. out of memory; nothing written); 130 / 143 interrupted by
@@ -37,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _flags
-from mst_jax import audio, cost, losses, spectral, synthesis
+from mst_jax import audio, cost, evaluate, filters, losses, run_page, spectral, synthesis
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 EXIT_FAILED = 1
@@ -92,7 +95,8 @@ def _say(line: str):
     sys.stdout.flush()
 
 
-def _hms(seconds: float) -> str:
+def hms(seconds: float) -> str:
+    """``h:mm:ss`` of ``seconds`` (``?`` if not finite), as the progress lines print an ETA."""
     if not math.isfinite(seconds):
         return "?"
     seconds = round(seconds)
@@ -107,7 +111,7 @@ def report_progress(script: str, info: dict, max_iter: int, first: bool):
     note = " (first chunk: includes compilation)" if first else ""
     _say(
         f"{script}: iteration {it}/{max_iter}  loss {info['loss']:.6g}  "
-        f"{spi:.3g} s/iteration  ETA {_hms(eta)}{note}"
+        f"{spi:.3g} s/iteration  ETA {hms(eta)}{note}"
     )
 
 
@@ -156,6 +160,8 @@ class Paths:
     png: str
     state: str
     checkpoint: str
+    html: str = ""  # the listening page (mst_jax.run_page)
+    loss_png: str = ""  # the loss figure the page shows
 
     @classmethod
     def of(cls, output: str) -> Paths:
@@ -167,6 +173,8 @@ class Paths:
             stem + ".png",
             stem + ".state.npz",
             stem + ".checkpoint" + (ext or ".wav"),
+            stem + ".html",
+            stem + ".loss.png",
         )
 
 
@@ -184,37 +192,42 @@ def min_samples(cfg: _flags.RunConfig) -> tuple[int, int]:
     return rf, max((rf - 1) * cfg.loss.stft.hop_length, cfg.loss.stft.n_fft)
 
 
-def _check_length(what: str, n: int, cfg, need: int, rf: int):
-    if n < need:
-        why = (
-            f"its longest network sees {rf} STFT frames"
-            if rf > 1
-            else f"one STFT frame is {cfg.loss.stft.n_fft} samples"
-        )
+def _check_length(what: str, n: int, cfg, notices: list[str]):
+    """Rejects a clip shorter than one STFT frame; notes one shorter than the longest receptive
+    field (the networks pad it with zeros, so it runs, but no kernel sees a whole window)."""
+    frame = cfg.loss.stft.n_fft
+    if n < frame:
         raise RunError(
-            f"{what}: {n / cfg.sr:.3g} s is too short for preset {cfg.preset} ({why}); it must be at least "
-            f"{need / cfg.sr:.3g} s ({need} samples at {cfg.sr} Hz)"
+            f"{what}: {n / cfg.sr:.3g} s is too short (one STFT frame is {frame} samples); it "
+            f"must be at least {frame / cfg.sr:.3g} s ({frame} samples at {cfg.sr} Hz)"
+        )
+    rf, rf_samples = min_samples(cfg)
+    if n < rf_samples:
+        notice(
+            f"{what}: {n / cfg.sr:.3g} s is shorter than the longest receptive field of preset "
+            f"{cfg.preset} ({rf} STFT frames, {rf_samples / cfg.sr:.3g} s): the networks pad it "
+            "with zeros",
+            notices,
         )
 
 
 def load_inputs(cfg: _flags.RunConfig, *, duration_flag: str = "--duration") -> Inputs:
     """Reads and checks every input (host only, nothing compiled)."""
     notices: list[str] = []
-    rf, need = min_samples(cfg)
     content = None
     if cfg.content is not None:
         content = audio.load(cfg.content, sr=cfg.sr, notices=notices)
-        _check_length(cfg.content, content.size, cfg, need, rf)
+        _check_length(cfg.content, content.size, cfg, notices)
     styles = []
     for path in cfg.styles:
         wave = audio.load(path, sr=cfg.sr, notices=notices)
-        _check_length(path, wave.size, cfg, need, rf)
+        _check_length(path, wave.size, cfg, notices)
         styles.append(wave)
     if content is not None:
         n = content.size
     elif cfg.duration_s is not None:
         n = round(cfg.duration_s * cfg.sr)
-        _check_length(f"{duration_flag}={cfg.duration_s:g}", n, cfg, need, rf)
+        _check_length(f"{duration_flag}={cfg.duration_s:g}", n, cfg, notices)
     else:
         n = styles[0].size
     return Inputs(content, styles, n, notices)
@@ -259,21 +272,17 @@ def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
 
 
 def calibrated(objective, norms: dict[str, float]):
-    """Eq. 7-8 from measured unweighted norms: β_t = Γ_t / ‖∂L_t/∂x‖ (raw β = Γ if switched off)."""
-    beta = {}
-    for t in objective.config.terms:
-        n = norms[t.name]
-        if not objective.config.normalize_gradients:
-            beta[t.name] = jnp.float32(t.gamma)
-            continue
-        if not (math.isfinite(n) and n > 0):
-            raise RunError(
-                f"the {t.name} term has gradient norm {n:g} at the initial noise, so Eq. 7 cannot weight it "
-                "(is the input silent?); use --raw_weights or --gamma_{t.name}=0",
-                EXIT_BAD_INPUT,
-            )
-        beta[t.name] = jnp.float32(t.gamma / n)
-    return objective._replace(params=dict(objective.params, beta=beta))
+    """The objective weighted by :func:`mst_jax.losses.beta_from_norms` (Eq. 7-8, or raw β = Γ);
+    a term Eq. 7 cannot weight is a one-line :class:`RunError` naming the flags that avoid it."""
+    try:
+        beta = losses.beta_from_norms(objective.config, norms)
+    except losses.CalibrationError as e:
+        raise RunError(
+            f"the {e.term} term has gradient norm {e.norm:g} at the initial noise, so Eq. 7 cannot weight it "
+            f"(is the input silent?); use --raw_weights or --gamma_{e.term}=0",
+            EXIT_BAD_INPUT,
+        ) from None
+    return objective._replace(params=dict(objective.params, beta={k: jnp.float32(v) for k, v in beta.items()}))
 
 
 def _fingerprint(cfg: _flags.RunConfig, inputs: Inputs) -> str:
@@ -430,7 +439,19 @@ def _write_figure(path: str, panels, cfg):
     audio.atomic_write_bytes(path, buf.getvalue())
 
 
-def _versions() -> dict:
+def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
+    """The loss figure ``<stem>.loss.png`` and the listening page ``<stem>.html`` (unless
+    ``--nopage``), written after the WAV, the record and the spectrogram figure they show."""
+    if not cfg.page:
+        return
+    run_page.write_loss_figure(paths.loss_png, record)
+    run_page.write_run_page(
+        paths.html, record, spectrogram_png=paths.png, loss_png=paths.loss_png, record_path=paths.json
+    )
+
+
+def versions() -> dict:
+    """Versions of Python and the packages a run depends on (the run record's ``versions``)."""
     from importlib import metadata
 
     out = {"python": platform.python_version()}
@@ -454,7 +475,8 @@ def _versions() -> dict:
     return out
 
 
-def _device() -> dict:
+def device() -> dict:
+    """The platform and devices JAX runs on (the run record's ``device``)."""
     d = jax.devices()[0]
     return {
         "platform": d.platform,
@@ -513,6 +535,15 @@ def io_record(cfg: _flags.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndar
     }
 
 
+def quality_block(cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray) -> dict:
+    """The run record's ``quality`` block (:func:`mst_jax.evaluate.record`): the written
+    result measured against the content and the styles (the optimised waveform, as saved)."""
+    q = evaluate.evaluate(
+        wave, content=inputs.content, style=inputs.styles or None, sr=cfg.sr
+    )
+    return evaluate.record(q)
+
+
 def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
     nets = []
     for t in cfg.loss.terms:
@@ -532,15 +563,28 @@ def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
     )
 
 
-def _memory_limit_bytes() -> float | None:
-    """Memory the default device can give: the accelerator's limit, or the host's free RAM."""
-    stats = jax.devices()[0].memory_stats() or {}
-    if "bytes_limit" in stats:
-        return float(stats["bytes_limit"])
+def _host_available_bytes(meminfo: str = "/proc/meminfo") -> float | None:
+    """RAM a new allocation can get: Linux's ``MemAvailable`` (free pages plus the page cache
+    and other memory the kernel reclaims on demand), else the free pages (other systems)."""
+    try:
+        with open(meminfo) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0  # the file counts kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _memory_limit_bytes() -> float | None:
+    """Memory the default device can give: the accelerator's limit, or the host's available RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return float(stats["bytes_limit"])
+    return _host_available_bytes()
 
 
 def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:
@@ -589,7 +633,7 @@ def compilation_cache_dir(flag: str | None, environ=os.environ) -> str | None:
     return os.path.join(base, "mst_jax", "jax")
 
 
-def _use_compilation_cache(flag: str | None) -> None:
+def use_compilation_cache(flag: str | None) -> None:
     """Points JAX's persistent compilation cache at :func:`compilation_cache_dir`.
 
     A rerun with the same shapes then loads its programs instead of compiling them: the
@@ -642,13 +686,16 @@ def execute(
         )
         sys.exit(EXIT_BAD_INPUT)
     _install_notice_handler()
-    _use_compilation_cache(_flags.COMPILATION_CACHE_DIR.value)
+    use_compilation_cache(_flags.COMPILATION_CACHE_DIR.value)
     stopper = _Stopper()
     stopper.install()
     status = 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
+            # The preset's own 512 Mel bands leave 10 filters empty at n_fft 2048: nothing the
+            # user did. _flags.run_config notes empty filters when the user chose n_mels.
+            warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
             warnings.showwarning = lambda message, *args, **kwargs: notice(_one_line(message))
             with jax.default_matmul_precision(_flags.MATMUL_PRECISION.value):
                 status = (run or _execute)(build, recorded_flags, after, stopper)
@@ -681,7 +728,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     for line in cfg_notices:
         notice(line)
     paths = Paths.of(cfg.output)
-    for p in (paths.wav, paths.json, paths.png):
+    for p in (paths.wav, paths.json, paths.png) + ((paths.html, paths.loss_png) if cfg.page else ()):
         audio.check_writable(p)
     out_abs = {os.path.abspath(p) for p in (paths.wav, paths.json, paths.png)}
     for p in ([cfg.content] if cfg.content else []) + list(cfg.styles):
@@ -808,8 +855,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     record = {
         "script": cfg.script,
         "flags": recorded_flags,
-        "versions": _versions(),
-        "device": _device(),
+        "versions": versions(),
+        "device": device(),
         "terms": {
             t.name: {"gamma": t.gamma, "beta": beta[t.name], "grad_norm_at_init": norms[t.name]}
             for t in cfg.loss.terms
@@ -833,6 +880,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         )
     if after is not None:
         after(cfg, inputs, raw, record, interrupted)
+    if cfg.quality:
+        record["quality"] = quality_block(cfg, inputs, wave)
 
     audio.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
     if interrupted:
@@ -848,11 +897,14 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     ]
     panels.append(("result", wave))
     _write_figure(paths.png, panels, cfg)
+    write_page(cfg, record, paths)
     for p in [paths.checkpoint] if interrupted else [paths.checkpoint, paths.state]:
         if os.path.exists(p):
             os.remove(p)
 
     if interrupted:
+        if cfg.quality:
+            _say(f"{cfg.script}: {record['quality']['verdict']}")
         sys.stderr.write(
             f"interrupted at iteration {iteration}/{cfg.max_iter}: best result so far written to {paths.wav} "
             f"(record {paths.json}); add --resume to continue\n"
@@ -864,7 +916,10 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         else float("nan")
     )
     _say(
-        f"{cfg.script}: wrote {paths.wav} ({wave.size / cfg.sr:.2f} s), {paths.json}, {paths.png}; "
+        f"{cfg.script}: wrote {paths.wav} ({wave.size / cfg.sr:.2f} s), {paths.json}, {paths.png}"
+        f"{', ' + paths.html if cfg.page else ''}; "
         f"{iteration} iterations ({result.stop_reason}), median {spi:.3g} s/iteration, {wall:.1f} s in all"
     )
+    if cfg.quality:
+        _say(f"{cfg.script}: {record['quality']['verdict']}")
     return 0

@@ -1,6 +1,6 @@
-"""The paper's texture study (§4.1, Figure 4): rhythm of textures as the receptive field grows.
+"""The paper's texture study (§4.1, Figure 4), with seeds, long sources and an identity check.
 
-Five texture syntheses (style terms only, no content) of one source clip, each row adding
+Five texture syntheses (style terms only, no content) of each source, each row adding
 receptive field in time:
 
 1. ``STFT K=5``: STFT net, kernel 5 frames.
@@ -8,74 +8,93 @@ receptive field in time:
 3. ``STFT + Mel 1 layer 10 bins``: row 2 plus a one-layer Mel net on 10 Mel bins (kernel 50).
 4. ``STFT + Mel 1 layer 512 bins``: the same on 512 bins.
 5. ``STFT + Mel 1 layer + 3 residual blocks 512 bins``: plus 3 dilated residual blocks
-   (dilations 2, 4, 8, kernel 25: 386 frames, about 9 s).
+   (dilations 2, 4, 8, kernel 25: 386 frames, 8.96 s), blocks as released (SPEC §1).
 
-Rows 3-5 keep row 2's STFT net (K=10, the same weights), so each row changes one thing.
-Every style term has Γ 50, calibrated by Eq. 7-8 at the initial noise; the noise and the
-weights come from ``--seed`` and are the same in every row. The texture has the source's
-length.
+Rows 3-5 keep row 2's STFT net (K=10), so each row changes one thing. Every style term has
+Γ 50, calibrated by Eq. 7-8 at the initial noise.
 
-Metrics per row (:mod:`mst_jax.metrics`): inter-onset intervals of source and texture in
-beats, both measured at the source's tempo (librosa's estimate on the source); their
-histograms (32 bins of 1/8 beat on [0, 4]); the KL divergence KL(source ‖ texture) in nats
-(source histogram first, smoothing as in :func:`mst_jax.metrics.kl_divergence`); and
-``max |Φ|``, the maximum normalised cross-correlation between texture and source. The
-figure adds each row's mean local autocorrelation of the onset envelope.
+Protocol (issue 13):
 
-Writes ``texture_study.csv`` (``config,kl,max_xcorr``), ``texture_study.png``,
-``texture_study.json`` and (``--save_audio``) one WAV per row into ``--output_dir``.
+* **Sources** (``--source``, a list): ``drums``, a 31 s drum-kit groove with fills (two
+  grooves, snare and tom fills, crashes), and ``band``, a 30 s band loop (drums, bass,
+  electric piano, strings and a lead over Am-F-C-G, two sections), both note data in
+  :mod:`experiments.texture_sources` rendered with FluidSynth; or any audio file soundfile reads.
+* **Lengths.** Every row's receptive field must be shorter than the source and the texture
+  at least twice as long as the longest receptive field (checked before anything runs; the
+  texture has the source's length unless ``--texture_duration``).
+* **Seeds** (``--seeds``, default 0,1,2): each draws the network weights and the initial
+  noise. Cells are mean ± sd over seeds of the KL and of max |Φ|.
+* **Identity check**: the same metrics for a second rendering of the source (the same notes,
+  velocities and timing humanised by the seed; for an audio file, the file itself), so the KL
+  and max |Φ| scales can be read: what "as close as a re-performance" looks like.
+* **Verdict** (:func:`experiments._study.texture_claim`): only where a difference exceeds the
+  spread over seeds (:data:`experiments._study.VERDICT_RULE`).
+
+Metrics per texture (:mod:`mst_jax.metrics`): inter-onset intervals of source and texture in
+beats at the source's tempo (librosa's estimate on the source); their histograms (32 bins of
+1/8 beat on [0, 4]); KL(source ‖ texture) in nats; ``max |Φ|``, the maximum normalised
+cross-correlation between texture and source (computed on the peak-normalised texture); and
+the mean local autocorrelation of the onset envelope, averaged over seeds in the figure.
+
+Writes into ``--output_dir``: ``texture_study.csv`` (``source,config,seed,kl,max_xcorr``),
+``texture_study_summary.csv`` (mean, sd, n, receptive field, the paper's KL),
+``texture_study.png`` (KL and max |Φ| with ±1 sd bars beside the paper's KL, and the mean local
+autocorrelation curves), ``texture_study.json`` and (``--save_audio``) the textures as WAV.
 
     python -m experiments.texture_study --output_dir=out/texture_study
+    python -m experiments.texture_study --source=song.wav --output_dir=out/ts_song
     python -m experiments.texture_study --quick --output_dir=/tmp/ts
 """
 
 from __future__ import annotations
 
 import os
-import platform
-import sys
 import time
 
 from absl import app, flags
 
-_SOURCE = flags.DEFINE_string(
-    "source", None, "Source clip (default: the shipped mst_jax/data/style.flac)."
+from experiments import _flags, _runner, _study
+from experiments import texture_sources
+from experiments.texture_sources import NOTE_SOURCES
+
+_SOURCE = flags.DEFINE_list(
+    "source", ["drums", "band"], "Sources: drums, band (note data rendered here) or audio files."
 )
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", ".", "Directory for texture_study.csv/.png/.json.")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", ".", "Directory for texture_study.csv/_summary.csv/.png/.json.")
 _QUICK = flags.DEFINE_bool(
-    "quick", False, "Reduced run: 1.5 s of the source, tiny nets, 10 iterations."
+    "quick", False, "Reduced run: drums only, 3 s of it, tiny nets, 6 iterations, 3 seeds."
 )
-_MAX_ITER = flags.DEFINE_integer(
-    "max_iter", None, "L-BFGS-B iterations per row (default 500; quick 10)."
+_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds: each draws the network weights and the initial noise.")
+_DURATION = flags.DEFINE_float("duration", None, "Seconds of each source to use (default: all; quick 3).")
+_OFFSET = flags.DEFINE_float("offset", 0.0, "Start of the source excerpt in seconds (audio files).")
+_TEXTURE_DURATION = flags.DEFINE_float(
+    "texture_duration", None, "Texture length in seconds (default: the source's length)."
 )
-_SEED = flags.DEFINE_integer(
-    "seed", 0, "Seed of the network weights and the initial noise (all rows)."
-)
-_DURATION = flags.DEFINE_float(
-    "duration", None, "Seconds of the source to use (default: all of it; quick 1.5)."
-)
-_OFFSET = flags.DEFINE_float("offset", 0.0, "Start of the source excerpt in seconds.")
 _ROWS = flags.DEFINE_list("rows", ["1", "2", "3", "4", "5"], "Figure 4 rows to run (1-5).")
 _GAMMA_STYLE = flags.DEFINE_float("gamma_style", 50.0, "Γ of every style term (Eq. 8).")
-_SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz.")
-_STFT_FILTERS = flags.DEFINE_integer(
-    "stft_filters", None, "STFT net filters (paper 4096; quick 32)."
-)
 _MEL_ROWS_STFT_KERNEL = flags.DEFINE_integer(
     "mel_rows_stft_kernel", 10, "STFT kernel of rows 3-5 (default 10: row 2's net)."
 )
-_MEL_FILTERS = flags.DEFINE_integer("mel_filters", None, "Mel net filters (paper 1025; quick 16).")
-_MEL_KERNEL = flags.DEFINE_integer(
-    "mel_kernel", None, "Mel first-layer kernel in frames (paper 50; quick 5)."
-)
-_MEL_BLOCK_KERNEL = flags.DEFINE_integer(
-    "mel_block_kernel", None, "Mel residual-block kernel in frames (paper 25; quick 3)."
-)
 _N_MELS_MANY = flags.DEFINE_integer("n_mels_many", 512, "Mel bins of rows 4-5.")
 _N_MELS_FEW = flags.DEFINE_integer("n_mels_few", 10, "Mel bins of row 3.")
-_CHUNK = flags.DEFINE_integer("chunk", None, "Iterations per compiled chunk (default 25; quick 5).")
-_SAVE_AUDIO = flags.DEFINE_bool("save_audio", True, "Write each texture as texture_row<N>.wav.")
+_SAVE_AUDIO = flags.DEFINE_bool("save_audio", True, "Write each texture as <source>_row<N>_seed<S>.wav.")
 
+USED_SHARED = (
+    _flags.MAX_ITER,
+    _flags.SR,
+    _flags.CHUNK,
+    _flags.TOL,
+    _flags.STFT_FILTERS,
+    _flags.MEL_FILTERS,
+    _flags.MEL_KERNEL,
+    _flags.MEL_BLOCK_KERNEL,
+    _flags.MATMUL_PRECISION,
+    _flags.COMPILATION_CACHE_DIR,
+)
+for _holder in USED_SHARED:
+    flags.declare_key_flag(_holder.name)
+
+SCRIPT = "texture_study"
 ROW_NAMES = (
     "STFT K=5",
     "STFT K=10",
@@ -83,43 +102,70 @@ ROW_NAMES = (
     "STFT + Mel 1 layer 512 bins",
     "STFT + Mel 1 layer + 3 residual blocks 512 bins",
 )
+IDENTITY = "identity"  # the source re-rendered (humanised by the seed); an audio file: itself
 # SPEC §4, Figure 4: KL for the paper's two songs, per row; max |Φ| 0.010-0.013 in every row.
 PAPER_KL = ((1.17, 2.08), (0.82, 2.72), (0.63, 1.86), (0.96, 1.99), (0.80, 0.80))
 PAPER_SIZES = {"stft_filters": 4096, "mel_filters": 1025, "mel_kernel": 50, "mel_block_kernel": 25}
-QUICK_SIZES = {"stft_filters": 32, "mel_filters": 16, "mel_kernel": 5, "mel_block_kernel": 3}
+QUICK_SIZES = {"stft_filters": 16, "mel_filters": 8, "mel_kernel": 5, "mel_block_kernel": 3}
+OUTPUTS = ("texture_study.csv", "texture_study_summary.csv", "texture_study.png", "texture_study.json")
+HOP = 512  # onset-envelope hop, as the STFT (SPEC §1)
+
+# --------------------------------------------------------------------------- flags
 
 
-def _settings():
+def settings() -> dict:
+    """The flags resolved and validated; ValueError (one line, naming the flag) otherwise."""
+    if flags.FLAGS["seed"].present:
+        raise ValueError("--seed: the studies take --seeds (a list)")
+    used = {h.name for h in USED_SHARED}
+    for h in _flags.SHARED:
+        if h.name not in used and flags.FLAGS[h.name].present:
+            raise ValueError(f"--{h.name} is not a flag of {SCRIPT} (--helpshort lists them)")
     quick = _QUICK.value
     sizes = dict(QUICK_SIZES if quick else PAPER_SIZES)
-    for name, holder in (
-        ("stft_filters", _STFT_FILTERS),
-        ("mel_filters", _MEL_FILTERS),
-        ("mel_kernel", _MEL_KERNEL),
-        ("mel_block_kernel", _MEL_BLOCK_KERNEL),
-    ):
+    for name in sizes:
+        holder = getattr(_flags, name.upper())
         if holder.value is not None:
+            if holder.value < 1:
+                raise ValueError(f"--{name}={holder.value} must be >= 1")
             sizes[name] = holder.value
     try:
         rows = sorted({int(r) for r in _ROWS.value})
     except ValueError:
-        raise ValueError(f"--rows must be integers 1-5, got {','.join(_ROWS.value)}") from None
+        raise ValueError(f"--rows={','.join(_ROWS.value)}: rows must be integers 1-5") from None
     if not rows or rows[0] < 1 or rows[-1] > 5:
-        raise ValueError("--rows must be a non-empty list of integers 1-5")
-    max_iter = _MAX_ITER.value if _MAX_ITER.value is not None else (10 if quick else 500)
-    chunk = _CHUNK.value if _CHUNK.value is not None else (5 if quick else 25)
-    duration = _DURATION.value if _DURATION.value is not None else (1.5 if quick else None)
+        raise ValueError(f"--rows={','.join(_ROWS.value)}: give a non-empty list of integers 1-5")
+    sources = list(_SOURCE.value) if flags.FLAGS["source"].present or not quick else ["drums"]
+    if not sources or len(set(sources)) != len(sources):
+        raise ValueError("--source: give a non-empty list without repeats")
+    for src in sources:
+        if src not in NOTE_SOURCES and not os.path.isfile(src):
+            raise ValueError(f"--source={src}: neither {' nor '.join(NOTE_SOURCES)} nor an audio file")
+    max_iter = _flags.MAX_ITER.value if _flags.MAX_ITER.value is not None else (6 if quick else 500)
+    chunk = _flags.CHUNK.value if flags.FLAGS["chunk"].present else (3 if quick else 25)
+    duration = _DURATION.value if _DURATION.value is not None else (3.0 if quick else None)
     if max_iter < 1 or chunk < 1:
         raise ValueError("--max_iter and --chunk must be >= 1")
-    if duration is not None and not duration > 0.1:
-        raise ValueError(f"--duration={duration} must be longer than 0.1 s")
+    for name, v in (("duration", duration), ("texture_duration", _TEXTURE_DURATION.value)):
+        if v is not None and not v > 0.1:
+            raise ValueError(f"--{name}={v} must be longer than 0.1 s")
+    if _OFFSET.value < 0:
+        raise ValueError(f"--offset={_OFFSET.value} must be >= 0")
+    if not _GAMMA_STYLE.value > 0:
+        raise ValueError(f"--gamma_style={_GAMMA_STYLE.value} must be > 0")
     return {
         "quick": quick,
         "sizes": sizes,
         "rows": rows,
+        "sources": sources,
+        "seeds": _study.seeds_from_flag(_SEEDS.value),
         "max_iter": max_iter,
         "chunk": chunk,
+        "tol": _flags.TOL.value,
+        "sr": _flags.SR.value,
         "duration_s": duration,
+        "texture_duration_s": _TEXTURE_DURATION.value,
+        "output_dir": _OUTPUT_DIR.value,
     }
 
 
@@ -141,234 +187,294 @@ def row_config(row: int, sizes: dict, gamma: float):
     return LossConfig(terms=tuple(terms))
 
 
-def _plot(path, results, source_hist, source_ac, bins, sr, hop, s):
+# --------------------------------------------------------------------------- the study
+
+
+def load_source(name: str, s: dict, notices: list):
+    """``(waveform, label, second_rendering(seed) -> waveform)`` of one ``--source`` entry."""
+    import numpy as np
+
+    from mst_jax import audio, music
+
+    sr = s["sr"]
+    if name in NOTE_SOURCES:
+        parts, bpm, beats = NOTE_SOURCES[name]()
+        length = beats * 60.0 / bpm if s["duration_s"] is None else s["duration_s"]
+
+        def render(p):
+            w = music.render(p, sr=sr, bpm=bpm, duration_s=length, notices=notices)
+            peak = float(np.max(np.abs(w)))
+            return (w / peak if peak > 0 else w).astype(np.float32)
+
+        return render(parts), f"{name} ({bpm:g} bpm note data)", lambda seed: render(texture_sources.humanize(parts, 1000 + seed))
+    try:
+        wave = audio.load(name, sr=sr, offset_s=_OFFSET.value, duration_s=s["duration_s"], normalize=True, notices=notices)
+    except audio.AudioError as e:
+        raise _runner.RunError(f"--source={name}: {' '.join(str(e).split())}") from None
+    return wave, name, lambda seed: wave
+
+
+def score(texture, source, *, sr: int, tempo: float, source_hist):
+    """KL(source ‖ texture) of the IOI histograms at the source tempo, max |Φ| and the mean
+    local autocorrelation of the (peak-normalised) ``texture``."""
+    import numpy as np
+
+    from mst_jax import metrics
+
+    wave = np.asarray(texture, np.float64)
+    peak = float(np.max(np.abs(wave)))
+    wave = wave / peak if peak > 0 else wave
+    ioi, _ = metrics.inter_onset_intervals_beats(wave, sr=sr, hop_length=HOP, tempo_bpm=tempo)
+    hist = metrics.ioi_histogram(ioi)
+    xc, lag = metrics.max_normalized_xcorr(wave, source)
+    return {
+        "kl": metrics.kl_divergence(source_hist, hist),
+        "max_xcorr": xc,
+        "xcorr_lag_samples": lag,
+        "intervals": len(ioi),
+        "hist": hist,
+        "autocorr": metrics.mean_local_autocorrelation(wave, sr=sr, hop_length=HOP),
+    }
+
+
+def body(s: dict, should_stop) -> int:
+    import numpy as np
+
+    from mst_jax import audio, losses, metrics, synthesis
+    from mst_jax.config import SolverConfig
+
+    out_dir = s["output_dir"]
+    _study.prepare_output_dir(out_dir, OUTPUTS)
+    t_start = time.perf_counter()
+    sr, seeds, rows = s["sr"], s["seeds"], s["rows"]
+    notices: list[str] = []
+    configs = {row: row_config(row, s["sizes"], _GAMMA_STYLE.value) for row in rows}
+    rf_s = {row: c.receptive_field_frames * c.stft.hop_length / sr for row, c in configs.items()}
+    sources = {}
+    for name in s["sources"]:
+        wave, label, second = load_source(name, s, notices)
+        src_s = len(wave) / sr
+        tex_s = s["texture_duration_s"] or src_s
+        longest = max(rf_s.values())
+        if max(rf_s.values()) >= src_s:
+            raise _runner.RunError(
+                f"--source={name}: {src_s:.2f} s is not longer than the longest receptive field ({longest:.2f} s, row "
+                f"{max(rf_s, key=rf_s.get)}); use a longer source or --duration"
+            )
+        if tex_s < 2 * longest:
+            raise _runner.RunError(
+                f"--texture_duration: {tex_s:.2f} s is shorter than twice the longest receptive field ({longest:.2f} s)"
+            )
+        sources[name] = {"wave": wave, "label": label, "second": second, "texture_samples": int(round(tex_s * sr))}
+    for n in dict.fromkeys(notices):
+        _runner.notice(n)
+
+    solver = SolverConfig(max_iter=s["max_iter"], chunk=s["chunk"], tol=s["tol"])
+    progress = _study.Progress(SCRIPT, len(sources) * len(rows) * len(seeds) * s["max_iter"])
+    results = []  # one dict per (source, row or identity, seed)
+    source_stats = {}
+    for name, src in sources.items():
+        source = src["wave"]
+        ioi_src, tempo = metrics.inter_onset_intervals_beats(source, sr=sr, hop_length=HOP)
+        source_hist = metrics.ioi_histogram(ioi_src)
+        source_stats[name] = {
+            "label": src["label"],
+            "seconds": len(source) / sr,
+            "tempo_bpm": tempo,
+            "onsets": len(ioi_src) + 1,
+            "hist": source_hist,
+            "autocorr": metrics.mean_local_autocorrelation(source, sr=sr, hop_length=HOP),
+        }
+        print(
+            f"{SCRIPT}: source {name}: {src['label']}, {len(source) / sr:.2f} s, tempo {tempo:.1f} bpm, "
+            f"{len(ioi_src) + 1} onsets; texture {src['texture_samples'] / sr:.2f} s",
+            flush=True,
+        )
+        for seed in seeds:
+            r = score(src["second"](seed), source, sr=sr, tempo=tempo, source_hist=source_hist)
+            results.append({"source": name, "row": 0, "config": IDENTITY, "seed": seed, **r})
+        for row in rows:
+            config = configs[row]
+            for seed in seeds:
+                weights_key, noise_key = _study.seed_keys(seed)
+                t0 = time.perf_counter()
+                noise = synthesis.init_noise(noise_key, src["texture_samples"])
+                objective = losses.build(
+                    config, weights_key, style=source, sr=sr, num_samples=src["texture_samples"], init_wave=noise
+                )
+                label = f"{name} row {row} seed {seed}"
+                state = {"it": 0}
+
+                def on_chunk(info, label=label, state=state):
+                    progress.chunk(
+                        label, info["iteration"] - state["it"],
+                        f"iteration {info['iteration']}/{s['max_iter']}  loss {info['loss']:.4g}  "
+                        f"{info['seconds_per_iteration']:.3g} s/iteration",
+                    )
+                    state["it"] = info["iteration"]
+
+                res = synthesis.synthesize(
+                    objective, noise, max_iter=s["max_iter"], solver=solver, on_chunk=on_chunk, should_stop=should_stop
+                )
+                if res.stop_reason == "interrupted":
+                    raise _runner.RunError("interrupted: nothing written", 130)
+                progress.done += s["max_iter"] - state["it"]
+                r = score(res.wave, source, sr=sr, tempo=tempo, source_hist=source_hist)
+                results.append({
+                    "source": name, "row": row, "config": ROW_NAMES[row - 1], "seed": seed, **r,
+                    "receptive_field_frames": config.receptive_field_frames,
+                    "receptive_field_s": rf_s[row],
+                    "beta": {k: float(v) for k, v in objective.params["beta"].items()},
+                    "final_loss": float(res.loss_history[-1]) if len(res.loss_history) else float("nan"),
+                    "stop_reason": res.stop_reason,
+                    "seconds": time.perf_counter() - t0,
+                })
+                print(
+                    f"{SCRIPT}: {label}: KL={r['kl']:.3f}, max|Φ|={r['max_xcorr']:.4f}, receptive field "
+                    f"{rf_s[row]:.2f} s, {res.stop_reason}, {time.perf_counter() - t0:.1f} s",
+                    flush=True,
+                )
+                if _SAVE_AUDIO.value:
+                    wave = np.asarray(res.wave, np.float32)
+                    audio.save(os.path.join(out_dir, f"{os.path.basename(name)}_row{row}_seed{seed}.wav"), wave, sr=sr, normalize=True)
+
+    _study.write_csv(
+        os.path.join(out_dir, "texture_study.csv"),
+        ("source", "config", "seed", "kl", "max_xcorr"),
+        [(r["source"], r["config"], r["seed"], r["kl"], r["max_xcorr"]) for r in results],
+    )
+    summary = summary_rows(results, rf_s)
+    _study.write_csv(
+        os.path.join(out_dir, "texture_study_summary.csv"),
+        ("source", "config", "kl_mean", "kl_sd", "max_xcorr_mean", "max_xcorr_sd", "n", "receptive_field_s", "paper_kl"),
+        [tuple(d.values()) for d in summary],
+    )
+    plot(os.path.join(out_dir, "texture_study.png"), results, summary, source_stats, s)
+
+    claims = {}
+    print(f"\n{SCRIPT}: KL(source‖texture) of IOI histograms (nats) and max |Φ|, mean ± sd over seeds "
+          "(paper: max |Φ| 0.010-0.013)")
+    for name in sources:
+        table = [
+            [d["config"], d["receptive_field_s"], f"{d['kl_mean']:.3f} ± {d['kl_sd']:.3f}",
+             f"{d['max_xcorr_mean']:.4f} ± {d['max_xcorr_sd']:.4f}", d["paper_kl"]]
+            for d in summary if d["source"] == name
+        ]
+        print(f"[{name}]")
+        print(_study.format_table(["config", "RF (s)", "KL", "max|Φ|", "paper KL (song 1 / 2)"], table))
+        cells = {
+            row: {k: [r[k] for r in results if r["source"] == name and r["row"] == row] for k in ("kl", "max_xcorr")}
+            for row in rows
+        }
+        holds, text = _study.texture_claim(cells)
+        claims[name] = {"holds": holds, "text": text}
+        verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "no verdict"}[holds]
+        print(f"{SCRIPT}: [{name}] claim 'a longer receptive field lowers the KL without raising max|Φ|': {verdict}")
+        print(f"  {text}")
+    print(f"  rule: {_study.VERDICT_RULE}")
+
+    wall = time.perf_counter() - t_start
+    record = {
+        "script": SCRIPT,
+        "flags": _flags.flag_values(FLAG_HOLDERS),
+        "resolved": s,
+        "versions": _runner.versions(),
+        "device": _runner.device(),
+        "solver": repr(solver),
+        "sources": {k: {kk: vv for kk, vv in v.items() if kk != "autocorr"} for k, v in source_stats.items()},
+        "ioi_bins_beats": metrics.IOI_BINS,
+        "kl_direction": "KL(source || texture), nats",
+        "verdict_rule": _study.VERDICT_RULE,
+        "runs": [{k: v for k, v in r.items() if k != "autocorr"} for r in results],
+        "summary": summary,
+        "claims": claims,
+        "notices": list(dict.fromkeys(notices)),
+        "wall_seconds": wall,
+    }
+    audio.save_json(os.path.join(out_dir, "texture_study.json"), record)
+    print(f"{SCRIPT}: wrote {', '.join(OUTPUTS)} to {out_dir} in {wall:.1f} s", flush=True)
+    return 0
+
+
+def summary_rows(results, rf_s) -> list[dict]:
+    """Mean ± sd over seeds per (source, config), identity row first."""
+    out = []
+    keys = list(dict.fromkeys((r["source"], r["row"], r["config"]) for r in results))
+    for src, row, config in keys:
+        cell = [r for r in results if r["source"] == src and r["row"] == row]
+        kl, kl_sd, n = _study.summarize([r["kl"] for r in cell])
+        xc, xc_sd, _ = _study.summarize([r["max_xcorr"] for r in cell])
+        out.append({
+            "source": src, "config": config, "kl_mean": kl, "kl_sd": kl_sd, "max_xcorr_mean": xc,
+            "max_xcorr_sd": xc_sd, "n": n, "receptive_field_s": rf_s.get(row, 0.0),
+            "paper_kl": "{:.2f} / {:.2f}".format(*PAPER_KL[row - 1]) if row else "",
+        })
+    return out
+
+
+def plot(path, results, summary, source_stats, s):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from experiments import _study
-
-    n = len(results)
-    fig, axes = plt.subplots(
-        n, 2, figsize=(10, 2.1 * n + 0.6), squeeze=False, constrained_layout=True
-    )
-    centers = 0.5 * (bins[:-1] + bins[1:])
-    width = bins[1] - bins[0]
-    for ax_row, r in zip(axes, results):
-        a, b = ax_row
-        a.bar(centers, source_hist, width=width, color="0.75", label="source")
-        a.bar(centers, r["hist"], width=width * 0.5, color="tab:blue", label="texture")
-        a.set_title(f"{r['config']}: KL={r['kl']:.2f}", fontsize=8)
-        a.set_xlim(bins[0], bins[-1])
-        a.set_ylabel("p", fontsize=7)
-        lags, ac = r["autocorr"]
-        b.plot(np.asarray(source_ac[0]) * hop / sr, source_ac[1], color="0.6", lw=1, label="source")
-        b.plot(np.asarray(lags) * hop / sr, ac, color="tab:red", lw=1, label="texture")
-        b.set_title(f"mean local autocorrelation, max|Φ|={r['max_xcorr']:.4f}", fontsize=8)
-        b.set_ylim(-0.05, 1.05)
-        for ax in (a, b):
-            ax.tick_params(labelsize=7)
-    axes[0][0].legend(fontsize=7)
-    axes[0][1].legend(fontsize=7)
-    axes[-1][0].set_xlabel("inter-onset interval (beats at the source tempo)", fontsize=8)
-    axes[-1][1].set_xlabel("lag (s)", fontsize=8)
+    names = list(source_stats)
+    fig, axes = plt.subplots(3, len(names), figsize=(6.5 * len(names), 10), squeeze=False, constrained_layout=True)
+    for c, name in enumerate(names):
+        cells = [d for d in summary if d["source"] == name]
+        labels = ["identity" if d["config"] == IDENTITY else f"row {ROW_NAMES.index(d['config']) + 1}" for d in cells]
+        x = np.arange(len(cells))
+        sd = lambda v: [0.0 if e != e else e for e in v]  # noqa: E731 (NaN sd: no bar)
+        ax = axes[0][c]
+        ax.bar(x, [d["kl_mean"] for d in cells], yerr=sd([d["kl_sd"] for d in cells]), capsize=3,
+               color=["0.7" if d["config"] == IDENTITY else "tab:blue" for d in cells], label="ours (±1 sd)")
+        for k, d in enumerate(cells):
+            if d["paper_kl"]:
+                p1, p2 = (float(v) for v in d["paper_kl"].split(" / "))
+                ax.plot([k - 0.15, k + 0.15], [p1, p2], "x", color="tab:red", label="paper (songs 1, 2)" if k == 1 else None)
+        ax.set_xticks(x, labels, fontsize=6)
+        ax.set_ylabel("KL(source‖texture), nats")
+        ax.set_title(f"{source_stats[name]['label']}: {source_stats[name]['seconds']:.1f} s, "
+                     f"{s['max_iter']} iterations, seeds {','.join(map(str, s['seeds']))}", fontsize=8)
+        ax.legend(fontsize=7)
+        ax = axes[1][c]
+        ax.bar(x, [d["max_xcorr_mean"] for d in cells], yerr=sd([d["max_xcorr_sd"] for d in cells]), capsize=3,
+               color=["0.7" if d["config"] == IDENTITY else "tab:green" for d in cells])
+        ax.axhspan(0.010, 0.013, color="tab:red", alpha=0.15, label="paper 0.010-0.013")
+        ax.set_yscale("log")
+        ax.set_xticks(x, labels, fontsize=6)
+        ax.set_ylabel("max |Φ| texture vs source")
+        ax.legend(fontsize=7)
+        ax = axes[2][c]
+        lags, ac = source_stats[name]["autocorr"]
+        lag_s = np.asarray(lags) * HOP / s["sr"]
+        ax.plot(lag_s, ac, color="k", lw=1.5, label="source")
+        for row in sorted({r["row"] for r in results if r["source"] == name}):
+            curves = [r["autocorr"][1] for r in results if r["source"] == name and r["row"] == row]
+            n = min(len(v) for v in curves)
+            mean = np.mean([np.asarray(v[:n]) for v in curves], axis=0)
+            ax.plot(lag_s[:n], mean, lw=1, ls="--" if row == 0 else "-", label="identity" if row == 0 else f"row {row}")
+        ax.set_xlabel("lag (s)")
+        ax.set_ylabel("mean local autocorrelation (mean over seeds)")
+        ax.legend(fontsize=7)
     fig.suptitle(
-        f"Texture study (Fig. 4): {s['max_iter']} iterations{', quick' if s['quick'] else ''}",
-        fontsize=9,
+        "Texture study (Fig. 4)" + (" quick" if s["quick"] else "") + ": "
+        + "; ".join(f"row {i + 1} {n}" for i, n in enumerate(ROW_NAMES)),
+        fontsize=7,
     )
     _study.save_figure(fig, path)
 
 
-def _fail(message: str):
-    """Exits with status 1 and a one-line message (SPEC §3)."""
-    raise SystemExit(f"texture_study: error: {message}")
+FLAG_HOLDERS = (
+    _SOURCE, _OUTPUT_DIR, _QUICK, _SEEDS, _DURATION, _OFFSET, _TEXTURE_DURATION, _ROWS, _GAMMA_STYLE,
+    _MEL_ROWS_STFT_KERNEL, _N_MELS_MANY, _N_MELS_FEW, _SAVE_AUDIO, *USED_SHARED,
+)
 
 
 def main(argv):
-    if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        s = _settings()
-    except ValueError as e:
-        _fail(str(e))
-    out_dir = _OUTPUT_DIR.value
-
-    import jax
-    import numpy as np
-
-    from experiments import _study
-    from mst_jax import audio, losses, metrics, music, synthesis
-    from mst_jax.config import SolverConfig
-
-    source_path = _SOURCE.value or str(music.example_path("style"))
-    _study.prepare_output_dir("texture_study", out_dir, ("texture_study.csv", "texture_study.png", "texture_study.json"))
-    sr = _SR.value
-    notices: list[str] = []
-    try:
-        source = audio.load(
-            source_path,
-            sr=sr,
-            offset_s=_OFFSET.value,
-            duration_s=s["duration_s"],
-            normalize=True,
-            notices=notices,
-        )
-    except audio.AudioError as e:
-        _fail(str(e))
-    t_start = time.perf_counter()
-    print(f"[texture_study] {_study.device_line()}", flush=True)
-    for n in notices:
-        print(f"[texture_study] notice: {n}", flush=True)
-    print(f"[texture_study] source {source_path}: {len(source) / sr:.2f} s at {sr} Hz", flush=True)
-
-    hop = 512  # onset-envelope hop, as the STFT (SPEC §1)
-    ioi_src, tempo = metrics.inter_onset_intervals_beats(source, sr=sr, hop_length=hop)
-    source_hist = metrics.ioi_histogram(ioi_src)
-    source_ac = metrics.mean_local_autocorrelation(source, sr=sr, hop_length=hop)
-    print(f"[texture_study] source tempo {tempo:.1f} bpm, {len(ioi_src) + 1} onsets", flush=True)
-
-    key = jax.random.PRNGKey(_SEED.value)
-    weights_key, noise_key = jax.random.split(key)
-    noise = synthesis.init_noise(noise_key, len(source))
-    solver = SolverConfig(max_iter=s["max_iter"], chunk=s["chunk"])
-    results = []
-    for row in s["rows"]:
-        name = ROW_NAMES[row - 1]
-        config = row_config(row, s["sizes"], _GAMMA_STYLE.value)
-        t0 = time.perf_counter()
-        objective = losses.build(
-            config, weights_key, style=source, sr=sr, num_samples=len(source), init_wave=noise
-        )
-
-        def progress(info, row=row):
-            print(
-                f"[texture_study] row {row} iteration {info['iteration']}/{s['max_iter']}: "
-                f"loss {info['loss']:.4g}, {info['seconds_per_iteration']:.3f} s/iteration",
-                flush=True,
-            )
-
-        res = synthesis.synthesize(
-            objective, noise, max_iter=s["max_iter"], solver=solver, on_chunk=progress
-        )
-        wave = np.asarray(res.wave, np.float64)
-        peak = np.max(np.abs(wave))
-        texture = wave / peak if peak > 0 else wave
-        ioi_tex, _ = metrics.inter_onset_intervals_beats(
-            texture, sr=sr, hop_length=hop, tempo_bpm=tempo
-        )
-        hist = metrics.ioi_histogram(ioi_tex)
-        kl = metrics.kl_divergence(source_hist, hist)
-        xc, lag = metrics.max_normalized_xcorr(texture, source)
-        rf = config.receptive_field_frames
-        results.append(
-            {
-                "row": row,
-                "config": name,
-                "kl": kl,
-                "max_xcorr": xc,
-                "xcorr_lag_samples": lag,
-                "intervals": len(ioi_tex),
-                "hist": hist,
-                "autocorr": metrics.mean_local_autocorrelation(texture, sr=sr, hop_length=hop),
-                "receptive_field_frames": rf,
-                "receptive_field_s": rf * config.stft.hop_length / sr,
-                "beta": {k: float(v) for k, v in objective.params["beta"].items()},
-                "final_loss": float(res.loss_history[-1])
-                if len(res.loss_history)
-                else float("nan"),
-                "stop_reason": res.stop_reason,
-                "seconds": time.perf_counter() - t0,
-                "seconds_per_iteration": res.seconds_per_iteration,
-            }
-        )
-        print(
-            f"[texture_study] row {row} '{name}': KL(source‖texture)={kl:.3f}, max|Φ|={xc:.4f} "
-            f"(lag {lag}), receptive field {rf} frames, {res.stop_reason}, {time.perf_counter() - t0:.1f} s",
-            flush=True,
-        )
-        if _SAVE_AUDIO.value:
-            audio.save(
-                os.path.join(out_dir, f"texture_row{row}.wav"), texture.astype(np.float32), sr=sr
-            )
-
-    _study.write_csv(
-        os.path.join(out_dir, "texture_study.csv"),
-        ("config", "kl", "max_xcorr"),
-        [(r["config"], r["kl"], r["max_xcorr"]) for r in results],
-    )
-    _plot(
-        os.path.join(out_dir, "texture_study.png"),
-        results,
-        source_hist,
-        source_ac,
-        metrics.IOI_BINS,
-        sr,
-        hop,
-        s,
-    )
-
-    header = ["row", "config", "RF (s)", "KL", "max|Φ|", "paper KL (song 1 / 2)"]
-    table = [
-        [
-            r["row"],
-            r["config"],
-            r["receptive_field_s"],
-            r["kl"],
-            f"{r['max_xcorr']:.4f}",
-            "{:.2f} / {:.2f}".format(*PAPER_KL[r["row"] - 1]),
-        ]
-        for r in results
-    ]
-    print(
-        "\n[texture_study] KL(source‖texture) of IOI histograms (nats) and max |Φ| (paper: 0.010-0.013)"
-    )
-    print(_study.format_table(header, table))
-    holds, text = _study.texture_claim(results)
-    verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "not evaluated"}[holds]
-    print(
-        f"[texture_study] claim 'a longer receptive field lowers the KL without raising max|Φ|': {verdict}"
-    )
-    print(f"  {text}")
-    kls = [r["kl"] for r in results]
-    if len(results) >= 3:
-        rf_rank = np.argsort(
-            np.argsort([r["receptive_field_frames"] + 1e-3 * r["row"] for r in results])
-        )
-        kl_rank = np.argsort(np.argsort(kls))
-        rho = float(np.corrcoef(rf_rank, kl_rank)[0, 1])
-        print(f"  Spearman rank correlation of receptive field and KL over the rows: {rho:+.2f}")
-
-    wall = time.perf_counter() - t_start
-    record = {
-        "flags": {
-            f.name: f.value for f in flags.FLAGS.get_key_flags_for_module(sys.modules[__name__])
-        },
-        "resolved": s,
-        "source": source_path,
-        "source_tempo_bpm": tempo,
-        "source_hist": source_hist,
-        "ioi_bins_beats": metrics.IOI_BINS,
-        "kl_direction": "KL(source || texture), nats",
-        "versions": {
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "numpy": np.__version__,
-        },
-        "device": _study.device_line(),
-        "solver": repr(solver),
-        "rows": [{k: v for k, v in r.items() if k != "autocorr"} for r in results],
-        "claim_holds": holds,
-        "claim": text,
-        "wall_seconds": wall,
-    }
-    audio.save_json(os.path.join(out_dir, "texture_study.json"), record)
-    print(
-        f"[texture_study] wrote texture_study.csv, .png, .json to {out_dir} in {wall:.1f} s",
-        flush=True,
-    )
+    _study.run(argv, SCRIPT, settings, body, _flags.flag_values(FLAG_HOLDERS))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_flags.parse)

@@ -17,9 +17,10 @@ from experiments import _batch, _flags, _runner
 CONTENT = flags.DEFINE_string("content", None, "Content audio file (any format soundfile reads).")
 INIT = flags.DEFINE_enum(
     "init",
-    "noise",
+    "content",
     ["noise", "content"],
-    "Initial waveform: N(0, 1e-3^2) noise from --seed, or the content itself.",
+    "Initial waveform: the content itself (default: keeps the content, BUILD_NOTES.md 'Quality'), "
+    "or the paper's N(0, 1e-3^2) noise from --seed.",
 )
 flags.adopt_module_key_flags(_flags)
 flags.adopt_module_key_flags(_batch)

@@ -36,6 +36,7 @@ __all__ = [
     "batch_mesh",
     "build_batch",
     "calibrate",
+    "select",
     "stack",
     "synthesize_batch",
     "term_gradient_norms",
@@ -142,6 +143,20 @@ def stack(objectives: Sequence[losses.Objective]) -> BatchObjective:
         tuple(first.shape),
         len(objectives),
     )
+
+
+def select(batch: BatchObjective, indices: Sequence[int]) -> BatchObjective:
+    """The examples ``indices`` of ``batch`` (in that order, repeats allowed) as a new batch.
+
+    The functions stay the batch's own, so batches selected from one batch share their compiled
+    programs (:func:`synthesize_batch` caches them per function): a large set of runs can go
+    through in fixed-size pieces without recompiling.
+    """
+    idx = np.asarray(list(indices), np.int64)
+    if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= batch.size:
+        raise ValueError(f"select: indices must be a non-empty list within 0..{batch.size - 1}")
+    per = {k: jax.tree.map(lambda a: a[idx], batch.params[k]) for k in PER_EXAMPLE}
+    return batch._replace(params=dict(batch.params, **per), size=int(idx.size))
 
 
 def build_batch(
@@ -299,35 +314,34 @@ def term_gradient_norms(batch: BatchObjective, xs, *, mesh=None) -> list[dict[st
 @functools.lru_cache(maxsize=16)
 def _norms_fn(terms, names, rows):
     def norms(x, p):
-        return {
-            name: jnp.sqrt(jnp.sum(jnp.square(jax.grad(lambda y, n=name: terms(y, p)[n])(x))))
-            for name in names
-        }
+        return losses.gradient_norms(terms, x, p, names)
 
     return jax.jit(jax.vmap(norms, in_axes=(0, PARAMS_AXES)), out_shardings=rows)
 
 
-def calibrate(batch: BatchObjective, xs, *, mesh=None) -> BatchObjective:
-    """Eq. 7-8 for every example at its own ``xs[i]``: ``beta_t = Gamma_t / ‖∂L_t/∂x‖``.
+def calibrate(batch: BatchObjective, xs, *, mesh=None, gammas=None) -> BatchObjective:
+    """Eq. 7-8 for every example at its own ``xs[i]`` (:func:`mst_jax.losses.beta_from_norms`).
+
+    Args:
+      batch: the batch objective.
+      xs: ``(B, *shape)`` points of calibration.
+      mesh: from :func:`batch_mesh` (default: all devices).
+      gammas: optional B dicts ``{term: Γ}`` replacing the configuration's Γ per example
+        (Γ = 0 switches a term off in that example).
 
     Raises:
-      ValueError: naming the example and term whose gradient is zero or non-finite there.
+      mst_jax.losses.CalibrationError: naming the example and term whose gradient is zero or
+        non-finite there.
     """
     norms = term_gradient_norms(batch, xs, mesh=mesh)
+    if gammas is not None and len(gammas) != batch.size:
+        raise ValueError(f"calibrate: {len(gammas)} sets of Γ for a batch of {batch.size}")
     betas = []
     for i, n in enumerate(norms):
-        beta = {}
-        for t in batch.config.terms:
-            if t.gamma == 0:
-                beta[t.name] = 0.0
-            elif np.isfinite(n[t.name]) and n[t.name] > 0:
-                beta[t.name] = t.gamma / n[t.name]
-            else:
-                raise ValueError(
-                    f"calibrate: example {i}: the gradient of {t.name} at the initial point has norm "
-                    f"{n[t.name]}; Eq. 7 needs a non-zero finite gradient"
-                )
-        betas.append(beta)
+        try:
+            betas.append(losses.beta_from_norms(batch.config, n, gammas=None if gammas is None else gammas[i]))
+        except losses.CalibrationError as e:
+            raise losses.CalibrationError(e.term, e.norm, f"calibrate: example {i}: {e}") from None
     return with_beta(batch, betas)
 
 
@@ -348,7 +362,7 @@ def with_beta(batch: BatchObjective, betas: Sequence[dict[str, float]]) -> Batch
 @functools.lru_cache(maxsize=16)
 def _batched_fns(value_and_terms, names, solver: SolverConfig, rows):
     """(init, chunk) for the batch: synthesis's per-example programs vmapped, batch axis sharded."""
-    single = synthesis._chunk_fn(value_and_terms, names, solver)
+    single = synthesis.chunk_program(value_and_terms, names, solver)
     step = synthesis.make_step(value_and_terms, solver)  # solver.optimizer's
 
     def init(x0, params, bounds):
@@ -414,7 +428,7 @@ def synthesize_batch(
     names = tuple(t.name for t in batch.config.terms)
     init_fn, chunk_fn = _batched_fns(batch.value_and_terms, names, solver, rows)
     params = _put(padded.params, psh)
-    lower, upper = synthesis._bounds(batch, solver)
+    lower, upper = synthesis.bounds(batch.shape, solver)
     bounds = _put((lower, upper), shared)
     x0 = _put(xs, rows)
     state = init_fn(x0, params, bounds)

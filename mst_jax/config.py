@@ -14,7 +14,8 @@ SR = 22050  # Hz, paper §3.2.1
 C1_HZ = 32.70319566257483  # Hz, MIDI note 24 at A4 = 440 Hz
 
 Activation = Literal["selu", "relu"]
-Init = Literal["lecun_normal", "glorot_uniform"]
+Init = Literal["lecun_normal", "glorot_uniform", "glorot_normal_relu"]
+INITS = ("lecun_normal", "glorot_uniform", "glorot_normal_relu")
 Kind = Literal["content", "style", "l1", "spectrum"]
 
 REPRESENTATIONS = ("stft", "mel", "cqt")
@@ -57,7 +58,8 @@ class StftNetConfig:
       filters: number of kernels N_f (paper: 4096).
       kernel: kernel length K in frames (paper: 11, about 25 ms per frame hop).
       activation: ``"selu"`` (paper §3.5) or ``"relu"`` (Ulyanov & Lebedev baseline).
-      init: ``"lecun_normal"`` for SELU, ``"glorot_uniform"`` for the baseline.
+      init: ``"lecun_normal"`` for SELU; ``"glorot_normal_relu"`` (Ulyanov & Lebedev's
+        released code) or ``"glorot_uniform"`` for the ReLU baseline.
     """
 
     filters: int = 4096
@@ -71,7 +73,7 @@ class StftNetConfig:
         _check_positive_int("stft filters", self.filters)
         _check_positive_int("stft kernel", self.kernel)
         _check_choice("activation", self.activation, ("selu", "relu"))
-        _check_choice("init", self.init, ("lecun_normal", "glorot_uniform"))
+        _check_choice("init", self.init, INITS)
 
     @property
     def receptive_field_frames(self) -> int:
@@ -112,7 +114,7 @@ class MelNetConfig:
         if not isinstance(self.blocks, int) or self.blocks < 0:
             raise ValueError(f"mel blocks={self.blocks!r} must be a non-negative integer")
         _check_choice("activation", self.activation, ("selu", "relu"))
-        _check_choice("init", self.init, ("lecun_normal", "glorot_uniform"))
+        _check_choice("init", self.init, INITS)
 
     @property
     def dilations(self) -> tuple[int, ...]:
@@ -171,7 +173,7 @@ class CqtNetConfig:
         if not self.fmin > 0:
             raise ValueError(f"cqt fmin={self.fmin!r} must be positive")
         _check_choice("activation", self.activation, ("selu", "relu"))
-        _check_choice("init", self.init, ("lecun_normal", "glorot_uniform"))
+        _check_choice("init", self.init, INITS)
 
     @property
     def dilations(self) -> tuple[int, ...]:

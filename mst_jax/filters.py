@@ -1,8 +1,10 @@
-"""Host-side numpy filterbanks: HTK Mel (Eq. 6) and the pseudo-CQT (paper §3.2.2).
+"""Host-side numpy filterbanks: HTK Mel (Eq. 6, by librosa) and the pseudo-CQT (paper §3.2.2).
 
 Filterbanks are plain ``(n_fft // 2 + 1, n_filters)`` float32 matrices, built once on
 the host and applied inside the jitted loss by a matmul on the magnitude STFT. Results
-are cached; the cached arrays are read-only.
+are cached; the cached arrays are read-only. What librosa already builds (the Mel
+filterbank, bin and CQT frequencies, the window) is librosa's; only the pseudo-CQT, which
+librosa has no filterbank for, is ours.
 """
 
 from __future__ import annotations
@@ -10,31 +12,19 @@ from __future__ import annotations
 import functools
 import warnings
 
+import librosa
 import numpy as np
 
 from mst_jax.config import C1_HZ
 
 
-def hz_to_mel(f_hz):
-    """Eq. 6: ``M(f) = 1125 ln(1 + f / 700)`` (the HTK Mel scale).
-
-    Args:
-      f_hz: frequencies in Hz, any shape.
-
-    Returns:
-      Mel values, same shape.
-    """
-    return 1125.0 * np.log1p(np.asarray(f_hz, dtype=np.float64) / 700.0)
+class EmptyMelFilterWarning(UserWarning):
+    """Some Mel filters cover no STFT bin (legal: they contribute zeros)."""
 
 
-def mel_to_hz(m):
-    """Inverse of :func:`hz_to_mel`."""
-    return 700.0 * np.expm1(np.asarray(m, dtype=np.float64) / 1125.0)
-
-
-def fft_frequencies(*, sr: float, n_fft: int) -> np.ndarray:
-    """Centre frequency in Hz of each of the ``n_fft // 2 + 1`` STFT bins."""
-    return np.arange(n_fft // 2 + 1, dtype=np.float64) * (float(sr) / n_fft)
+def empty_filters(filterbank) -> np.ndarray:
+    """Indices of the filters (columns) of a ``(bins, n_filters)`` filterbank that weight no bin."""
+    return np.flatnonzero(np.asarray(filterbank).max(axis=0) <= 0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -43,11 +33,12 @@ def mel_filterbank(
 ) -> np.ndarray:
     """Triangular filters equally spaced on the Eq. 6 Mel scale, peak 1 (no area norm).
 
-    The ``n_mels + 2`` edges are equally spaced in Mel between ``fmin`` and ``fmax``;
-    filter ``m`` rises linearly from edge ``m`` to 1 at edge ``m + 1`` and falls to 0
-    at edge ``m + 2`` (linear in Hz). Equal to
     ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
-    htk=True, norm=None).T`` (the Mel constant, 1125 or 2595/ln 10, cancels).
+    htk=True, norm=None).T``: the ``n_mels + 2`` edges are equally spaced in HTK Mel
+    between ``fmin`` and ``fmax``; filter ``m`` rises linearly from edge ``m`` to 1 at edge
+    ``m + 1`` and falls to 0 at edge ``m + 2`` (linear in Hz). librosa's HTK scale is
+    ``2595 log10(1 + f / 700)``, Eq. 6's ``1125 ln(1 + f / 700)``: the constant cancels,
+    since equally spaced Mel values map back to the same edges in Hz.
 
     Args:
       sr: sample rate in Hz.
@@ -62,6 +53,10 @@ def mel_filterbank(
     Raises:
       ValueError: on a non-positive size or an empty frequency range.
 
+    Warns:
+      EmptyMelFilterWarning: when some filters cover no STFT bin (too many bands for
+        ``n_fft``: the paper's 512 HTK bands at ``n_fft`` 2048 leave the lowest 10 empty).
+
     >>> mel_filterbank(sr=22050, n_fft=2048, n_mels=16).shape
     (1025, 16)
     """
@@ -70,26 +65,24 @@ def mel_filterbank(
     fmax = float(sr) / 2 if fmax is None else float(fmax)
     if not 0.0 <= fmin < fmax:
         raise ValueError(f"mel_filterbank: need 0 <= fmin < fmax (got fmin={fmin}, fmax={fmax})")
-    freqs = fft_frequencies(sr=sr, n_fft=n_fft)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    widths = np.diff(edges)
-    rising = (freqs[:, None] - edges[None, :-2]) / widths[None, :-1]
-    falling = (edges[None, 2:] - freqs[:, None]) / widths[None, 1:]
-    weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
-    empty = np.flatnonzero(weights.max(axis=0) == 0)
+    with warnings.catch_warnings():
+        # librosa's own empty-filter warning: replaced by ours, which counts them.
+        warnings.filterwarnings("ignore", message="Empty filters detected", category=UserWarning)
+        weights = librosa.filters.mel(
+            sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True, norm=None,
+            dtype=np.float32,
+        )
+    weights = np.ascontiguousarray(weights.T)
+    empty = empty_filters(weights)
     if empty.size:
         warnings.warn(
             f"mel_filterbank: {empty.size} of {n_mels} Mel filters cover no STFT bin "
             f"(n_mels too large for n_fft={n_fft}?)",
+            EmptyMelFilterWarning,
             stacklevel=2,
         )
     weights.setflags(write=False)
     return weights
-
-
-def cqt_frequencies(*, n_bins: int, fmin: float = C1_HZ, bins_per_octave: int = 12) -> np.ndarray:
-    """Centre frequencies ``fmin * 2 ** (k / bins_per_octave)`` in Hz, ``k < n_bins``."""
-    return fmin * 2.0 ** (np.arange(n_bins, dtype=np.float64) / bins_per_octave)
 
 
 @functools.lru_cache(maxsize=64)
@@ -134,7 +127,7 @@ def cqt_filterbank(
         raise ValueError("cqt_filterbank: n_bins, bins_per_octave, n_fft and sr must be positive")
     if not (fmin > 0 and filter_scale > 0):
         raise ValueError(f"cqt_filterbank: fmin and filter_scale must be positive (got {fmin}, {filter_scale})")
-    centres = cqt_frequencies(n_bins=n_bins, fmin=fmin, bins_per_octave=bins_per_octave)
+    centres = librosa.cqt_frequencies(n_bins, fmin=fmin, bins_per_octave=bins_per_octave)
     if centres[-1] >= sr / 2:
         raise ValueError(
             f"cqt_filterbank: top bin at {centres[-1]:.1f} Hz is not below Nyquist ({sr / 2:.1f} Hz); "
@@ -143,7 +136,7 @@ def cqt_filterbank(
     q = 1.0 / (2.0 ** (1.0 / bins_per_octave) - 1.0)
     bin_hz = float(sr) / n_fft
     half_width = np.maximum(filter_scale * centres / q, bin_hz)
-    freqs = fft_frequencies(sr=sr, n_fft=n_fft)
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
     weights = np.maximum(0.0, 1.0 - np.abs(freqs[:, None] - centres[None, :]) / half_width[None, :])
     weights = weights.astype(np.float32)
     weights.setflags(write=False)
@@ -152,8 +145,7 @@ def cqt_filterbank(
 
 @functools.lru_cache(maxsize=16)
 def hann_window(n_fft: int) -> np.ndarray:
-    """Periodic Hann window of ``n_fft`` samples (``scipy.signal.get_window("hann")``)."""
-    n = np.arange(n_fft, dtype=np.float64)
-    w = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)).astype(np.float32)
+    """Periodic Hann window of ``n_fft`` samples (``librosa.stft``'s), float32, read-only."""
+    w = librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
     w.setflags(write=False)
     return w

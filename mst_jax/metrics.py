@@ -150,7 +150,7 @@ def inter_onset_intervals_beats(
         ValueError: Bad waveform or tempo.
 
     Example:
-        >>> from mst_jax.music import click_track
+        >>> from mst_jax.signals import click_track
         >>> ioi, bpm = inter_onset_intervals_beats(click_track(bpm=120.0, duration_s=4.0), sr=22050,
         ...                                        tempo_bpm=120.0)
         >>> bool(np.allclose(ioi, 1.0, atol=0.05))
@@ -304,7 +304,7 @@ def mean_local_autocorrelation(
     ``(frames,)``. It is cut into windows ``w_j = e[j·H : j·H + W]`` of ``W = window_frames``
     frames every ``H = window_hop_frames`` frames (only whole windows; one window of the whole
     envelope if it is shorter than ``W``). Each window's autocorrelation, without mean removal or
-    taper (as ``librosa.autocorrelate``), is normalised by its lag-0 value:
+    taper (``librosa.autocorrelate``), is normalised by its lag-0 value:
 
     .. math::
         r_j[\\ell] = \\frac{\\sum_{n=0}^{W-1-\\ell} w_j[n]\\, w_j[n+\\ell]}{\\sum_{n=0}^{W-1} w_j[n]^2},
@@ -332,7 +332,7 @@ def mean_local_autocorrelation(
         ValueError: Bad waveform or non-positive sizes.
 
     Example:
-        >>> from mst_jax.music import click_track
+        >>> from mst_jax.signals import click_track
         >>> lags, r = mean_local_autocorrelation(click_track(bpm=120.0, duration_s=8.0), sr=22050)
         >>> float(r[0])
         1.0
@@ -353,13 +353,9 @@ def mean_local_autocorrelation(
         windows = np.stack([env[s : s + window_frames] for s in starts])
     n_lags = min(int(max_lag_frames), windows.shape[1] - 1) + 1
     lags = np.arange(n_lags)
-    values = np.zeros(n_lags)
-    used = 0
-    for w in windows:
-        energy = np.dot(w, w)
-        if energy > 0:
-            values += np.array([np.dot(w[: w.size - k], w[k:]) for k in lags]) / energy
-            used += 1
-    if used:
-        values /= used
-    return lags, values
+    energy = np.einsum("wn,wn->w", windows, windows)
+    used = energy > 0
+    if not used.any():
+        return lags, np.zeros(n_lags)
+    r = librosa.autocorrelate(windows[used], max_size=n_lags, axis=-1)  # (windows, lags)
+    return lags, np.mean(r / energy[used, None], axis=0)

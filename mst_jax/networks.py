@@ -2,9 +2,14 @@
 
 * STFT net: one 1-D convolution over time, STFT bins as input channels (Ulyanov & Lebedev).
 * Mel net: 1-D convolution over time of the log-Mel spectrogram, then dilated residual
-  blocks (dilations 2, 4, ...): ``h <- act(h + conv1x1(act(dilated_conv(h))))``.
+  blocks (dilations 2, 4, ...).
 * CQT net: 2-D convolution over (time, CQT bin), optional max-pool along frequency,
   then residual blocks dilated 1, 2, 4, ... in both axes.
+
+A residual block, as released (SPEC §1): ``d <- act(dilated_conv(h))``, ``s <- s + d @ W_mix``,
+``h <- act(s)``. The running sum ``s`` starts at the first layer's output and is kept before
+the activation; each block's map is ``act(s)``. (Re-activating the sum at every block,
+``h <- act(h + mix)``, agrees with this for the first block only.)
 
 No training and no biases: the weights are drawn once from a ``jax.random`` key (LeCun
 normal for SELU, Glorot uniform for the ReLU baseline) and held fixed. ``apply`` takes a
@@ -41,7 +46,9 @@ def _kernel(key, shape, init: str):
 
     ``lecun_normal``: N(0, 1 / fan_in) (untruncated, so the variance is exactly the
     LeCun value SELU's self-normalisation assumes). ``glorot_uniform``:
-    U(-l, l), ``l = sqrt(6 / (fan_in + fan_out))``.
+    U(-l, l), ``l = sqrt(6 / (fan_in + fan_out))``. ``glorot_normal_relu``: Glorot normal with
+    ReLU's gain sqrt(2), N(0, 4 / (fan_in + fan_out)), as Ulyanov & Lebedev's released code
+    draws its kernel (``randn * sqrt(2) * sqrt(2 / ((bins + filters) * 11))``).
     """
     receptive = 1
     for s in shape[:-2]:
@@ -52,6 +59,8 @@ def _kernel(key, shape, init: str):
     if init == "glorot_uniform":
         limit = (6.0 / (fan_in + fan_out)) ** 0.5
         return jax.random.uniform(key, shape, jnp.float32, -limit, limit)
+    if init == "glorot_normal_relu":
+        return jax.random.normal(key, shape, jnp.float32) * jnp.sqrt(4.0 / (fan_in + fan_out))
     raise ValueError(f"unknown init {init!r}")
 
 
@@ -208,16 +217,41 @@ def stft_net(cfg: StftNetConfig, *, n_bins: int) -> Network:
     return Network(init, apply)
 
 
-def _residual_1d(act, h, block, *, dilation):
-    z = act(conv1d(h, block["dilated"], dilation=dilation))
-    return act(h + z @ block["mix"])
+def residual_blocks(act, h, blocks, dilations, conv):
+    """The residual blocks as released (SPEC §1): a running sum kept before the activation.
+
+    .. code-block:: text
+
+        s = h                      # the first layer's (activated) output
+        for each block b:
+            d = act(conv(h, W_b, dilation_b))
+            s = s + d @ Mix_b      # 1 x 1 convolution added to the running sum
+            h = act(s)             # the block's map; the sum itself is not re-activated
+
+    Args:
+      act: the activation.
+      h: the first layer's map, ``(..., positions..., channels)``.
+      blocks: one ``{"dilated": kernel, "mix": (channels, channels)}`` per block.
+      dilations: one dilation per block.
+      conv: ``conv(h, kernel, dilation=d)`` ("SAME", channels last).
+
+    Returns:
+      One map per block, each the shape of ``h``.
+    """
+    total, maps = h, []
+    for block, d in zip(blocks, dilations):
+        z = act(conv(h, block["dilated"], dilation=d))
+        total = total + z @ block["mix"]
+        h = act(total)
+        maps.append(h)
+    return maps
 
 
 def mel_net(cfg: MelNetConfig) -> Network:
     """The Mel net: 1-D conv (kernel 50) then dilated residual blocks (paper §3.2.1).
 
-    Block ``b`` (dilation ``2 ** (b + 1)``): ``h <- act(h + act(conv_d(h)) @ W_mix)``,
-    the residual stream being the running sum of SPEC §1. ``apply`` takes
+    Block ``b`` has dilation ``2 ** (b + 1)``; blocks as :func:`residual_blocks` (the
+    running sum kept before the activation, SPEC §1). ``apply`` takes
     ``(..., frames, n_mels)`` and returns ``1 + blocks`` maps ``(..., frames, filters)``.
     Receptive field: ``kernel + sum((block_kernel - 1) * d)`` frames (194 by default).
     """
@@ -240,11 +274,7 @@ def mel_net(cfg: MelNetConfig) -> Network:
 
     def apply(params, x):
         h = act(conv1d(x, params["conv"]))
-        maps = [h]
-        for block, d in zip(params["blocks"], cfg.dilations):
-            h = _residual_1d(act, h, block, dilation=d)
-            maps.append(h)
-        return maps
+        return [h] + residual_blocks(act, h, params["blocks"], cfg.dilations, conv1d)
 
     return Network(init, apply)
 
@@ -253,7 +283,8 @@ def cqt_net(cfg: CqtNetConfig) -> Network:
     """The CQT net: 2-D conv (11 x 11), frequency max-pool, residual blocks (paper §3.2.2, §3.4).
 
     ``apply`` takes ``(..., frames, n_bins)`` and returns ``1 + blocks`` maps
-    ``(..., frames, n_bins // pool, filters)``; pooling follows the first layer.
+    ``(..., frames, n_bins // pool, filters)``; pooling follows the first layer, the
+    blocks are :func:`residual_blocks`.
     """
     act = _ACTIVATIONS[cfg.activation]
 
@@ -275,12 +306,7 @@ def cqt_net(cfg: CqtNetConfig) -> Network:
     def apply(params, x):
         h = act(conv2d(x[..., None], params["conv"]))
         h = max_pool_frequency(h, width=cfg.pool)
-        maps = [h]
-        for block, d in zip(params["blocks"], cfg.dilations):
-            z = act(conv2d(h, block["dilated"], dilation=d))
-            h = act(h + z @ block["mix"])
-            maps.append(h)
-        return maps
+        return [h] + residual_blocks(act, h, params["blocks"], cfg.dilations, conv2d)
 
     return Network(init, apply)
 

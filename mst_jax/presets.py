@@ -16,6 +16,7 @@ from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig
 
 GAMMA_STYLE = 50.0
 GAMMA_CONTENT = 1.0
+BASELINE_ALPHA = 1e-2  # Ulyanov & Lebedev's content weight on sum (X - C)^2
 GAMMA_L1 = 0.1
 
 STFT = StftNetConfig()
@@ -109,14 +110,26 @@ def table1(row: int) -> LossConfig:
     return LossConfig(terms=content() + style())
 
 
-def baseline() -> LossConfig:
-    """Ulyanov & Lebedev (2016): one STFT conv layer (4096 filters, kernel 11), ReLU, Glorot,
-    content + style on the same net, optimising the log-magnitude spectrogram (then
-    Griffin-Lim restores phase)."""
-    net = StftNetConfig(activation="relu", init="glorot_uniform")
+def baseline(*, filters: int = 4096) -> LossConfig:
+    """Ulyanov & Lebedev (2016) as published: one STFT conv layer (``filters`` x kernel 11),
+    ReLU, their Glorot-normal kernel with ReLU gain, content + style on the same net,
+    optimising the log-magnitude spectrogram (Griffin-Lim restores phase afterwards).
+
+    Their raw weights, no Eq. 7-8 normalisation: ``1e-2 * sum (X - C)^2 + sum (G - G_s)^2``
+    with the gram divided by the number of frames, as in their released code. In our terms
+    (Eq. 1 has a 1/2, Eq. 4 a 1/N_f^2): Γ_content = 2e-2, Γ_style = filters^2.
+
+    >>> [(t.name, t.gamma) for t in baseline(filters=64).terms]
+    [('content_stft', 0.02), ('style_stft', 4096.0)]
+    """
+    net = StftNetConfig(filters=filters, activation="relu", init="glorot_normal_relu")
     return LossConfig(
-        terms=(Term("content", net, GAMMA_CONTENT), Term("style", net, GAMMA_STYLE)),
+        terms=(
+            Term("content", net, BASELINE_ALPHA * 2.0),
+            Term("style", net, float(filters) ** 2),
+        ),
         domain="spectrogram",
+        normalize_gradients=False,
     )
 
 
@@ -143,6 +156,21 @@ def with_gammas(config: LossConfig, **gammas: float | None) -> LossConfig:
         elif g != 0:
             terms.append(dataclasses.replace(t, gamma=float(g)))
     return dataclasses.replace(config, terms=tuple(terms))
+
+
+def scale_style(config: LossConfig, strength: float) -> LossConfig:
+    """Every style term's Γ multiplied by ``strength`` (the command line's ``--style_strength``).
+
+    >>> [t.gamma for t in scale_style(table1(1), 2.0).terms]
+    [1.0, 100.0]
+    """
+    return dataclasses.replace(
+        config,
+        terms=tuple(
+            dataclasses.replace(t, gamma=t.gamma * strength) if t.kind == "style" else t
+            for t in config.terms
+        ),
+    )
 
 
 def map_nets(config: LossConfig, fn) -> LossConfig:

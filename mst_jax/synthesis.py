@@ -36,7 +36,11 @@ __all__ = [
     "Result",
     "Step",
     "SynthesisState",
+    "bounds",
+    "chunk_program",
     "init_noise",
+    "initial_state",
+    "lbfgsb",
     "make_solver",
     "make_step",
     "synthesize",
@@ -92,7 +96,7 @@ def init_noise(key, num_samples: int, *, std: float = 1e-3):
 
 def make_solver(objective: Objective, solver: SolverConfig = SolverConfig()):
     """The ``jaxopt.LBFGSB`` instance for ``objective`` (value and per-term aux in one pass)."""
-    return _lbfgsb(objective.value_and_terms, solver)
+    return lbfgsb(objective.value_and_terms, solver)
 
 
 class _ZoomWithoutAuxRecompute(jaxopt.ZoomLineSearch):
@@ -119,7 +123,11 @@ class _ZoomWithoutAuxRecompute(jaxopt.ZoomLineSearch):
         return state._replace(aux=jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), aux_shape))
 
 
-def _lbfgsb(value_and_terms, solver: SolverConfig):
+def lbfgsb(value_and_terms, solver: SolverConfig):
+    """The ``jaxopt.LBFGSB`` of ``value_and_terms(x, params) -> (value, {term: value})``.
+
+    With ``solver.linesearch == "zoom"``, the zoom search without its wasted evaluation
+    (:class:`_ZoomWithoutAuxRecompute`)."""
     linesearch = solver.linesearch
     if linesearch == "zoom":
         # The arguments LBFGSB itself would give its zoom search (maxls=30, max_stepsize=1).
@@ -196,13 +204,13 @@ def make_step(value_and_terms, solver: SolverConfig = SolverConfig()) -> Step:
       [0.1, 0.1, 0.1]
     """
     if solver.optimizer == "lbfgsb":
-        lbfgsb = _lbfgsb(value_and_terms, solver)
+        jaxopt_solver = lbfgsb(value_and_terms, solver)
 
-        def update(x, st, bounds, params):
-            x, st = lbfgsb.update(x, st, bounds, params)
+        def update(x, st, box, params):
+            x, st = jaxopt_solver.update(x, st, box, params)
             return x, st, st.value, st.aux, st.error
 
-        return Step(lbfgsb.init_state, update)
+        return Step(jaxopt_solver.init_state, update)
     if solver.optimizer == "optax_lbfgs":
         tx = optax.lbfgs(memory_size=solver.history_size)
     elif solver.optimizer == "adam":
@@ -249,19 +257,20 @@ def make_step(value_and_terms, solver: SolverConfig = SolverConfig()) -> Step:
     return Step(optax_init, optax_update)
 
 
-def _bounds(objective: Objective, solver: SolverConfig):
-    lower = jnp.full(objective.shape, solver.lower, jnp.float32)
-    upper = jnp.full(objective.shape, solver.upper, jnp.float32)
+def bounds(shape, solver: SolverConfig):
+    """``(lower, upper)`` box of the iterate, arrays of ``shape`` (float32)."""
+    lower = jnp.full(shape, solver.lower, jnp.float32)
+    upper = jnp.full(shape, solver.upper, jnp.float32)
     return lower, upper
 
 
 def initial_state(objective: Objective, init_wave, solver: SolverConfig = SolverConfig()) -> SynthesisState:
     """Clip ``init_wave`` into the bounds and evaluate the optimiser's first state."""
-    bounds = _bounds(objective, solver)
+    box = bounds(objective.shape, solver)
     x0 = jnp.clip(jnp.asarray(init_wave, jnp.float32), solver.lower, solver.upper)
     if x0.shape != tuple(objective.shape):
         raise ValueError(f"initial waveform has shape {x0.shape}, the objective expects {objective.shape}")
-    st = _init_fn(objective.value_and_terms, solver)(x0, bounds, objective.params)
+    st = _init_fn(objective.value_and_terms, solver)(x0, box, objective.params)
     # best_x must be its own buffer: the chunk donates the whole state.
     return SynthesisState(x0, st, jnp.copy(x0), jnp.float32(jnp.inf), jnp.int32(0), jnp.int32(0))
 
@@ -274,13 +283,18 @@ def _init_fn(value_and_terms, solver: SolverConfig):
 
 def _make_chunk_fn(objective: Objective, solver: SolverConfig):
     names = tuple(t.name for t in objective.config.terms)
-    return _chunk_fn(objective.value_and_terms, names, solver), list(names)
+    return chunk_program(objective.value_and_terms, names, solver), list(names)
 
 
 @functools.lru_cache(maxsize=32)
-def _chunk_fn(value_and_terms, names, solver: SolverConfig):
-    """The jitted chunk for one objective function and solver (cached: no recompiling when a
-    run is resumed or continued)."""
+def chunk_program(value_and_terms, names: tuple[str, ...], solver: SolverConfig):
+    """The jitted chunk of optimiser iterations for one objective function and solver (cached:
+    no recompiling when a run is resumed or continued; :mod:`mst_jax.batch` vmaps it).
+
+    ``chunk(state, params, bounds, n) -> (state, values (chunk,), terms (len(names), chunk),
+    done)`` runs up to ``n <= solver.chunk`` iterations (fewer once the state has stopped);
+    ``state`` is donated.
+    """
     step = make_step(value_and_terms, solver)
 
     def chunk(state: SynthesisState, params, bounds, n):
@@ -346,7 +360,7 @@ def synthesize(
             raise ValueError("synthesize: give init_wave or state")
         state = initial_state(objective, init_wave, solver)
     chunk_fn, names = _make_chunk_fn(objective, solver)
-    bounds = _bounds(objective, solver)
+    box = bounds(objective.shape, solver)
     loss_hist, term_hist, secs = [], [], []
     stop_reason = "max_iter"
     while int(state.iteration) < max_iter:
@@ -355,7 +369,7 @@ def synthesize(
             break
         n = min(solver.chunk, max_iter - int(state.iteration))
         t0 = time.perf_counter()
-        state, values, terms, done = chunk_fn(state, objective.params, bounds, jnp.int32(n))
+        state, values, terms, done = chunk_fn(state, objective.params, box, jnp.int32(n))
         done = int(done)
         elapsed = time.perf_counter() - t0
         loss_hist.append(np.asarray(values)[:done])

@@ -17,7 +17,7 @@ import dataclasses  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mst_jax import music  # noqa: E402
+from mst_jax import signals  # noqa: E402
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig  # noqa: E402
 
 SR = 22050
@@ -51,7 +51,7 @@ def tiny_net(term):
 @pytest.fixture(scope="session")
 def chord_wave():
     """1 s C-major triad, 22.05 kHz, float32."""
-    return music.chord([60, 64, 67], duration_s=1.0, sr=SR)
+    return signals.chord([60, 64, 67], duration_s=1.0, sr=SR)
 
 
 @pytest.fixture(scope="session")
@@ -64,4 +64,4 @@ def noise_wave():
 @pytest.fixture(scope="session")
 def rhythm_wave():
     """1.5 s drum pattern at 120 bpm, float32."""
-    return music.drum_pattern(bpm=120.0, duration_s=1.5, sr=SR, seed=1)
+    return signals.drum_pattern(bpm=120.0, duration_s=1.5, sr=SR, seed=1)

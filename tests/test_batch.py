@@ -31,7 +31,7 @@ from absl import flags
 from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR, tiny_net
 
-from mst_jax import batch, losses, music, presets, synthesis
+from mst_jax import batch, losses, notes, presets, signals, synthesis
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -51,18 +51,18 @@ def examples():
     and three different initial noises."""
     n = SR // 2
     contents = [
-        music.chord([60, 64, 67], duration_s=0.5, sr=SR)[:n],
-        music.chord([57, 60, 64], duration_s=0.5, sr=SR)[:n],
+        signals.chord([60, 64, 67], duration_s=0.5, sr=SR)[:n],
+        signals.chord([57, 60, 64], duration_s=0.5, sr=SR)[:n],
         np.concatenate(
-            [music.tone(music.midi_to_hz(p), duration_s=0.125, sr=SR) for p in (60, 62, 64, 65)]
+            [signals.tone(notes.midi_to_hz(p), duration_s=0.125, sr=SR) for p in (60, 62, 64, 65)]
         ),
     ]
     contents = [np.pad(c, (0, max(0, n - c.size)))[:n] for c in contents]
-    drums = music.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1)
+    drums = signals.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1)
     styles = [
         drums,
-        [drums, music.chord([50, 62], duration_s=0.6, sr=SR)],
-        music.chord([45, 52], duration_s=0.4, sr=SR),
+        [drums, signals.chord([50, 62], duration_s=0.6, sr=SR)],
+        signals.chord([45, 52], duration_s=0.4, sr=SR),
     ]
     init = np.stack([np.asarray(synthesis.init_noise(jax.random.key(k), n)) for k in (1, 2, 3)])
     return contents, styles, init
@@ -145,6 +145,34 @@ def test_batch_runs_the_chosen_optimizer_as_single_runs_do(optimizer):
         )
         single = synthesis.synthesize(obj, init[i], max_iter=ITERS, solver=solver)
         assert_same_run(res, single, init[i])
+
+
+def test_single_row_batch_equals_synthesize(singles):
+    """``synthesize_batch`` is the only vmapped solver: a batch of one row (stacked from the
+    single run's own objective, calibrated by ``batch.calibrate``) follows ``synthesize``."""
+    obj, single = singles[0]
+    _, _, init = examples()
+    b = batch.calibrate(batch.stack([obj]), init[:1])
+    for name, beta in obj.params["beta"].items():  # Eq. 7-8 once: the same β both ways
+        assert float(b.params["beta"][name][0]) == float(beta)
+    (res,) = batch.synthesize_batch(b, init[:1], max_iter=ITERS, solver=SOLVER)
+    assert_same_run(res, single, init[0])
+    for name, hist in single.term_history.items():
+        np.testing.assert_allclose(res.term_history[name], hist, rtol=LOSS_RTOL)
+
+
+def test_calibrate_names_example_and_term():
+    contents, styles, init = examples()
+    b = batch.build_batch(config(), jax.random.key(0), contents=contents[:2], styles=styles[:2], sr=SR)
+    silent = np.stack([init[0], np.zeros_like(init[1])])  # STFT magnitude gradient is 0 at silence
+    with pytest.raises(losses.CalibrationError, match="example 1: the gradient of content_stft"):
+        batch.calibrate(b, silent)
+    # a term switched off in one example (Γ = 0) takes β = 0 there, and no norm is needed
+    gammas = [{t.name: t.gamma for t in b.config.terms} for _ in range(2)]
+    gammas[1] = {k: 0.0 if k.startswith("style") else v for k, v in gammas[1].items()}
+    off = batch.calibrate(b, init[:2], gammas=gammas)
+    assert float(off.params["beta"]["style_stft"][1]) == 0.0
+    assert float(off.params["beta"]["style_stft"][0]) > 0.0
 
 
 def test_mismatched_batch_is_refused():
@@ -292,3 +320,17 @@ def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys):
     jobs.write_text("content,style\nc1.wav,s.wav\n")
     code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
     assert code == 2 and "content,style,output" in stderr
+
+
+def test_select_takes_rows_in_order_with_repeats():
+    contents, styles, init = examples()
+    b = batch.build_batch(config(), jax.random.key(0), contents=contents, styles=styles, sr=SR, init_waves=init)
+    sub = batch.select(b, [2, 0, 2])
+    assert sub.size == 3 and sub.value_and_terms is b.value_and_terms  # one compiled program for both
+    for j, i in enumerate([2, 0, 2]):
+        for name in b.params["beta"]:
+            assert float(sub.params["beta"][name][j]) == float(b.params["beta"][name][i])
+        for a, c in zip(jax.tree.leaves(sub.params["targets"]), jax.tree.leaves(b.params["targets"])):
+            np.testing.assert_array_equal(a[j], c[i])
+    with pytest.raises(ValueError, match="within 0..2"):
+        batch.select(b, [3])

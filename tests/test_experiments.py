@@ -4,6 +4,7 @@ Each test runs a script's ``main`` in-process under ``flagsaver`` (no JAX start-
 synthesised clips of 0.5-1 s written to ``tmp_path``, networks of a few filters, 4-6 iterations.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR
 
 from experiments import _flags, _runner, reconstruct, texture, transfer
-from mst_jax import music, presets
+from mst_jax import notes, presets, signals
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -51,15 +52,15 @@ def clips(tmp_path_factory):
     """content 1 s (melody), style 0.7 s (drums) and a second style 0.9 s (chord), 22.05 kHz WAV."""
     d = tmp_path_factory.mktemp("clips")
     melody = np.concatenate(
-        [music.tone(music.midi_to_hz(p), duration_s=0.25, sr=SR) for p in (60, 64, 67, 72)]
+        [signals.tone(notes.midi_to_hz(p), duration_s=0.25, sr=SR) for p in (60, 64, 67, 72)]
     )
     melody = np.pad(melody, (0, SR - melody.size))[:SR]  # exactly 1 s
     return {
         "content": write(d / "content.wav", 0.8 * melody / np.abs(melody).max()),
         "style": write(
-            d / "style.wav", music.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1)
+            d / "style.wav", signals.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1)
         ),
-        "style2": write(d / "style2.wav", 0.5 * music.chord([57, 60, 64], duration_s=0.9, sr=SR)),
+        "style2": write(d / "style2.wav", 0.5 * signals.chord([57, 60, 64], duration_s=0.9, sr=SR)),
     }
 
 
@@ -276,6 +277,29 @@ def test_optimizer_flag_runs_and_is_recorded(optimizer, clips, tmp_path, capsys)
     assert ("--learning_rate=0.002 has no effect" in stderr) == (optimizer != "adam")
 
 
+def test_clip_shorter_than_the_receptive_field_runs_with_one_notice(tmp_path, capsys):
+    """Any clip of at least one STFT frame is accepted: 0.2 s (9 frames) against a Mel kernel of
+    20 frames runs (the nets pad), with one notice per short clip; under one frame is an error."""
+    n = SR // 5  # 4410 samples: >= n_fft 2048, < (20 - 1) * 512 = 9728
+    content = write(tmp_path / "c.wav", 0.5 * np.sin(2 * np.pi * 440 * np.arange(n) / SR))
+    style = write(tmp_path / "s.wav", 0.3 * np.random.default_rng(0).standard_normal(n))
+    out = str(tmp_path / "out.wav")
+    values = dict(TINY, content=content, style=style, output=out, preset="2", mel_kernel=20)
+    values["max_iter"] = 2
+    code, _, stderr = run_cli(transfer, capsys, **values)
+    assert code == 0, stderr
+    wave, _, record = read_outputs(out)
+    assert_valid_wave(wave, n)
+    short = [x for x in stderr.splitlines() if "shorter than the longest receptive field" in x]
+    assert len(short) == 2 and all("(20 STFT frames, 0.441 s)" in line for line in short), stderr
+    assert sum("shorter than the longest receptive field" in x for x in record["notices"]) == 2
+    # 2047 samples: less than one frame of n_fft 2048.
+    tiny = write(tmp_path / "tiny.wav", 0.5 * np.sin(np.arange(2047) / 7.0))
+    code, _, stderr = run_cli(transfer, capsys, **dict(values, content=tiny))
+    assert code == 2, stderr
+    assert "tiny.wav: 0.0928 s is too short (one STFT frame is 2048 samples)" in stderr, stderr
+
+
 def test_no_flags_is_the_demo_on_the_shipped_clips():
     with flagsaver.flagsaver():
         notices = []
@@ -288,10 +312,79 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
     assert cfg.loss.term("style_stft").net.filters == _flags.DEMO["stft_filters"]
     assert any(n.startswith("demo:") for n in notices)
     assert cfg.solver.optimizer == "lbfgsb"  # SPEC §1
-    # explicit inputs get the paper's sizes
+    # explicit inputs get the paper's sizes, from the content; the paper's 500 from noise
     with flagsaver.flagsaver(content="a.wav", style="b.wav"):
         cfg = transfer.build([])
-    assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096 and cfg.max_iter == 500
+    assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096
+    assert cfg.init == "content" and cfg.max_iter == _flags.DEFAULT_MAX_ITER_FROM_CONTENT == 100
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", init="noise"):
+        assert transfer.build([]).max_iter == _flags.DEFAULT_MAX_ITER == 500
+
+
+def test_default_run_prints_no_empty_mel_filter_notice(capsys):
+    """The demo's own 512 style bands leave 10 Mel filters empty at n_fft 2048: the user did
+    nothing wrong, so execute() prints no notice about it. Cheap: the run builds the config and
+    every front end's filterbank (as make_objective does), no transfer."""
+    from mst_jax import filters, losses
+
+    def build_front_ends(build, recorded_flags, after, stopper):
+        cfg = build([])
+        for t in cfg.loss.terms:
+            if t.net is not None:
+                losses.filterbank(t.net, sr=cfg.sr, n_fft=cfg.loss.stft.n_fft)
+        return 0
+
+    filters.mel_filterbank.cache_clear()  # the warning comes from a fresh build only
+    with flagsaver.flagsaver():
+        assert transfer.build([]).loss.term("style_mel").net.n_mels == 512
+        _runner.execute(["transfer"], transfer.build, {}, run=build_front_ends)
+    err = capsys.readouterr().err
+    assert "cover no STFT bin" not in err, err
+    # The library itself still warns (as librosa does), with the count.
+    filters.mel_filterbank.cache_clear()
+    with pytest.warns(filters.EmptyMelFilterWarning, match="10 of 512 Mel filters"):
+        filters.mel_filterbank(sr=SR, n_fft=2048, n_mels=512)
+
+
+def test_chosen_n_mels_with_empty_filters_is_one_notice():
+    """When the user chooses the bands, empty filters are noted once, with librosa's count."""
+    import librosa
+
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", preset="2", n_mels_style=700):
+        notices = []
+        transfer.build(notices)
+    with pytest.warns(UserWarning, match="Empty filters"):  # librosa agrees that some are empty
+        ref = librosa.filters.mel(sr=SR, n_fft=2048, n_mels=700, htk=True, norm=None)
+    expected = int(np.sum(ref.max(axis=1) == 0))
+    lines = [n for n in notices if "cover no STFT bin" in n]
+    assert expected > 0 and len(lines) == 1, notices
+    assert lines[0].startswith(f"--n_mels_style=700: {expected} of the 700 Mel filters"), lines
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", preset="2", n_mels_style=64):
+        notices = []
+        transfer.build(notices)
+    assert not [n for n in notices if "cover no STFT bin" in n], notices
+
+
+def test_demo_iteration_count_is_stated_once_and_matches_the_run():
+    """The --max_iter help, the comment above DEMO and the demo's run agree (the help once said
+    100 while the demo ran 150): every 'N iterations' said about the demo is DEMO's number."""
+    with flagsaver.flagsaver():
+        runs = transfer.build([]).max_iter
+    said = re.findall(r"(\d+) in the demo", flags.FLAGS["max_iter"].help)
+    assert said == [str(runs)], flags.FLAGS["max_iter"].help
+    source = open(_flags.__file__).read()
+    comment = source[source.index("# The no-flag demo") : source.index("\nDEMO = ")]
+    assert re.findall(r"(\d+) iterations", comment) in ([], [str(runs)]), comment
+
+
+def test_chunk_default_is_the_librarys():
+    """--chunk unset gives SolverConfig's chunk (the command line once said 10, the library 25)."""
+    library = SolverConfig().chunk
+    assert flags.FLAGS["chunk"].default == library
+    with flagsaver.flagsaver(content="a.wav", style="b.wav"):
+        assert transfer.build([]).solver.chunk == library
+    with flagsaver.flagsaver(chunk=3):
+        assert transfer.build([]).solver.chunk == 3
 
 
 def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
@@ -311,6 +404,23 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
+def test_host_memory_is_the_available_memory_not_the_free_pages(tmp_path, monkeypatch):
+    """A machine whose RAM is mostly page cache has little free but much available memory:
+    the memory check must count what the kernel would hand over (MemAvailable)."""
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(
+        "MemTotal:       24684092 kB\n"
+        "MemFree:          300000 kB\n"  # 0.3 GB free ...
+        "MemAvailable:   20000000 kB\n"  # ... 20 GB available (the rest is page cache)
+        "Cached:         19000000 kB\n"
+    )
+    assert _runner._host_available_bytes(str(meminfo)) == 20000000 * 1024
+    # No /proc/meminfo (not Linux): the free pages, as before.
+    pages = {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(_runner.os, "sysconf", lambda name: pages[name])
+    assert _runner._host_available_bytes(str(tmp_path / "absent")) == 1000 * 4096
+
+
 def test_compilation_cache_folder_from_flag_environment_or_xdg(tmp_path):
     home = os.path.expanduser("~")
     assert _runner.compilation_cache_dir("", {"JAX_COMPILATION_CACHE_DIR": "/e"}) is None
@@ -327,7 +437,7 @@ def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_pat
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     _runner._install_notice_handler()  # as execute() does: notices go to stderr
-    _runner._use_compilation_cache(str(blocker / "cache"))
+    _runner.use_compilation_cache(str(blocker / "cache"))
     assert updates == [("jax_enable_compilation_cache", False)]
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("notice: compilation cache")]
     assert len(lines) == 1 and str(blocker / "cache") in lines[0], lines
@@ -348,3 +458,27 @@ def test_a_run_fills_the_compilation_cache_folder(clips, tmp_path):
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert cache.is_dir() and any(cache.iterdir())
+
+
+def test_a_term_eq7_cannot_weight_is_one_line_naming_its_flag():
+    """``_runner.calibrated`` (Eq. 7-8 by ``losses.beta_from_norms``): a zero norm is a RunError
+    that names the term's own ``--gamma_<term>=0`` flag (the message once printed
+    ``--gamma_{t.name}=0`` literally); raw weights need no norm at all."""
+    from mst_jax import losses
+
+    config = presets.table1(1)  # content_stft, style_stft
+    obj = losses.Objective(None, None, None, {"beta": {}}, config, SR, (SR,))
+    norms = {t.name: 2.0 for t in config.terms}
+    norms["style_stft"] = 0.0
+    with pytest.raises(_runner.RunError) as err:
+        _runner.calibrated(obj, norms)
+    message = str(err.value)
+    assert "--gamma_style_stft=0" in message and "{" not in message and "\n" not in message
+    assert err.value.status == _runner.EXIT_BAD_INPUT
+    ok = _runner.calibrated(obj, dict(norms, style_stft=4.0)).params["beta"]
+    gamma = {t.name: t.gamma for t in config.terms}
+    assert float(ok["style_stft"]) == pytest.approx(gamma["style_stft"] / 4.0)  # Eq. 8: Γ / norm
+    assert float(ok["content_stft"]) == pytest.approx(gamma["content_stft"] / 2.0)
+    raw = dataclasses.replace(config, normalize_gradients=False)
+    beta = _runner.calibrated(obj._replace(config=raw), norms).params["beta"]
+    assert {k: float(v) for k, v in beta.items()} == gamma  # --raw_weights: β = Γ

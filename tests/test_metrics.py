@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mst_jax import metrics
-from mst_jax.music import click_track, drum_pattern, tone
+from mst_jax.signals import click_track, drum_pattern, tone
 
 SR = 22050  # Hz
 

@@ -114,3 +114,79 @@ def test_layer_shapes():
     mel = networks.mel_net(MelNetConfig(n_mels=16, filters=8, blocks=2))
     maps = mel.apply(mel.init(jax.random.key(0)), jnp.zeros((30, 16)))
     assert [m.shape for m in maps] == [(30, 8)] * 3
+
+
+# ------------------------------------------------------------------ residual blocks as released
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805  # Klambauer et al. 2017
+
+
+def _np_selu(x):
+    return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+
+
+def _np_conv1d(x, w, dilation):
+    """'Same' dilated correlation over frames with scipy: x (frames, in), w (k, in, out)."""
+    k, c_in, c_out = w.shape
+    wd = np.zeros(((k - 1) * dilation + 1, c_in, c_out))
+    wd[::dilation] = w
+    left = (wd.shape[0] - 1) // 2
+    xp = np.pad(x, ((left, wd.shape[0] - 1 - left), (0, 0)))
+    return np.stack(
+        [sum(scipy.signal.correlate(xp[:, i], wd[:, i, o], mode="valid") for i in range(c_in)) for o in range(c_out)],
+        axis=-1,
+    )
+
+
+def _np_conv2d(x, w, dilation):
+    """'Same' dilated 2-D correlation with scipy: x (frames, bins, in), w (kt, kf, in, out)."""
+    kt, kf, c_in, c_out = w.shape
+    wd = np.zeros(((kt - 1) * dilation + 1, (kf - 1) * dilation + 1, c_in, c_out))
+    wd[::dilation, ::dilation] = w
+    return np.stack(
+        [sum(scipy.signal.correlate2d(x[..., i], wd[..., i, o], mode="same") for i in range(c_in)) for o in range(c_out)],
+        axis=-1,
+    )
+
+
+def _np_released_net(first, blocks, dilations, conv):
+    """The released code's block (SPEC §1), written out: ``net = act(conv(x)); d = net``, then per
+    block ``d = act(dilated(d)); net += mix(d); d = act(net)``; returns every layer's ``d``."""
+    net = _np_selu(first)
+    d = net
+    maps = [d]
+    for b, dil in zip(blocks, dilations):
+        d = _np_selu(conv(d, np.asarray(b["dilated"], np.float64), dil))
+        net = net + d @ np.asarray(b["mix"], np.float64)
+        d = _np_selu(net)
+        maps.append(d)
+    return maps
+
+
+def test_mel_residual_blocks_keep_the_running_sum_before_the_activation():
+    """Three blocks (dilations 2, 4, 8) against the numpy reference of the released block; the
+    form that re-activates the sum per block (h = act(h + mix)) differs from the second block on."""
+    cfg = MelNetConfig(n_mels=3, filters=4, kernel=5, blocks=3, block_kernel=3)
+    net = networks.mel_net(cfg)
+    p = net.init(jax.random.key(7))
+    x = np.random.default_rng(5).standard_normal((40, 3))
+    ours = [np.asarray(m) for m in jax.jit(net.apply)(p, jnp.asarray(x, jnp.float32))]
+    first = _np_conv1d(x, np.asarray(p["conv"], np.float64), 1)
+    ref = _np_released_net(first, p["blocks"], cfg.dilations, _np_conv1d)
+    assert len(ours) == len(ref) == 4
+    for o, r in zip(ours, ref):
+        np.testing.assert_allclose(o, r, rtol=1e-4, atol=1e-4)  # float32 vs float64, O(1) values
+    assert np.abs(ref[2] - ref[1]).max() > 0.1  # the blocks do change the map (not a vacuous test)
+
+
+def test_cqt_residual_blocks_keep_the_running_sum_before_the_activation():
+    cfg = CqtNetConfig(n_bins=12, filters=3, kernel=(3, 3), blocks=3, block_kernel=(3, 3), pool=1)
+    net = networks.cqt_net(cfg)
+    p = net.init(jax.random.key(8))
+    x = np.random.default_rng(6).standard_normal((10, 12))
+    ours = [np.asarray(m) for m in jax.jit(net.apply)(p, jnp.asarray(x, jnp.float32))]
+    first = _np_conv2d(x[..., None], np.asarray(p["conv"], np.float64), 1)
+    ref = _np_released_net(first, p["blocks"], cfg.dilations, _np_conv2d)
+    assert len(ours) == len(ref) == 4
+    for o, r in zip(ours, ref):
+        np.testing.assert_allclose(o, r, rtol=1e-4, atol=1e-4)  # float32 vs float64, O(1) values

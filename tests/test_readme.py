@@ -24,3 +24,13 @@ def test_readme_test_command_is_the_ci_command():
                         README.read_text())
     assert command is not None
     assert "python3 -m pip install -e '.[test]' && python3 -m pytest -q" in ci
+
+
+def test_readme_says_what_the_suite_marks_slow():
+    """The README once said paper-size runs were marked ``slow`` while no test was: whatever it
+    says about ``slow`` tests must match the test files."""
+    here = pathlib.Path(__file__).name
+    tests = [f for f in README.parent.joinpath("tests").glob("test_*.py") if f.name != here]
+    marked = [f.name for f in tests if re.search(r"pytest\.mark\.slow\b", f.read_text())]
+    claims = re.search(r"marked\s+`slow`", README.read_text()) is not None
+    assert claims == bool(marked), f"README claims slow tests: {claims}; marked in: {marked}"

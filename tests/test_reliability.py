@@ -53,7 +53,7 @@ def _bad_files(d):
     nan = 0.5 * np.sin(np.arange(SR) / 7.0)
     nan[100] = np.nan
     write(d / "nan.wav", nan, subtype="FLOAT")
-    write(d / "short.wav", 0.5 * np.sin(np.arange(SR // 5) / 7.0))  # 0.2 s
+    write(d / "short.wav", 0.5 * np.sin(np.arange(SR // 20) / 7.0))  # 0.05 s: under one STFT frame
     return d
 
 
@@ -74,7 +74,7 @@ BAD_INPUTS = [
     (
         "too short",
         dict(content="@short.wav", preset="5", mel_kernel=None),
-        "short.wav: 0.2 s is too short",
+        "short.wav: 0.05 s is too short",
     ),
     ("unknown preset", dict(preset="7"), "--preset='7': must be a Table 1 row 1-6 or 'baseline'"),
     ("unknown preset name", dict(preset="cqt"), "--preset='cqt'"),

@@ -9,7 +9,7 @@ import librosa
 import numpy as np
 import pytest
 
-from mst_jax import music, spectral
+from mst_jax import signals, spectral
 from mst_jax.config import C1_HZ
 
 SR = 22050
@@ -55,7 +55,7 @@ def test_cqt_filterbank_shape_and_centres():
 @pytest.mark.parametrize("midi", [48, 55, 60, 67, 72, 84, 96, 103, 108])
 def test_cqt_tone_lands_in_its_semitone_bin(midi):
     """A pure tone at MIDI note n (C3..C8) peaks, averaged over frames, at CQT bin n - 24."""
-    y = music.tone(librosa.midi_to_hz(midi), duration_s=0.5, sr=SR)
+    y = signals.tone(librosa.midi_to_hz(midi), duration_s=0.5, sr=SR)
     c = spectral.log_spectrogram(spectral.stft_magnitude(y), spectral.cqt_filterbank(sr=SR, n_fft=2048))
     assert int(np.argmax(np.asarray(c).mean(axis=0))) == midi - 24
 

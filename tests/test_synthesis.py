@@ -99,6 +99,56 @@ def test_zoom_search_skips_only_the_redundant_aux_evaluation():
     assert len(calls) - (ours_calls - 1) == k
 
 
+def test_jaxopt_internals_the_zoom_override_relies_on():
+    """``synthesis._ZoomWithoutAuxRecompute`` overrides ``ZoomLineSearch.init_state`` and leans on
+    jaxopt internals (pyproject pins the version). Each check names what changed."""
+    import dataclasses
+    import importlib.metadata
+    import inspect
+    import pathlib
+    import re
+
+    from jaxopt._src import base, zoom_linesearch
+
+    why = "jaxopt changed under synthesis._ZoomWithoutAuxRecompute: re-check it, then move the pin"
+    pyproject = (pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    pin = re.search(r'"jaxopt==([^"]+)"', pyproject)
+    assert pin, "pyproject.toml must pin jaxopt exactly (its internals are used)"
+    assert importlib.metadata.version("jaxopt") == pin.group(1), why
+    # The overridden method's signature, which ours repeats and LBFGSB's line-search call fills.
+    names = ["self", "init_stepsize", "params", "value", "grad", "descent_direction",
+             "fun_args", "fun_kwargs"]
+    assert list(inspect.signature(jaxopt.ZoomLineSearch.init_state).parameters) == names, why
+    ours = synthesis._ZoomWithoutAuxRecompute
+    assert list(inspect.signature(ours.init_state).parameters) == names
+    # Constructor fields we set or replace, and the state field we fill.
+    fields = {f.name for f in dataclasses.fields(jaxopt.ZoomLineSearch)}
+    assert {"fun", "has_aux", "maxiter", "max_stepsize", "jit"} <= fields, why
+    assert "aux" in zoom_linesearch.ZoomLineSearchState._fields, why
+    # LBFGSB's own zoom settings, which _lbfgsb copies, and its use of a line-search instance.
+    defaults = {f.name: f.default for f in dataclasses.fields(jaxopt.LBFGSB)}
+    assert (defaults["maxls"], defaults["max_stepsize"]) == (30, 1.0), why
+    assert issubclass(jaxopt.ZoomLineSearch, base.IterativeLineSearch), why
+    fun = lambda x: (jnp.sum(x**2), {"t": jnp.sum(x)})
+    ls = ours(fun=fun, has_aux=True, maxiter=30, max_stepsize=1.0, jit=False)
+    assert jaxopt.LBFGSB(fun=fun, has_aux=True, linesearch=ls).run_ls.__self__ is ls, why
+    # The behaviour the override removes: with value and grad given, plain init_state evaluates
+    # the objective once more only when has_aux (and not at all without aux).
+    calls = []
+
+    def counted(x):
+        calls.append(1)
+        return fun(x)
+
+    x = jnp.ones(3)
+    v, g = fun(x)[0], 2 * x
+    jaxopt.ZoomLineSearch(fun=counted, has_aux=True).init_state(1.0, x, v, g)
+    assert len(calls) == 1, why
+    calls.clear()
+    jaxopt.ZoomLineSearch(fun=counted, has_aux=False).init_state(1.0, x, v, g)
+    assert not calls, why
+
+
 def test_non_finite_loss_stops_cleanly():
     # a NaN in the data (e.g. a corrupt target) makes every value NaN
     fun = lambda x, p: jnp.sum(jnp.square(x - jnp.nan)) * p["a"]

@@ -1,0 +1,267 @@
+"""Quality benchmark: content kept against style taken, per configuration, on music we render.
+
+    python3 -m benchmarks.quality --configs=default,baseline --output_dir=out/quality
+    python3 -m benchmarks.quality --pairs=0,1,2 --configs=p1,p2,p3,p4,p5,p6,noise,baseline,weak,strong \\
+        --extra="--stft_filters=512 --mel_filters=128 --cqt_filters=32"
+
+Every content/style pair of :data:`mst_jax.scores.QUALITY_PAIRS` (different pieces and
+genres, rendered with FluidSynth by :func:`mst_jax.render.render_piece`, ``--duration_s``
+each) is transferred by the real command line, ``python3 -m experiments.transfer``, once per
+configuration, each run in its own process (so the seconds are what a user waits, compile
+and calibration included; the compilation cache is shared). Each run's record carries its
+``quality`` block (:mod:`mst_jax.evaluate`); this script collects them into
+
+* ``quality.csv``: one row per (configuration, pair): seconds, iterations, every measure;
+* ``quality_summary.csv``: per configuration, the mean over pairs and the pass counts of the
+  quality goals (chroma correlation with the content >= 0.6, MFCC distance ratio <= 0.5,
+  flatness at most 0.02 above the noisier input);
+* ``index.html``: every transfer with its players, configuration and quality numbers,
+  sortable by any column, each row linking to that run's listening page;
+* ``quality.png``: the trade-off a user chooses on: content kept (chroma correlation) against
+  style taken (MFCC distance to the style / to the content), one point per configuration
+  (mean over pairs, with each pair as a small dot), labelled with its seconds per transfer.
+
+The transfers' own WAV/JSON/PNG files stay in ``<output_dir>/<config>/``, so every number
+can be listened to.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy as np
+from absl import app, flags
+
+CONFIGS = {
+    # name: (extra flags for experiments.transfer, description)
+    "default": ((), "the command line's defaults"),
+    "p1": (("--preset=1",), "Table 1 row 1, from the content"),
+    "p2": (("--preset=2",), "Table 1 row 2, from the content"),
+    "p3": (("--preset=3",), "Table 1 row 3, from the content"),
+    "p4": (("--preset=4",), "Table 1 row 4, from the content"),
+    "p5": (("--preset=5",), "Table 1 row 5, from the content"),
+    "p6": (("--preset=6",), "Table 1 row 6, from the content"),
+    "noise": (("--preset=5", "--init=noise"), "row 5 from N(0, 1e-3^2) noise (the paper's protocol)"),
+    "weak": (("--style_strength=0.3",), "defaults, style Gamma x 0.3"),
+    "strong": (("--style_strength=3",), "defaults, style Gamma x 3"),
+    "baseline": (
+        ("--preset=baseline", "--init=noise", "--max_iter=300"),
+        "Ulyanov & Lebedev as published (from noise, 300 iterations, then Griffin-Lim)",
+    ),
+}
+
+PAIRS = flags.DEFINE_string("pairs", "all", "Indices into scores.QUALITY_PAIRS (comma list) or 'all'.")
+CONFIG_NAMES = flags.DEFINE_string(
+    "configs", "default,baseline", f"Comma list of configurations: {', '.join(CONFIGS)}."
+)
+EXTRA = flags.DEFINE_string("extra", "", "Flags appended to every transfer (e.g. sizes, --max_iter).")
+DURATION_S = flags.DEFINE_float("duration_s", 10.0, "Seconds of each rendered piece.")
+OUTPUT_DIR = flags.DEFINE_string("output_dir", "out/quality", "Where inputs, transfers and tables go.")
+SEED = flags.DEFINE_integer("seed", 0, "--seed of every transfer.")
+
+SR = 22050  # Hz
+GOAL_CHROMA = 0.6  # chroma correlation with the content, every pair (issue 12)
+GOAL_RATIO = 0.5  # MFCC distance to the style / to the content
+GOAL_FLATNESS_MARGIN = 0.02  # above the noisier input
+FIELDS = (
+    "chroma_content", "chroma_floor", "pcp_content", "pcp_style", "onset_content", "onset_floor",
+    "mfcc_to_style", "mfcc_to_content", "mfcc_floor", "mfcc_ratio", "gram_to_style", "gram_floor",
+    "flatness", "flatness_content", "flatness_style",
+)
+
+
+def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
+    """Renders each piece once to ``<out_dir>/inputs/<name>.wav``; returns name -> path."""
+    from mst_jax import audio, render
+
+    os.makedirs(os.path.join(out_dir, "inputs"), exist_ok=True)
+    paths = {}
+    for name in sorted(set(names)):
+        path = os.path.join(out_dir, "inputs", f"{name}.wav")
+        if not os.path.exists(path):
+            notices: list[str] = []
+            wave = render.render_piece(name, sr=SR, duration_s=duration_s, notices=notices)
+            for line in notices:
+                print(f"notice: {name}: {line}", file=sys.stderr)
+            audio.save(path, wave, sr=SR, subtype="FLOAT")
+        paths[name] = path
+    return paths
+
+
+def index_entry(config: str, record: dict) -> dict:
+    """One row of the benchmark's ``index.html`` (:func:`mst_jax.page.write_index`)."""
+    from mst_jax import run_page
+
+    html = os.path.splitext(record["output"]["path"])[0] + ".html"
+    row = run_page.index_row(record, page=html if os.path.exists(html) else None)
+    return dict(row, config={"configuration": config, **row["config"], "seconds": record["benchmark_seconds"]})
+
+
+def run_one(config: str, content: str, style: str, output: str, extra: list[str], seed: int) -> dict:
+    """One transfer through the command line; returns its record plus the measured seconds."""
+    flags_ = extra + list(CONFIGS[config][0])  # the configuration's own flags win
+    cmd = [sys.executable, "-m", "experiments.transfer", f"--content={content}", f"--style={style}",
+           f"--output={output}", f"--seed={seed}", "--checkpoint_every=0", *flags_]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(shlex.quote, cmd))} failed: {proc.stderr.strip()[-500:]}")
+    with open(os.path.splitext(output)[0] + ".json") as f:
+        record = json.load(f)
+    record["benchmark_seconds"] = seconds
+    record["benchmark_command"] = " ".join(map(shlex.quote, cmd))
+    return record
+
+
+def row_of(config: str, index: int, content: str, style: str, record: dict) -> dict:
+    values = record["quality"]["values"]
+    row = {
+        "config": config,
+        "pair": index,
+        "content": content,
+        "style": style,
+        "seconds": round(record["benchmark_seconds"], 2),
+        "iterations": record["iterations"],
+    }
+    row.update({k: values.get(k) for k in FIELDS})
+    return row
+
+
+def passes(row: dict) -> dict[str, bool]:
+    """The issue-12 goals for one transfer."""
+    noisier = max(row["flatness_content"], row["flatness_style"])
+    return {
+        "chroma": row["chroma_content"] is not None and row["chroma_content"] >= GOAL_CHROMA,
+        "ratio": row["mfcc_ratio"] is not None and row["mfcc_ratio"] <= GOAL_RATIO,
+        "flatness": row["flatness"] <= noisier + GOAL_FLATNESS_MARGIN,
+    }
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    out = []
+    for config in dict.fromkeys(r["config"] for r in rows):
+        rs = [r for r in rows if r["config"] == config]
+        ok = [passes(r) for r in rs]
+        s = {"config": config, "description": CONFIGS[config][1], "pairs": len(rs)}
+        for k in ("seconds", "chroma_content", "pcp_content", "onset_content", "mfcc_ratio", "gram_to_style", "flatness"):
+            vals = [r[k] for r in rs if r[k] is not None and math.isfinite(r[k])]
+            s[k] = round(float(np.mean(vals)), 4) if vals else None
+        for k in ("chroma", "ratio", "flatness"):
+            s[f"pass_{k}"] = f"{sum(o[k] for o in ok)}/{len(ok)}"
+        out.append(s)
+    return out
+
+
+def write_csv(path: str, rows: list[dict]) -> None:
+    from mst_jax import audio
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    audio.atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
+    """Content kept (y) against style taken (x, MFCC ratio on a log axis, reversed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from mst_jax import audio
+
+    fig = Figure(figsize=(7.5, 5.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    cmap = __import__("matplotlib").colormaps["tab10"]
+    for i, s in enumerate(summary):
+        rs = [r for r in rows if r["config"] == s["config"]]
+        xs = [max(r["mfcc_ratio"], 1e-3) for r in rs]
+        ys = [r["chroma_content"] for r in rs]
+        ax.scatter(xs, ys, s=12, color=cmap(i % 10), alpha=0.35)
+        ax.scatter([max(s["mfcc_ratio"], 1e-3)], [s["chroma_content"]], s=90, color=cmap(i % 10),
+                   edgecolor="black", label=f"{s['config']} ({s['seconds']:.0f} s)")
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.axhline(GOAL_CHROMA, color="grey", lw=0.8, ls="--")
+    ax.axvline(GOAL_RATIO, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("style taken: MFCC distance to style / to content (log, right = more style)")
+    ax.set_ylabel("content kept: chroma correlation with the content")
+    ax.set_title(f"{len(summary)} configurations x {len({r['pair'] for r in rows})} pairs "
+                 "(big: mean, small: each pair; seconds per transfer)")
+    ax.legend(fontsize=8, loc="lower left")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    audio.atomic_write_bytes(path, buf.getvalue())
+
+
+def format_table(rows: list[dict], keys) -> str:
+    cells = [[str(k) for k in keys]] + [
+        [f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in keys] for r in rows
+    ]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(keys))]
+    return "\n".join("  ".join(c[i].rjust(widths[i]) for i in range(len(keys))) for c in cells)
+
+
+def argv_flags() -> list[str]:
+    """This run's flags, for the notes that say how a table was made."""
+    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, DURATION_S, SEED)]
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    from mst_jax import page, scores
+
+    names = [c.strip() for c in CONFIG_NAMES.value.split(",") if c.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        raise app.UsageError(f"--configs: unknown {unknown}; known: {', '.join(CONFIGS)}")
+    all_pairs = list(scores.QUALITY_PAIRS)
+    idx = range(len(all_pairs)) if PAIRS.value == "all" else [int(i) for i in PAIRS.value.split(",")]
+    pairs = [(i, *all_pairs[i]) for i in idx]
+    out = OUTPUT_DIR.value
+    inputs = render_inputs([p for _, c, s in pairs for p in (c, s)], out, DURATION_S.value)
+    extra = shlex.split(EXTRA.value)
+    rows, entries, failures = [], [], []
+    for config in names:
+        os.makedirs(os.path.join(out, config), exist_ok=True)
+        for i, content, style in pairs:
+            output = os.path.join(out, config, f"{i}_{content}__{style}.wav")
+            try:
+                record = run_one(config, inputs[content], inputs[style], output, extra, SEED.value)
+            except RuntimeError as error:  # one failed transfer is reported, the rest still run
+                failures.append(str(error))
+                print(f"{config:>9} pair {i}: FAILED: {error}", file=sys.stderr, flush=True)
+                continue
+            rows.append(row_of(config, i, content, style, record))
+            entries.append(index_entry(config, record))
+            r = rows[-1]
+            print(f"{config:>9} pair {i} {content} <- {style}: {r['seconds']:.0f} s, chroma "
+                  f"{r['chroma_content']:.2f} (floor {r['chroma_floor']:.2f}), MFCC ratio "
+                  f"{r['mfcc_ratio']:.2f}, flatness {r['flatness']:.3f}", flush=True)
+            write_csv(os.path.join(out, "quality.csv"), rows)
+            page.write_index(os.path.join(out, "index.html"), entries, title="Quality benchmark",
+                             note=f"python3 -m benchmarks.quality {' '.join(argv_flags())}")
+    if not rows:
+        sys.exit(f"every transfer failed ({len(failures)})")
+    summary = summarise(rows)
+    write_csv(os.path.join(out, "quality_summary.csv"), summary)
+    plot(os.path.join(out, "quality.png"), rows, summary)
+    print(format_table(summary, list(summary[0])))
+    print(f"wrote {out}/quality.csv, quality_summary.csv, quality.png, index.html "
+          f"(python3 -m benchmarks.quality {' '.join(map(shlex.quote, argv_flags()))})")
+    if failures:
+        sys.exit(f"{len(failures)} transfer(s) failed (above)")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,82 @@
+"""Measure any result files against a content and a style clip (mst_jax.evaluate).
+
+    python -m experiments.evaluate --content=A.wav --style=B.wav RESULT.wav [MORE.wav ...]
+
+Prints one table: a row per measure (content kept, style taken, noise-likeness), a column
+per result, and the floors computed from the inputs, each with how to read it. Files are
+read like every other command reads them (mixed to mono, resampled to --sr); any bad file
+is one ``error:`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+from experiments import _flags, transfer
+
+# The same --content, --style and --sr as the transfer command (one definition each).
+CONTENT, STYLE, SR = transfer.CONTENT, _flags.STYLE, _flags.SR
+for _holder in (CONTENT, STYLE, SR):
+    flags.declare_key_flag(_holder.name)
+
+EXIT_BAD_INPUT = 2
+
+
+def table(names: list[str], qualities, measures_of) -> str:
+    """The printed table: measure label, one value column per result, the floor, how to read."""
+    rows = [{m["name"]: m for m in measures_of(q)} for q in qualities]
+    header = ["measure", *names, "floor", "how to read"]
+    lines = []
+    for name in dict.fromkeys(k for r in rows for k in r):
+        m = next(r[name] for r in rows if name in r)
+        floor = "" if m["floor"] is None else f"{m['floor']:.3f} ({m['floor_label']})"
+        values = [f"{r[name]['value']:.3f}" if name in r else "-" for r in rows]
+        lines.append([m["label"], *values, floor, m["read"]])
+    cells = [header, *lines]
+    widths = [max(len(c[k]) for c in cells) for k in range(len(header) - 1)]
+    out = []
+    for c in cells:
+        out.append("  ".join(c[k].ljust(widths[k]) for k in range(len(header) - 1)) + "  " + c[-1])
+    return "\n".join(out)
+
+
+def main(argv):
+    import logging
+
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU" at INFO
+    results = argv[1:]
+    try:
+        if not results:
+            raise ValueError("give one or more result files after the flags")
+        if CONTENT.value is None and STYLE.value is None:
+            raise ValueError("give --content, --style or both to measure against")
+        from mst_jax import audio, evaluate
+
+        sr = SR.value
+        notices: list[str] = []
+        content = audio.load(CONTENT.value, sr=sr, notices=notices) if CONTENT.value else None
+        styles = (
+            [audio.load(p.strip(), sr=sr, notices=notices) for p in STYLE.value.split(",")]
+            if STYLE.value
+            else None
+        )
+        waves = [audio.load(p, sr=sr, notices=notices) for p in results]
+    except (ValueError, OSError) as error:
+        sys.stderr.write(f"error: {' '.join(str(error).split())}\n")
+        sys.exit(EXIT_BAD_INPUT)
+    for line in notices:
+        sys.stderr.write(f"notice: {line}\n")
+    c = evaluate.features(content, sr=sr) if content is not None else None
+    s = None
+    if styles:
+        s = evaluate.pooled([evaluate.features(w, sr=sr) for w in styles])
+    qualities = [evaluate.compare(evaluate.features(w, sr=sr), c, s) for w in waves]
+    print(table(results, qualities, evaluate.measures))
+    for name, q in zip(results, qualities):
+        print(f"{name}: {evaluate.verdict(q)}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,382 @@
+"""How good a transfer is as music: content kept, style taken, noise-likeness (host side).
+
+Loss values say how well the optimiser met its own objective, not whether the result is
+music that keeps one piece and takes another's style. These measures use standard
+features (librosa) that the loss never sees, plus one random network drawn with a key no
+run uses, so they cannot be gamed by the optimisation:
+
+* content kept: frame-wise chroma correlation with the content (melody and harmony in
+  time), pitch-class-profile correlation with the content and with the style (which key
+  and notes the result is in), onset-envelope correlation with the content (rhythm);
+* style taken: Fréchet distance between Gaussian fits of MFCC frames (timbre), result to
+  style and result to content; relative gram distance on a held-out random STFT net;
+* noise-likeness: mean spectral flatness (white noise is about 0.5, music 0.001–0.05).
+
+Each measure comes with a floor computed from the inputs themselves (the content against
+itself shifted by half its length, the style against the content), so a number can be read
+alone. Everything here is numpy and librosa on the host except the held-out net, which
+reuses :mod:`mst_jax.networks`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "Features",
+    "Quality",
+    "compare",
+    "evaluate",
+    "features",
+    "frame_correlation",
+    "frechet_distance",
+    "measures",
+    "pearson",
+    "pooled",
+    "record",
+    "verdict",
+]
+
+HOP_LENGTH = 512  # samples, the paper's STFT hop: one feature frame per STFT frame
+N_MFCC = 20  # coefficients, of which c0 (loudness) is dropped
+GRAM_FILTERS = 256  # filters of the held-out STFT net
+GRAM_KERNEL = 11  # frames, the paper's STFT kernel
+GRAM_KEY = 20180215  # the held-out net's key; runs split --seed, never this fixed number
+
+
+class Features(NamedTuple):
+    """The per-clip features every comparison is made from.
+
+    Attributes:
+      chroma: ``(frames, 12)`` ``librosa.feature.chroma_cqt``, each frame scaled to max 1.
+      onset: ``(frames,)`` onset-strength envelope.
+      mfcc: ``(frames, N_MFCC - 1)`` MFCCs without c0.
+      flatness: mean spectral flatness, in [0, 1].
+      gram: ``(GRAM_FILTERS, GRAM_FILTERS)`` gram of the held-out net's feature map.
+    """
+
+    chroma: np.ndarray
+    onset: np.ndarray
+    mfcc: np.ndarray
+    flatness: float
+    gram: np.ndarray
+
+
+class Quality(NamedTuple):
+    """A result measured against its content and style. NaN where an input is absent.
+
+    Attributes:
+      chroma_content: mean frame-wise Pearson correlation of the result's chroma with the
+        content's, in [-1, 1]. 1: the same notes at the same times; about 0: unrelated
+        (white noise). Read against ``chroma_floor``.
+      chroma_floor: the same measure between the content and itself shifted by half its
+        length: what "same piece, wrong place" scores. A result above it keeps the content.
+      chroma_style: the same measure between the style and the content (for reference).
+      pcp_content: Pearson correlation of the time-averaged chroma (pitch-class profile) of
+        the result and of the content: the result is in the content's key and notes.
+      pcp_style: the same with the style: high means the result took the style's key.
+      pcp_floor: the style's profile against the content's (what copying the style scores).
+      onset_content: Pearson correlation of the onset-strength envelopes of result and
+        content: the rhythm is kept. Floor: ``onset_floor`` (content shifted by half).
+      onset_floor: the content's envelope against itself shifted by half its length.
+      mfcc_to_style: Fréchet distance between Gaussian fits of the MFCC frames (c1-c19) of
+        the result and of the style: timbre distance, 0 for identical statistics.
+      mfcc_to_content: the same, result to content.
+      mfcc_floor: the same, style to content: how far apart the inputs are.
+      mfcc_ratio: ``mfcc_to_style / mfcc_to_content``: below 1 the result's timbre is nearer
+        the style than the content; 0.5 means twice as near.
+      gram_to_style: relative Frobenius distance ``|G_r - G_s| / |G_s|`` of the grams of a
+        held-out random STFT net (a key no run uses): style statistics taken.
+      gram_to_content: the same against the content's gram.
+      gram_floor: the same, content against style.
+      flatness: mean spectral flatness of the result (noise about 0.5, music 0.001–0.05).
+      flatness_content: the content's, for comparison.
+      flatness_style: the style's, for comparison.
+    """
+
+    chroma_content: float
+    chroma_floor: float
+    chroma_style: float
+    pcp_content: float
+    pcp_style: float
+    pcp_floor: float
+    onset_content: float
+    onset_floor: float
+    mfcc_to_style: float
+    mfcc_to_content: float
+    mfcc_floor: float
+    mfcc_ratio: float
+    gram_to_style: float
+    gram_to_content: float
+    gram_floor: float
+    flatness: float
+    flatness_content: float
+    flatness_style: float
+
+
+def pearson(a, b) -> float:
+    """Pearson correlation of two equally long vectors (NaN when either is constant).
+
+    >>> round(pearson([1, 2, 3], [2, 4, 7]), 4)
+    0.9934
+    """
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"pearson: shapes {a.shape} and {b.shape} differ")
+    a, b = a - a.mean(), b - b.mean()
+    den = math.sqrt(float(a @ a) * float(b @ b))
+    return float(a @ b) / den if den > 0 else float("nan")
+
+
+def frame_correlation(a, b) -> float:
+    """Mean over frames of the Pearson correlation of two ``(frames, dims)`` feature maps.
+
+    The maps are cut to the shorter one's frames; frames where either vector is constant
+    (silence) are skipped. NaN if no frame is left.
+
+    >>> a = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    >>> frame_correlation(a, a), frame_correlation(a, a[::-1])
+    (1.0, -0.5)
+    """
+    n = min(len(a), len(b))
+    a = np.asarray(a[:n], np.float64)
+    b = np.asarray(b[:n], np.float64)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1))
+    ok = den > 1e-12 * max(float(den.max(initial=0.0)), 1e-30)
+    if not np.any(ok):
+        return float("nan")
+    return float(np.mean(np.sum(a * b, axis=1)[ok] / den[ok]))
+
+
+def frechet_distance(x, y) -> float:
+    """Fréchet distance between Gaussian fits of two sets of frames ``(frames, dims)``.
+
+    .. math:: \\|\\mu_x - \\mu_y\\|^2 + \\mathrm{tr}(\\Sigma_x + \\Sigma_y
+              - 2 (\\Sigma_x^{1/2} \\Sigma_y \\Sigma_x^{1/2})^{1/2})
+
+    (the form of the Fréchet audio / inception distance), computed with symmetric
+    eigendecompositions only, so it is real and non-negative.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(4000, 2))
+    >>> round(frechet_distance(x, x), 6), round(frechet_distance(x, x + 3.0), 1)
+    (0.0, 18.0)
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    mu = x.mean(axis=0) - y.mean(axis=0)
+    sx = np.atleast_2d(np.cov(x, rowvar=False))
+    sy = np.atleast_2d(np.cov(y, rowvar=False))
+    w, v = np.linalg.eigh(sx)
+    root_x = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    cross = np.linalg.eigvalsh(root_x @ sy @ root_x)
+    trace_root = float(np.sum(np.sqrt(np.clip(cross, 0.0, None))))
+    d = float(mu @ mu) + float(np.trace(sx) + np.trace(sy)) - 2.0 * trace_root
+    return max(d, 0.0)
+
+
+def _gram_net():
+    """The held-out STFT net (init, apply) and its weights, built once per process."""
+    global _GRAM_NET
+    if _GRAM_NET is None:
+        import jax
+
+        from mst_jax import networks
+        from mst_jax.config import StftNetConfig
+
+        cfg = StftNetConfig(filters=GRAM_FILTERS, kernel=GRAM_KERNEL)
+        net = networks.make(cfg, n_fft=2048)
+        params = net.init(jax.random.key(GRAM_KEY))
+        _GRAM_NET = (jax.jit(net.apply), params)
+    return _GRAM_NET
+
+
+_GRAM_NET = None
+
+
+def _gram(wave: np.ndarray) -> np.ndarray:
+    from mst_jax import losses, spectral
+
+    apply, params = _gram_net()
+    mag = spectral.stft_magnitude(np.asarray(wave, np.float32), n_fft=2048, hop_length=HOP_LENGTH)
+    maps = apply(params, spectral.log_spectrogram(mag))
+    return np.asarray(losses.gram(maps[-1]), np.float64)
+
+
+def features(wave, *, sr: int) -> Features:
+    """The :class:`Features` of one mono clip ``(samples,)`` at ``sr`` Hz (peak-normalised
+    first, so the level of a file does not matter)."""
+    import librosa
+
+    y = np.asarray(wave, np.float32).ravel()
+    if y.size == 0:
+        raise ValueError("evaluate: an empty clip has no features")
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > 0:
+        y = y / peak
+    with warnings.catch_warnings():
+        # librosa warns that its lowest CQT octaves are longer than a short clip: expected.
+        warnings.simplefilter("ignore", UserWarning)
+        chroma = librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=HOP_LENGTH).T
+        onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP_LENGTH)
+        mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=N_MFCC, hop_length=HOP_LENGTH)[1:].T
+        flat = float(np.mean(librosa.feature.spectral_flatness(y=y, hop_length=HOP_LENGTH)))
+    # The held-out net is defined at 22.05 kHz: other rates are resampled for it only.
+    g_wave = y if sr == 22050 else librosa.resample(y, orig_sr=sr, target_sr=22050)
+    return Features(chroma, onset, mfcc, flat, _gram(g_wave))
+
+
+def pooled(feats: Sequence[Features]) -> Features:
+    """Several style clips as one: frames concatenated, flatness and grams averaged."""
+    if len(feats) == 1:
+        return feats[0]
+    return Features(
+        np.concatenate([f.chroma for f in feats]),
+        np.concatenate([f.onset for f in feats]),
+        np.concatenate([f.mfcc for f in feats]),
+        float(np.mean([f.flatness for f in feats])),
+        np.mean([f.gram for f in feats], axis=0),
+    )
+
+
+def _half_shifted(f: Features) -> Features:
+    n = len(f.chroma)
+    return f._replace(chroma=np.roll(f.chroma, n // 2, axis=0), onset=np.roll(f.onset, len(f.onset) // 2))
+
+
+def _onset_corr(a: np.ndarray, b: np.ndarray) -> float:
+    n = min(len(a), len(b))
+    return pearson(a[:n], b[:n])
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else (0.0 if a == 0 else float("inf"))
+
+
+def _gram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+def compare(result: Features, content: Features | None, style: Features | None) -> Quality:
+    """:class:`Quality` from precomputed features (content or style may be None)."""
+    nan = float("nan")
+    c, s = content, style
+    return Quality(
+        chroma_content=frame_correlation(result.chroma, c.chroma) if c else nan,
+        chroma_floor=frame_correlation(c.chroma, _half_shifted(c).chroma) if c else nan,
+        chroma_style=frame_correlation(s.chroma, c.chroma) if c and s else nan,
+        pcp_content=pearson(result.chroma.mean(0), c.chroma.mean(0)) if c else nan,
+        pcp_style=pearson(result.chroma.mean(0), s.chroma.mean(0)) if s else nan,
+        pcp_floor=pearson(s.chroma.mean(0), c.chroma.mean(0)) if c and s else nan,
+        onset_content=_onset_corr(result.onset, c.onset) if c else nan,
+        onset_floor=_onset_corr(c.onset, _half_shifted(c).onset) if c else nan,
+        mfcc_to_style=frechet_distance(result.mfcc, s.mfcc) if s else nan,
+        mfcc_to_content=frechet_distance(result.mfcc, c.mfcc) if c else nan,
+        mfcc_floor=frechet_distance(s.mfcc, c.mfcc) if c and s else nan,
+        mfcc_ratio=_ratio(frechet_distance(result.mfcc, s.mfcc), frechet_distance(result.mfcc, c.mfcc))
+        if c and s
+        else nan,
+        gram_to_style=_gram_distance(result.gram, s.gram) if s else nan,
+        gram_to_content=_gram_distance(result.gram, c.gram) if c else nan,
+        gram_floor=_gram_distance(c.gram, s.gram) if c and s else nan,
+        flatness=result.flatness,
+        flatness_content=c.flatness if c else nan,
+        flatness_style=s.flatness if s else nan,
+    )
+
+
+def evaluate(result, *, content=None, style=None, sr: int) -> Quality:
+    """Measures ``result`` against ``content`` and ``style`` (waveforms ``(samples,)``).
+
+    Args:
+      result: the transfer's waveform.
+      content: the content waveform, or None (texture: content measures are NaN).
+      style: one style waveform, a list of them (their frames pooled), or None.
+      sr: sample rate of all three, Hz.
+
+    Returns:
+      :class:`Quality`.
+    """
+    styles = [] if style is None else (list(style) if isinstance(style, (list, tuple)) else [style])
+    c = features(content, sr=sr) if content is not None else None
+    s = pooled([features(w, sr=sr) for w in styles]) if styles else None
+    return compare(features(result, sr=sr), c, s)
+
+
+# --------------------------------------------------------------------------- reporting
+
+# (name, label, floor field, floor label, how to read it)
+_ROWS = (
+    ("chroma_content", "content kept: chroma correlation with the content", "chroma_floor",
+     "content vs itself shifted by half", "1 = same notes at the same times, 0 = unrelated; above the floor the melody and harmony are kept"),
+    ("pcp_content", "content kept: pitch-class profile vs content", "pcp_floor",
+     "style vs content", "1 = the content's key and notes; at or below the floor the result took the style's notes"),
+    ("pcp_style", "key taken from the style: pitch-class profile vs style", "pcp_floor",
+     "style vs content", "high means the result moved to the style's key (a transfer should keep the content's)"),
+    ("onset_content", "rhythm kept: onset-envelope correlation with the content", "onset_floor",
+     "content vs itself shifted by half", "1 = the same attacks at the same times; above the floor the rhythm is kept"),
+    ("mfcc_ratio", "style taken: MFCC distance to style / to content", None, None,
+     "below 1 the timbre is nearer the style than the content; 0.5 = twice as near"),
+    ("mfcc_to_style", "timbre distance to the style (MFCC Fréchet)", "mfcc_floor",
+     "style vs content", "0 = the style's timbre statistics; the floor is how far apart the inputs are"),
+    ("mfcc_to_content", "timbre distance to the content (MFCC Fréchet)", "mfcc_floor",
+     "style vs content", "large = the content's timbre was replaced"),
+    ("gram_to_style", "style statistics: held-out random-net gram distance to style", "gram_floor",
+     "content vs style", "0 = the style's statistics on a net the loss never saw; below the floor the style was taken"),
+    ("flatness", "noise-likeness: spectral flatness of the result", "flatness_content",
+     "the content's flatness", "white noise is about 0.5, music 0.001–0.05; near the inputs' values = not noise"),
+)
+
+
+def _clean(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def measures(q: Quality) -> list[dict]:
+    """The run record's rows: ``name, label, value, floor, floor_label, read`` (None for NaN)."""
+    out = []
+    for name, label, floor, floor_label, read in _ROWS:
+        value = _clean(getattr(q, name))
+        if value is None:
+            continue
+        out.append({
+            "name": name,
+            "label": label,
+            "value": value,
+            "floor": _clean(getattr(q, floor)) if floor else None,
+            "floor_label": floor_label if floor and _clean(getattr(q, floor)) is not None else None,
+            "read": read,
+        })
+    return out
+
+
+def verdict(q: Quality) -> str:
+    """One line: ``content kept x.xx of 1 (floor f.ff), style distance ratio y.yy, flatness z.zzz``."""
+    parts = []
+    if math.isfinite(q.chroma_content):
+        parts.append(f"content kept {q.chroma_content:.2f} of 1 (shifted-content floor {q.chroma_floor:.2f})")
+    if math.isfinite(q.mfcc_ratio):
+        parts.append(f"style distance ratio {q.mfcc_ratio:.2f} (below 1 = nearer the style)")
+    elif math.isfinite(q.gram_to_style):
+        parts.append(f"gram distance to the style {q.gram_to_style:.2f} (content vs style {q.gram_floor:.2f})")
+    inputs = [x for x in (q.flatness_content, q.flatness_style) if math.isfinite(x)]
+    tail = f" (inputs {' / '.join(f'{x:.3f}' for x in inputs)})" if inputs else ""
+    parts.append(f"flatness {q.flatness:.3f}{tail}")
+    return "quality: " + ", ".join(parts)
+
+
+def record(q: Quality) -> dict:
+    """The run record's ``quality`` block: every field, the rows and the verdict."""
+    return {
+        "values": {k: _clean(v) for k, v in q._asdict().items()},
+        "measures": measures(q),
+        "verdict": verdict(q),
+    }

@@ -1,0 +1,124 @@
+"""Quality measures (mst_jax.evaluate) against hand-computed values and independent references."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from mst_jax import evaluate, music
+
+SR = 22050
+
+
+def _sines(pitches, duration_s, sr=SR):
+    """Pure sines (no harmonics) at MIDI pitches, so the chroma is the pitch-class set."""
+    t = np.arange(int(duration_s * sr)) / sr
+    w = sum(np.sin(2 * np.pi * 440.0 * 2 ** ((p - 69) / 12) * t) for p in pitches)
+    return (0.5 * w / np.abs(w).max()).astype(np.float32)
+
+
+def _progression(chords, seconds_each, sr=SR):
+    return np.concatenate([_sines(c, seconds_each, sr) for c in chords])
+
+
+def _indicator(pitch_classes):
+    v = np.zeros(12)
+    v[list(pitch_classes)] = 1.0
+    return v
+
+
+def test_pearson_matches_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    assert evaluate.pearson(a, b) == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-12)
+    assert math.isnan(evaluate.pearson(np.ones(5), a[:5]))  # constant vector: undefined
+
+
+def test_frame_correlation_is_the_mean_of_per_frame_correlations():
+    rng = np.random.default_rng(1)
+    a, b = rng.random((40, 12)), rng.random((45, 12))
+    b[3] = 0.0  # a silent frame is skipped, not counted as 0
+    expected = np.mean([np.corrcoef(a[i], b[i])[0, 1] for i in range(40) if i != 3])
+    assert evaluate.frame_correlation(a, b) == pytest.approx(expected, abs=1e-12)
+
+
+def test_frechet_distance_matches_scipy_sqrtm():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(500, 4)) @ rng.normal(size=(4, 4))
+    y = rng.normal(size=(400, 4)) @ rng.normal(size=(4, 4)) + 1.5
+    sx, sy = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    mu = x.mean(0) - y.mean(0)
+    reference = mu @ mu + np.trace(sx + sy - 2 * scipy.linalg.sqrtm(sx @ sy).real)
+    assert evaluate.frechet_distance(x, y) == pytest.approx(reference, rel=1e-6)
+    assert evaluate.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_chord_against_itself_a_transposition_and_noise():
+    c_major, d_major = (60, 64, 67), (62, 66, 69)
+    chord = _sines(c_major, 2.0)
+    q_same = evaluate.evaluate(chord, content=chord, style=chord, sr=SR)
+    assert q_same.chroma_content == pytest.approx(1.0, abs=1e-9)
+    assert q_same.pcp_content == pytest.approx(1.0, abs=1e-9)
+    assert q_same.mfcc_to_content == pytest.approx(0.0, abs=1e-6)
+    assert q_same.gram_to_style == pytest.approx(0.0, abs=1e-6)
+
+    # A whole tone up: the pitch-class profiles are disjoint 3-note sets, whose Pearson
+    # correlation is -1/3 by hand; chroma_cqt leaks a little energy into neighbouring
+    # classes, hence the 0.15 tolerance.
+    hand = np.corrcoef(_indicator([0, 4, 7]), _indicator([2, 6, 9]))[0, 1]
+    assert hand == pytest.approx(-1.0 / 3.0)
+    q_up = evaluate.evaluate(_sines(d_major, 2.0), content=chord, style=chord, sr=SR)
+    assert q_up.pcp_content == pytest.approx(hand, abs=0.15)
+    assert q_up.chroma_content < 0.0
+
+    noise = np.random.default_rng(3).normal(size=2 * SR).astype(np.float32)
+    q_noise = evaluate.evaluate(noise, content=chord, style=chord, sr=SR)
+    assert abs(q_noise.chroma_content) < 0.2  # unrelated: near 0
+    assert q_noise.flatness > 0.3 > 0.05 > q_same.flatness  # white noise vs a chord
+    assert q_noise.gram_to_content > 0.5
+
+
+def test_floors_read_the_content_against_itself_shifted():
+    # Four different chords, 1 s each: shifted by half, chord 1 meets chord 3 and so on.
+    chords = [(60, 64, 67), (65, 69, 72), (67, 71, 74), (57, 60, 64)]
+    content = _progression(chords, 1.0)
+    q = evaluate.evaluate(content, content=content, style=None, sr=SR)
+    f = evaluate.features(content, sr=SR)
+    half = len(f.chroma) // 2
+    expected = evaluate.frame_correlation(f.chroma, np.roll(f.chroma, half, axis=0))
+    assert q.chroma_floor == pytest.approx(expected)
+    assert q.chroma_floor < 0.6 < q.chroma_content
+    assert math.isnan(q.mfcc_ratio) and math.isnan(q.pcp_style)  # no style given
+
+
+def test_onset_correlation_keeps_rhythm_and_loses_it_off_beat():
+    clicks = music.click_track(bpm=120.0, duration_s=4.0, sr=SR)
+    off = music.click_track(bpm=120.0, duration_s=4.0, sr=SR, offset_s=0.25)
+    q_same = evaluate.evaluate(clicks, content=clicks, style=None, sr=SR)
+    q_off = evaluate.evaluate(off, content=clicks, style=None, sr=SR)
+    assert q_same.onset_content == pytest.approx(1.0)
+    assert q_off.onset_content < 0.3
+
+
+def test_mfcc_ratio_prefers_the_clip_it_resembles():
+    content = _sines((60, 64, 67), 2.0)
+    style = music.drum_pattern(bpm=120.0, duration_s=2.0, sr=SR)
+    q = evaluate.evaluate(style, content=content, style=style, sr=SR)
+    assert q.mfcc_ratio == pytest.approx(0.0, abs=1e-9)
+    assert q.mfcc_floor == pytest.approx(q.mfcc_to_content)
+
+
+def test_record_rows_and_verdict_match_the_values():
+    chord = _sines((60, 64, 67), 1.5)
+    noise = np.random.default_rng(4).normal(size=int(1.5 * SR)).astype(np.float32)
+    q = evaluate.evaluate(0.5 * chord + 0.05 * noise, content=chord, style=noise, sr=SR)
+    rec = evaluate.record(q)
+    rows = {r["name"]: r for r in rec["measures"]}
+    assert rows["chroma_content"]["value"] == pytest.approx(q.chroma_content)
+    assert rows["chroma_content"]["floor"] == pytest.approx(q.chroma_floor)
+    assert rows["mfcc_ratio"]["floor"] is None
+    assert all(r["read"] for r in rec["measures"])
+    assert f"content kept {q.chroma_content:.2f} of 1" in rec["verdict"]
+    assert f"style distance ratio {q.mfcc_ratio:.2f}" in rec["verdict"]
+    assert f"flatness {q.flatness:.3f}" in rec["verdict"]
