@@ -10,8 +10,8 @@ import tomllib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Distribution name -> the module it provides, where they differ. jaxlib is loaded by jax.
 MODULE = {"absl-py": "absl", "jaxlib": None}
-# Declared for code on its way: the optax optimisers (another branch). Drop once imported.
-PENDING = {"optax"}
+# Declared for code on its way (none now: optax is imported by mst_jax.synthesis).
+PENDING: set[str] = set()
 
 
 def _third_party_imports(folders) -> dict[str, set[str]]:
