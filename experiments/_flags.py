@@ -38,7 +38,7 @@ DEFAULT_MAX_ITER = 500  # SPEC.md §1: from noise (--init=noise, texture, recons
 # From the content (transfer's default start) far fewer iterations already keep the content and
 # take the style, and 10 s at paper width then fit in about two minutes on 2 CPU cores
 # (benchmarks/quality.py; BUILD_NOTES.md "Quality").
-DEFAULT_MAX_ITER_FROM_CONTENT = 100
+DEFAULT_MAX_ITER_FROM_CONTENT = 80
 MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
