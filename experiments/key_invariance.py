@@ -63,7 +63,7 @@ import time
 
 from absl import app, flags
 
-from experiments import _flags, _runner, _study
+from experiments import _flags, _runner, _study, study_figures
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", ".", "Directory for key_invariance.csv/_summary.csv/.png/.json.")
 _QUICK = flags.DEFINE_bool(
@@ -278,43 +278,6 @@ def summary_rows(rows, representations):
     return out
 
 
-def plot(path, summary, representations, s):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    colors = {"stft": "tab:blue", "mel": "tab:orange", "cqt": "tab:green", "cqt+mel": "tab:red", CONTROL: "0.4"}
-    fig, ax = plt.subplots(figsize=(8, 4.8))
-    width = 0.13
-    for j, r in enumerate(representations):
-        pts = [(a, m, sd) for a, rr, m, sd, _, _ in summary if rr == r]
-        if not pts:
-            continue
-        a, mean, sd = (list(v) for v in zip(*pts))
-        shift = (j - (len(representations) - 1) / 2) * width
-        err = [0.0 if v != v else v for v in sd]  # NaN sd (one seed): no bar
-        ax.errorbar([v + shift for v in a], mean, yerr=err, fmt="o-", capsize=3, color=colors[r], label=f"{r} (ours)")
-        if r in REPRESENTATIONS:
-            k = REPRESENTATIONS.index(r)
-            ax.plot(
-                [v + shift for v in range(7)], [PAPER[v][k] for v in range(7)], ls="none", marker="x",
-                ms=7, color=colors[r], alpha=0.8, label=f"{r} (paper)",
-            )
-    ax.axhline(_study.IDENTITY_MSE_MAX, color="0.6", lw=0.8, ls=":")
-    ax.set_xlabel("|semitone offset| of the style (± pooled per seed)")
-    ax.set_ylabel("log-STFT MSE, result vs style")
-    ax.set_xticks(range(max(7, 1 + max((a for a, *_ in summary), default=0))))
-    ax.set_title(
-        f"Key invariance (Fig. 5): style={_STYLE_TERMS.value}, {s['duration_s']:g} s clips, {s['max_iter']} "
-        f"iterations, seeds {','.join(map(str, s['seeds']))}; bars ±1 sd; x: paper{', quick' if s['quick'] else ''}",
-        fontsize=8,
-    )
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
-    _study.save_figure(fig, path)
-
-
 def body(s: dict, should_stop) -> int:
     import numpy as np
 
@@ -417,7 +380,12 @@ def body(s: dict, should_stop) -> int:
         ("offset", "representation", "mean", "sd", "n", "paper"),
         summary,
     )
-    plot(os.path.join(out_dir, "key_invariance.png"), summary, reps, s)
+    study_figures.key_invariance_figure(
+        os.path.join(out_dir, "key_invariance.png"), summary, reps, paper=PAPER,
+        paper_representations=REPRESENTATIONS,
+        title=f"Key invariance (Fig. 5): style={_STYLE_TERMS.value}, {dur:g} s clips, {s['max_iter']} iterations, "
+        f"seeds {','.join(map(str, seeds))}; bars ±1 sd; x: paper{', quick' if s['quick'] else ''}",
+    )
     if _SAVE_AUDIO.value:
         adir = os.path.join(out_dir, "audio")
         os.makedirs(adir, exist_ok=True)
