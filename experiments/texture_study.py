@@ -53,7 +53,7 @@ import time
 
 from absl import app, flags
 
-from experiments import _flags, _runner, _study
+from experiments import _flags, _runner, _study, study_figures
 from experiments import texture_sources
 from experiments.texture_sources import NOTE_SOURCES
 
@@ -349,7 +349,12 @@ def body(s: dict, should_stop) -> int:
         ("source", "config", "kl_mean", "kl_sd", "max_xcorr_mean", "max_xcorr_sd", "n", "receptive_field_s", "paper_kl"),
         [tuple(d.values()) for d in summary],
     )
-    plot(os.path.join(out_dir, "texture_study.png"), results, summary, source_stats, s)
+    study_figures.texture_figure(
+        os.path.join(out_dir, "texture_study.png"), results, summary, source_stats, row_names=ROW_NAMES,
+        identity=IDENTITY, hop_length=HOP, sr=sr,
+        title=f"Texture study (Fig. 4): {s['max_iter']} iterations, seeds {','.join(map(str, seeds))}"
+        + (", quick" if s["quick"] else ""),
+    )
 
     claims = {}
     print(f"\n{SCRIPT}: KL(source‖texture) of IOI histograms (nats) and max |Φ|, mean ± sd over seeds "
@@ -410,60 +415,6 @@ def summary_rows(results, rf_s) -> list[dict]:
             "paper_kl": "{:.2f} / {:.2f}".format(*PAPER_KL[row - 1]) if row else "",
         })
     return out
-
-
-def plot(path, results, summary, source_stats, s):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    names = list(source_stats)
-    fig, axes = plt.subplots(3, len(names), figsize=(6.5 * len(names), 10), squeeze=False, constrained_layout=True)
-    for c, name in enumerate(names):
-        cells = [d for d in summary if d["source"] == name]
-        labels = ["identity" if d["config"] == IDENTITY else f"row {ROW_NAMES.index(d['config']) + 1}" for d in cells]
-        x = np.arange(len(cells))
-        sd = lambda v: [0.0 if e != e else e for e in v]  # noqa: E731 (NaN sd: no bar)
-        ax = axes[0][c]
-        ax.bar(x, [d["kl_mean"] for d in cells], yerr=sd([d["kl_sd"] for d in cells]), capsize=3,
-               color=["0.7" if d["config"] == IDENTITY else "tab:blue" for d in cells], label="ours (±1 sd)")
-        for k, d in enumerate(cells):
-            if d["paper_kl"]:
-                p1, p2 = (float(v) for v in d["paper_kl"].split(" / "))
-                ax.plot([k - 0.15, k + 0.15], [p1, p2], "x", color="tab:red", label="paper (songs 1, 2)" if k == 1 else None)
-        ax.set_xticks(x, labels, fontsize=6)
-        ax.set_ylabel("KL(source‖texture), nats")
-        ax.set_title(f"{source_stats[name]['label']}: {source_stats[name]['seconds']:.1f} s, "
-                     f"{s['max_iter']} iterations, seeds {','.join(map(str, s['seeds']))}", fontsize=8)
-        ax.legend(fontsize=7)
-        ax = axes[1][c]
-        ax.bar(x, [d["max_xcorr_mean"] for d in cells], yerr=sd([d["max_xcorr_sd"] for d in cells]), capsize=3,
-               color=["0.7" if d["config"] == IDENTITY else "tab:green" for d in cells])
-        ax.axhspan(0.010, 0.013, color="tab:red", alpha=0.15, label="paper 0.010-0.013")
-        ax.set_yscale("log")
-        ax.set_xticks(x, labels, fontsize=6)
-        ax.set_ylabel("max |Φ| texture vs source")
-        ax.legend(fontsize=7)
-        ax = axes[2][c]
-        lags, ac = source_stats[name]["autocorr"]
-        lag_s = np.asarray(lags) * HOP / s["sr"]
-        ax.plot(lag_s, ac, color="k", lw=1.5, label="source")
-        for row in sorted({r["row"] for r in results if r["source"] == name}):
-            curves = [r["autocorr"][1] for r in results if r["source"] == name and r["row"] == row]
-            n = min(len(v) for v in curves)
-            mean = np.mean([np.asarray(v[:n]) for v in curves], axis=0)
-            ax.plot(lag_s[:n], mean, lw=1, ls="--" if row == 0 else "-", label="identity" if row == 0 else f"row {row}")
-        ax.set_xlabel("lag (s)")
-        ax.set_ylabel("mean local autocorrelation (mean over seeds)")
-        ax.legend(fontsize=7)
-    fig.suptitle(
-        "Texture study (Fig. 4)" + (" quick" if s["quick"] else "") + ": "
-        + "; ".join(f"row {i + 1} {n}" for i, n in enumerate(ROW_NAMES)),
-        fontsize=7,
-    )
-    _study.save_figure(fig, path)
 
 
 FLAG_HOLDERS = (

@@ -296,10 +296,14 @@ def test_note_sources_are_30_s_with_fills():
     """The two built-in sources are at least 30 s of note data, and the drums vary: the fills'
     toms and snare sixteenths appear, not only the groove."""
     from experiments import texture_sources as ts
+    from mst_jax.config import MelNetConfig
 
+    # row 5 at the paper's sizes: 50 + 24 * (2 + 4 + 8) = 386 frames = 8.96 s at 22050 Hz, hop 512
+    row5_s = MelNetConfig(n_mels=512, blocks=3, kernel=50, block_kernel=25).receptive_field_frames * 512 / 22050
+    assert row5_s == pytest.approx(8.96, abs=0.005)
     for name, make in ts.NOTE_SOURCES.items():
         parts, bpm, beats = make()
-        assert beats * 60.0 / bpm >= 30.0, name
+        assert beats * 60.0 / bpm >= max(30.0, 2 * row5_s), name  # texture = source >= 2 x receptive field
         assert max(n[1] + n[2] for p in parts for n in p.notes) <= beats + 1e-9  # notes within the loop
     drums = ts.NOTE_SOURCES["drums"]()[0][0].notes
     pitches = {n[0] for n in drums}
