@@ -18,7 +18,7 @@ Protocol (issue 13):
 * **Sources** (``--source``, a list): ``drums``, a 31 s drum-kit groove with fills (two
   grooves, snare and tom fills, crashes), and ``band``, a 30 s band loop (drums, bass,
   electric piano, strings and a lead over Am-F-C-G, two sections), both note data in
-  :mod:`experiments.texture_sources` rendered with FluidSynth; or any audio file soundfile reads.
+  :data:`mst_jax.scores.PIECES` (``drum_groove_fills``, ``band_loop``) rendered with FluidSynth; or any audio file soundfile reads.
 * **Lengths.** Every row's receptive field must be shorter than the source and the texture
   at least twice as long as the longest receptive field (checked before anything runs; the
   texture has the source's length unless ``--texture_duration``).
@@ -54,8 +54,8 @@ import time
 from absl import app, flags
 
 from experiments import _flags, _runner, _study, study_figures
-from experiments import texture_sources
-from experiments.texture_sources import NOTE_SOURCES
+# --source names -> the 30 s pieces of mst_jax.scores with variation (fills, varied passes).
+NOTE_SOURCES = {"drums": "drum_groove_fills", "band": "band_loop"}
 
 _SOURCE = flags.DEFINE_list(
     "source", ["drums", "band"], "Sources: drums, band (note data rendered here) or audio files."
@@ -194,11 +194,12 @@ def load_source(name: str, s: dict, notices: list):
     """``(waveform, label, second_rendering(seed) -> waveform)`` of one ``--source`` entry."""
     import numpy as np
 
-    from mst_jax import audio, music
+    from mst_jax import audio, music, notes, scores
 
     sr = s["sr"]
     if name in NOTE_SOURCES:
-        parts, bpm, beats = NOTE_SOURCES[name]()
+        piece = scores.PIECES[NOTE_SOURCES[name]]
+        parts, bpm, beats = piece.parts, piece.bpm, piece.beats
         length = beats * 60.0 / bpm if s["duration_s"] is None else s["duration_s"]
 
         def render(p):
@@ -206,7 +207,7 @@ def load_source(name: str, s: dict, notices: list):
             peak = float(np.max(np.abs(w)))
             return (w / peak if peak > 0 else w).astype(np.float32)
 
-        return render(parts), f"{name} ({bpm:g} bpm note data)", lambda seed: render(texture_sources.humanize(parts, 1000 + seed))
+        return render(parts), f"{name} ({bpm:g} bpm note data)", lambda seed: render(notes.humanize(parts, 1000 + seed))
     try:
         wave = audio.load(name, sr=sr, offset_s=_OFFSET.value, duration_s=s["duration_s"], normalize=True, notices=notices)
     except audio.AudioError as e:

@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "DRUM_CHANNEL",
+    "humanize",
     "Part",
     "Piece",
     "as_parts",
@@ -277,3 +278,24 @@ def kit(bars: Sequence[dict[int, str]], *, program: int = 0) -> Part:
         program=program,
         channel=DRUM_CHANNEL,
     )
+
+
+def humanize(parts: Sequence, seed: int, *, velocity: int = 12, timing_beats: float = 0.02) -> tuple:
+    """The same notes played again: velocities ± ``velocity`` and onsets ± ``timing_beats``
+    (beats), uniformly at random from ``seed`` (a second rendering, e.g. the texture study's
+    identity check).
+
+    >>> p = (Part(((60, 0.0, 1.0, 100),), program=0),)
+    >>> q = humanize(p, 0)[0].notes[0]
+    >>> q[0], abs(q[1]) <= 0.02, abs(q[3] - 100) <= 12
+    (60, True, True)
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for part in parts:
+        notes = []
+        for pitch, start, dur, vel in (note_fields(n) for n in part.notes):
+            v = int(np.clip(vel + rng.integers(-velocity, velocity + 1), 1, 127))
+            notes.append((pitch, max(0.0, start + rng.uniform(-timing_beats, timing_beats)), dur, v))
+        out.append(part._replace(notes=tuple(notes)))
+    return tuple(out)

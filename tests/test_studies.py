@@ -292,21 +292,26 @@ def test_write_csv_is_exact(tmp_path):
     assert path.read_text() == "offset,representation,seed,mse\n-1,cqt+mel,2,0.25\n"
 
 
-def test_note_sources_are_30_s_with_fills():
-    """The two built-in sources are at least 30 s of note data, and the drums vary: the fills'
-    toms and snare sixteenths appear, not only the groove."""
-    from experiments import texture_sources as ts
+def test_note_sources_are_30_s_of_note_data_and_humanize_varies_them():
+    """The two built-in sources are pieces of mst_jax.scores at least 30 s (and twice row 5's
+    receptive field) long; the identity row's second rendering changes velocities and onsets
+    within their bounds and nothing else."""
+    from experiments.texture_study import NOTE_SOURCES
+    from mst_jax import notes, scores
     from mst_jax.config import MelNetConfig
 
     # row 5 at the paper's sizes: 50 + 24 * (2 + 4 + 8) = 386 frames = 8.96 s at 22050 Hz, hop 512
     row5_s = MelNetConfig(n_mels=512, blocks=3, kernel=50, block_kernel=25).receptive_field_frames * 512 / 22050
     assert row5_s == pytest.approx(8.96, abs=0.005)
-    for name, make in ts.NOTE_SOURCES.items():
-        parts, bpm, beats = make()
-        assert beats * 60.0 / bpm >= max(30.0, 2 * row5_s), name  # texture = source >= 2 x receptive field
-        assert max(n[1] + n[2] for p in parts for n in p.notes) <= beats + 1e-9  # notes within the loop
-    drums = ts.NOTE_SOURCES["drums"]()[0][0].notes
-    pitches = {n[0] for n in drums}
-    assert {ts.LOW_TOM, ts.MID_TOM, ts.HIGH_TOM, ts.CRASH, ts.RIDE} <= pitches
-    sixteenths = [n for n in drums if n[0] == ts.SNARE and (n[1] * 4) % 2 == 1]
-    assert sixteenths  # snare on off-eighth sixteenths: the fills
+    for name in NOTE_SOURCES.values():
+        piece = scores.PIECES[name]
+        assert piece.beats * 60.0 / piece.bpm >= max(30.0, 2 * row5_s), name
+        again = notes.humanize(piece.parts, 7)
+        for part, other in zip(piece.parts, again):
+            assert len(part.notes) == len(other.notes) and part.program == other.program
+            for a, b in zip(part.notes, other.notes):
+                a = notes.note_fields(a)
+                assert a[0] == b[0] and a[2] == b[2]  # same pitch and length
+                assert abs(a[1] - b[1]) <= 0.02 + 1e-12 and abs(a[3] - b[3]) <= 12
+        assert again != notes.humanize(piece.parts, 8)  # the seed matters
+
