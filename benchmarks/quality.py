@@ -66,6 +66,11 @@ EXTRA = flags.DEFINE_string("extra", "", "Flags appended to every transfer (e.g.
 DURATION_S = flags.DEFINE_float("duration_s", 10.0, "Seconds of each rendered piece.")
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "out/quality", "Where inputs, transfers and tables go.")
 SEED = flags.DEFINE_integer("seed", 0, "--seed of every transfer.")
+REUSE = flags.DEFINE_bool(
+    "reuse", False,
+    "Reuse a transfer whose record (with its quality block) is already in --output_dir instead of "
+    "running it again (its seconds are then the record's wall_seconds).",
+)
 
 SR = 22050  # Hz
 GOAL_CHROMA = 0.6  # chroma correlation with the content, every pair (issue 12)
@@ -107,6 +112,13 @@ def index_entry(config: str, record: dict) -> dict:
 
 def run_one(config: str, content: str, style: str, output: str, extra: list[str], seed: int) -> dict:
     """One transfer through the command line; returns its record plus the measured seconds."""
+    done = os.path.splitext(output)[0] + ".json"
+    if REUSE.value and os.path.exists(done):
+        with open(done) as f:
+            record = json.load(f)
+        if "quality" in record:
+            record["benchmark_seconds"] = record["wall_seconds"]
+            return record
     flags_ = extra + list(CONFIGS[config][0])  # the configuration's own flags win
     cmd = [sys.executable, "-m", "experiments.transfer", f"--content={content}", f"--style={style}",
            f"--output={output}", f"--seed={seed}", "--checkpoint_every=0", *flags_]
@@ -211,15 +223,28 @@ def format_table(rows: list[dict], keys) -> str:
     return "\n".join("  ".join(c[i].rjust(widths[i]) for i in range(len(keys))) for c in cells)
 
 
+def write_tables(out: str, rows: list[dict], entries: list[dict]) -> list[dict]:
+    """quality.csv, quality_summary.csv, quality.png and index.html; returns the summary."""
+    from mst_jax import page
+
+    summary = summarise(rows)
+    write_csv(os.path.join(out, "quality.csv"), rows)
+    write_csv(os.path.join(out, "quality_summary.csv"), summary)
+    plot(os.path.join(out, "quality.png"), rows, summary)
+    page.write_index(os.path.join(out, "index.html"), entries, title="Quality benchmark",
+                     note=f"python3 -m benchmarks.quality {' '.join(argv_flags())}")
+    return summary
+
+
 def argv_flags() -> list[str]:
     """This run's flags, for the notes that say how a table was made."""
-    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, DURATION_S, SEED)]
+    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, DURATION_S, SEED, REUSE)]
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
-    from mst_jax import page, scores
+    from mst_jax import scores
 
     names = [c.strip() for c in CONFIG_NAMES.value.split(",") if c.strip()]
     unknown = [n for n in names if n not in CONFIGS]
@@ -248,14 +273,9 @@ def main(argv):
             print(f"{config:>9} pair {i} {content} <- {style}: {r['seconds']:.0f} s, chroma "
                   f"{r['chroma_content']:.2f} (floor {r['chroma_floor']:.2f}), MFCC ratio "
                   f"{r['mfcc_ratio']:.2f}, flatness {r['flatness']:.3f}", flush=True)
-            write_csv(os.path.join(out, "quality.csv"), rows)
-            page.write_index(os.path.join(out, "index.html"), entries, title="Quality benchmark",
-                             note=f"python3 -m benchmarks.quality {' '.join(argv_flags())}")
+            summary = write_tables(out, rows, entries)  # after every run: a stopped run keeps them
     if not rows:
         sys.exit(f"every transfer failed ({len(failures)})")
-    summary = summarise(rows)
-    write_csv(os.path.join(out, "quality_summary.csv"), summary)
-    plot(os.path.join(out, "quality.png"), rows, summary)
     print(format_table(summary, list(summary[0])))
     print(f"wrote {out}/quality.csv, quality_summary.csv, quality.png, index.html "
           f"(python3 -m benchmarks.quality {' '.join(map(shlex.quote, argv_flags()))})")
