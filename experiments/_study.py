@@ -62,6 +62,33 @@ def run(argv, script: str, settings: Callable[[], dict], body: Callable[[dict, C
     _runner.execute(argv, lambda notices: settings(), recorded, run=study)
 
 
+def shared_settings(script: str, used_shared, default_sizes: dict) -> dict:
+    """Checks a study's use of the shared flags and returns its network sizes.
+
+    ``--seed`` is refused (the studies take ``--seeds``), as is any shared flag the study does
+    not use (not in ``used_shared``); each size flag that is set (>= 1) replaces its entry of
+    ``default_sizes``. Raises ValueError with one line naming the flag.
+    """
+    from absl import flags
+
+    from experiments import _flags
+
+    if flags.FLAGS["seed"].present:
+        raise ValueError("--seed: the studies take --seeds (a list)")
+    used = {h.name for h in used_shared}
+    for h in _flags.SHARED:
+        if h.name not in used and flags.FLAGS[h.name].present:
+            raise ValueError(f"--{h.name} is not a flag of {script} (--helpshort lists them)")
+    sizes = dict(default_sizes)
+    for name in sizes:
+        holder = getattr(_flags, name.upper())
+        if holder.value is not None:
+            if holder.value < 1:
+                raise ValueError(f"--{name}={holder.value} must be >= 1")
+            sizes[name] = holder.value
+    return sizes
+
+
 def device_line() -> str:
     """``"JAX 0.x on cpu: 1 device(s), ..."``: what every computation below runs on."""
     d = _runner.device()

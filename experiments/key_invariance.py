@@ -163,20 +163,8 @@ OUTPUTS = ("key_invariance.csv", "key_invariance_summary.csv", "key_invariance.p
 
 def settings() -> dict:
     """The flags resolved and validated; ValueError (one line, naming the flag) otherwise."""
-    if flags.FLAGS["seed"].present:
-        raise ValueError("--seed: the studies take --seeds (a list)")
-    used = {h.name for h in USED_SHARED}
-    for h in _flags.SHARED:
-        if h.name not in used and flags.FLAGS[h.name].present:
-            raise ValueError(f"--{h.name} is not a flag of {SCRIPT} (--helpshort lists them)")
     quick = _QUICK.value
-    sizes = dict(QUICK_SIZES if quick else PAPER_SIZES)
-    for name in sizes:
-        holder = getattr(_flags, name.upper())
-        if holder.value is not None:
-            if holder.value < 1:
-                raise ValueError(f"--{name}={holder.value} must be >= 1")
-            sizes[name] = holder.value
+    sizes = _study.shared_settings(SCRIPT, USED_SHARED, QUICK_SIZES if quick else PAPER_SIZES)
     if _OFFSETS.value is None:
         offsets = [-1, 0, 1] if quick else list(range(-6, 7))
     else:

@@ -25,6 +25,7 @@ import numpy as np
 from mst_jax.additive import peak_normalise, render_additive, timbre_for_program
 from mst_jax.midi import write_midi
 from mst_jax.notes import Part, as_parts, end_beats, shift
+from mst_jax import signals
 from mst_jax.scores import (
     PIECES,
     STAR_SPANGLED_BANNER,
@@ -251,16 +252,6 @@ def example_path(name: str) -> Path:
     return path
 
 
-def _fades(n: int, sr: int, fade_s: float) -> np.ndarray:
-    env = np.ones(n)
-    m = min(int(fade_s * sr), n // 2)
-    if m > 0:
-        ramp = np.linspace(0.0, 1.0, m, endpoint=False)
-        env[:m] = ramp
-        env[n - m :] = ramp[::-1]
-    return env
-
-
 def make_example_clips(out_dir: str | Path, *, notices: list[str] | None = None) -> dict[str, Path]:
     """Regenerates the shipped example clips ``content.flac`` and ``style.flac``.
 
@@ -295,7 +286,7 @@ def make_example_clips(out_dir: str | Path, *, notices: list[str] | None = None)
     }
     paths = {}
     for name, wave in clips.items():
-        wave = 0.9 * peak_normalise(wave) * _fades(len(wave), EXAMPLE_SR, EXAMPLE_FADE_S)
+        wave = 0.9 * peak_normalise(wave) * signals.fades(len(wave), EXAMPLE_SR, EXAMPLE_FADE_S)
         path = out_dir / f"{name}.flac"
         soundfile.write(
             str(path), wave.astype(np.float32), EXAMPLE_SR, subtype="PCM_16", format="FLAC"

@@ -24,9 +24,12 @@ DEFAULT_SR = 22050  # Hz, the paper's sample rate (SPEC §1)
 FADE_S = 0.005  # s, linear fade at both ends of tones and chords
 
 
-def _fades(n: int, sr: int) -> np.ndarray:
+def fades(n: int, sr: int, fade_s: float | None = None) -> np.ndarray:
+    """``(n,)`` envelope: linear fade-in and fade-out of ``fade_s`` seconds (default
+    ``FADE_S``), each at most half the length."""
+    fade_s = FADE_S if fade_s is None else fade_s
     env = np.ones(n)
-    m = min(int(FADE_S * sr), n // 2)
+    m = min(int(fade_s * sr), n // 2)
     if m > 0:
         ramp = np.linspace(0.0, 1.0, m, endpoint=False)
         env[:m] = ramp
@@ -55,7 +58,7 @@ def tone(
     n = int(round(duration_s * sr))
     t = np.arange(n) / sr
     wave = min(abs(amplitude), 1.0) * np.sin(2 * np.pi * freq_hz * t)
-    return (wave * _fades(n, sr)).astype(np.float32)
+    return (wave * fades(n, sr)).astype(np.float32)
 
 
 def chord(
@@ -83,7 +86,7 @@ def chord(
         for k, amp in ((1, 1.0), (2, 0.5), (3, 0.25)):
             if k * f0 < sr / 2:
                 wave += amp * np.sin(2 * np.pi * k * f0 * t)
-    wave *= _fades(n, sr)
+    wave *= fades(n, sr)
     return (min(abs(amplitude), 1.0) * peak_normalise(wave)).astype(np.float32)
 
 
