@@ -65,7 +65,7 @@ CONFIG_NAMES = flags.DEFINE_string(
 EXTRA = flags.DEFINE_string("extra", "", "Flags appended to every transfer (e.g. sizes, --max_iter).")
 DURATION_S = flags.DEFINE_float("duration_s", 10.0, "Seconds of each rendered piece.")
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "out/quality", "Where inputs, transfers and tables go.")
-SEED = flags.DEFINE_integer("seed", 0, "--seed of every transfer.")
+SEED = flags.DEFINE_integer("transfer_seed", 0, "--seed of every transfer.")
 REUSE = flags.DEFINE_bool(
     "reuse", False,
     "Reuse a transfer whose record (with its quality block) is already in --output_dir instead of "

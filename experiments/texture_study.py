@@ -54,8 +54,7 @@ import time
 from absl import app, flags
 
 from experiments import _flags, _runner, _study, study_figures
-# --source names -> the 30 s pieces of mst_jax.scores with variation (fills, varied passes).
-NOTE_SOURCES = {"drums": "drum_groove_fills", "band": "band_loop"}
+from mst_jax.scores import TEXTURE_SOURCES as NOTE_SOURCES  # --source name -> piece
 
 _SOURCE = flags.DEFINE_list(
     "source", ["drums", "band"], "Sources: drums, band (note data rendered here) or audio files."

@@ -40,6 +40,7 @@ from mst_jax.notes import (
 __all__ = [
     "PIECES",
     "QUALITY_PAIRS",
+    "TEXTURE_SOURCES",
     "STAR_SPANGLED_BANNER",
     "STAR_SPANGLED_BANNER_ACCOMPANIMENT",
     "STYLE_GROOVE",
@@ -326,6 +327,9 @@ PIECES: dict[str, Piece] = {
 
 # (content, style) pairs for the quality benchmark: different pieces, genres, keys and tempi;
 # every content piece has a melody over chords, and the solo drum groove is a style twice.
+# The texture study's --source names -> the 30 s pieces with variation (fills, varied passes).
+TEXTURE_SOURCES = {"drums": "drum_groove_fills", "band": "band_loop"}
+
 QUALITY_PAIRS: tuple[tuple[str, str], ...] = (
     ("piano", "rock_band"),
     ("string_quartet", "electronic"),

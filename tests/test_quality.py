@@ -131,3 +131,20 @@ def test_evaluate_command_prints_the_table_and_rejects_missing_files(files, caps
         evaluate_cli, capsys, ["evaluate", "/no/such/result.wav"], content=files["content"]
     )
     assert code == 2 and stderr.strip().splitlines()[-1].startswith("error: /no/such/result.wav")
+
+
+def test_quality_benchmark_goals_and_summary():
+    """benchmarks.quality's goals (issue 12) on hand-made rows: chroma >= 0.6, MFCC ratio
+    <= 0.5, flatness at most 0.02 above the noisier input; the summary counts them."""
+    from benchmarks import quality
+
+    base = dict(config="default", pair=0, content="a", style="b", seconds=100.0, iterations=80,
+                chroma_floor=0.1, pcp_content=0.9, pcp_style=0.2, onset_content=0.8, onset_floor=0.3,
+                mfcc_to_style=1.0, mfcc_to_content=4.0, mfcc_floor=5.0, gram_to_style=0.3,
+                gram_floor=0.8, flatness_content=0.001, flatness_style=0.03)
+    good = dict(base, chroma_content=0.6, mfcc_ratio=0.5, flatness=0.05)
+    bad = dict(base, pair=1, chroma_content=0.59, mfcc_ratio=0.51, flatness=0.0501)
+    assert quality.passes(good) == {"chroma": True, "ratio": True, "flatness": True}
+    assert quality.passes(bad) == {"chroma": False, "ratio": False, "flatness": False}
+    (s,) = quality.summarise([good, bad])
+    assert s["pass_chroma"] == "1/2" and s["chroma_content"] == pytest.approx(0.595)

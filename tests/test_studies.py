@@ -296,14 +296,13 @@ def test_note_sources_are_30_s_of_note_data_and_humanize_varies_them():
     """The two built-in sources are pieces of mst_jax.scores at least 30 s (and twice row 5's
     receptive field) long; the identity row's second rendering changes velocities and onsets
     within their bounds and nothing else."""
-    from experiments.texture_study import NOTE_SOURCES
     from mst_jax import notes, scores
     from mst_jax.config import MelNetConfig
 
     # row 5 at the paper's sizes: 50 + 24 * (2 + 4 + 8) = 386 frames = 8.96 s at 22050 Hz, hop 512
     row5_s = MelNetConfig(n_mels=512, blocks=3, kernel=50, block_kernel=25).receptive_field_frames * 512 / 22050
     assert row5_s == pytest.approx(8.96, abs=0.005)
-    for name in NOTE_SOURCES.values():
+    for name in scores.TEXTURE_SOURCES.values():
         piece = scores.PIECES[name]
         assert piece.beats * 60.0 / piece.bpm >= max(30.0, 2 * row5_s), name
         again = notes.humanize(piece.parts, 7)
