@@ -28,8 +28,8 @@ import jax
 import numpy as np
 from absl import flags
 
-from experiments import _flags, _runner
-from experiments._runner import RunError
+from experiments import _flags, _runner, console, outputs, preflight
+from experiments.console import RunError
 from mst_jax import audio, batch, page, run_page
 
 COLUMNS = ("content", "style", "output")
@@ -93,7 +93,7 @@ def _initialize_distributed():
 
 def _say(line: str):
     if jax.process_index() == 0:
-        _runner._say(line)
+        console.say(line)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +116,7 @@ def index_path(outputs) -> str:
 
 
 def _row_error(csv_path: str, line: int, error) -> RunError:
-    return RunError(f"--batch={csv_path} line {line}: {_runner._one_line(error)}")
+    return RunError(f"--batch={csv_path} line {line}: {console.one_line(error)}")
 
 
 def read_csv(csv_path: str) -> list[tuple[int, str, tuple[str, ...], str]]:
@@ -127,7 +127,7 @@ def read_csv(csv_path: str) -> list[tuple[int, str, tuple[str, ...], str]]:
             rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise RunError(
-            f"--batch={csv_path}: cannot read the CSV ({_runner._one_line(error)})"
+            f"--batch={csv_path}: cannot read the CSV ({console.one_line(error)})"
         ) from None
     if not rows:
         raise RunError(
@@ -194,7 +194,7 @@ def builder(content_flag, init_flag):
         seen = {}
         inputs = {os.path.abspath(p) for j in jobs for p in (j.cfg.content, *j.cfg.styles)}
         for j in jobs:
-            paths = _runner.Paths.of(j.cfg.output)
+            paths = outputs.Paths.of(j.cfg.output)
             pages = (paths.html, paths.loss_png) if j.cfg.page else ()
             for p in (paths.wav, paths.json, paths.png) + pages:
                 a = os.path.abspath(p)
@@ -222,7 +222,7 @@ def builder(content_flag, init_flag):
                 audio.check_writable(index)
             except (audio.AudioError, OSError) as error:
                 raise RunError(
-                    f"--batch={csv_path}: cannot write the batch's index ({_runner._one_line(error)}); "
+                    f"--batch={csv_path}: cannot write the batch's index ({console.one_line(error)}); "
                     "--nopage turns it off"
                 ) from None
         return Jobs(csv_path, tuple(jobs))
@@ -237,7 +237,7 @@ def _progress(info, max_iter: int, size: int, first: bool):
     note = " (first chunk: includes compilation)" if first else ""
     _say(
         f"transfer --batch: iteration {it}/{max_iter}  losses [{losses}]  {spi:.3g} s/iteration "
-        f"for {size}  ETA {_runner.hms(eta)}{note}"
+        f"for {size}  ETA {console.hms(eta)}{note}"
     )
 
 
@@ -249,14 +249,14 @@ def run(build, recorded_flags, after, stopper) -> int:
     jobs = build(notices)
     _initialize_distributed()
     for line in notices:
-        _runner.notice(line)
+        console.notice(line)
     csv_path, rows = jobs.csv, jobs.jobs
     cfg0 = rows[0].cfg
 
     inputs = []
     for j in rows:
         try:
-            inputs.append(_runner.load_inputs(j.cfg))
+            inputs.append(preflight.load_inputs(j.cfg))
         except (RunError, audio.AudioError, ValueError) as error:
             raise _row_error(csv_path, j.line, error) from None
         n, n0 = inputs[-1].num_samples, inputs[0].num_samples
@@ -267,10 +267,10 @@ def run(build, recorded_flags, after, stopper) -> int:
             )
     for i in inputs:
         for line in i.notices:
-            _runner.notice(line)
+            console.notice(line)
     devices = jax.device_count()
     _say(
-        _runner.describe(cfg0, inputs[0]).replace(
+        preflight.describe(cfg0, inputs[0]).replace(
             "transfer:", f"transfer --batch: {len(rows)} transfers,", 1
         )
         + f"; {devices} device{'s' if devices > 1 else ''} over the batch axis"
@@ -280,7 +280,7 @@ def run(build, recorded_flags, after, stopper) -> int:
     try:
         bobj = batch.stack([m[0] for m in made])
     except ValueError as error:
-        raise RunError(f"--batch={csv_path}: {_runner._one_line(error)}") from None
+        raise RunError(f"--batch={csv_path}: {console.one_line(error)}") from None
     mesh = batch.batch_mesh()
     norms = batch.term_gradient_norms(bobj, np.stack([np.asarray(m[1]) for m in made]), mesh=mesh)
     betas = []
@@ -317,19 +317,19 @@ def run(build, recorded_flags, after, stopper) -> int:
         return 0  # on several hosts, process 0 writes
 
     wall = time.perf_counter() - t_start
-    versions, device = _runner.versions(), _runner.device()
+    versions, device = outputs.versions(), outputs.device()
     status, written, index_rows = 0, [], []
     for j, i, r, beta, n in zip(rows, inputs, results, betas, norms):
-        cfg, paths = j.cfg, _runner.Paths.of(j.cfg.output)
-        raw = _runner.to_wave(cfg, r.wave, i.num_samples)
+        cfg, paths = j.cfg, outputs.Paths.of(j.cfg.output)
+        raw = outputs.to_wave(cfg, r.wave, i.num_samples)
         if not np.all(np.isfinite(raw)):
             sys.stderr.write(
                 f"error: --batch={csv_path} line {j.line}: no finite waveform (non-finite loss from the start); "
                 "nothing written for it\n"
             )
-            status = _runner.EXIT_FAILED
+            status = console.EXIT_FAILED
             continue
-        wave, gain = _runner._for_file(cfg, raw)
+        wave, gain = outputs.for_file(cfg, raw)
         record = {
             "script": cfg.script,
             "flags": dict(
@@ -349,8 +349,8 @@ def run(build, recorded_flags, after, stopper) -> int:
             "stop_reason": r.stop_reason,
             "interrupted": r.stop_reason == "interrupted",
             "resumed": False,
-            "config": _runner._config_record(cfg),
-            **_runner.io_record(cfg, i, paths, wave, gain),
+            "config": outputs.config_record(cfg),
+            **outputs.io_record(cfg, i, paths, wave, gain),
             "notices": notices + i.notices,
             "term_history_weighted": True,
             "batch": {
@@ -363,10 +363,10 @@ def run(build, recorded_flags, after, stopper) -> int:
             },
         }
         if cfg.quality:
-            record["quality"] = _runner.quality_block(cfg, i, wave)
+            record["quality"] = outputs.quality_block(cfg, i, wave)
             _say(f"transfer --batch: line {j.line}: {record['quality']['verdict']}")
         if r.stop_reason == "non-finite loss":
-            _runner.notice(
+            console.notice(
                 f"line {j.line}: the loss became non-finite; the best iterate before it is written"
             )
         audio.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
@@ -375,8 +375,8 @@ def run(build, recorded_flags, after, stopper) -> int:
             (f"style {k + 1}" if len(i.styles) > 1 else "style", s)
             for k, s in enumerate(i.styles[:2])
         ]
-        _runner._write_figure(paths.png, panels + [("result", wave)], cfg)
-        _runner.write_page(cfg, record, paths)
+        outputs.write_figure(paths.png, panels + [("result", wave)], cfg)
+        outputs.write_page(cfg, record, paths)
         row = run_page.index_row(record, page=paths.html if cfg.page else None)
         index_rows.append(dict(row, config={"CSV line": j.line, **row["config"]}))
         written.append(paths.wav)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments import _runner
+from experiments import _runner, console, outputs
 from mst_jax import audio
 
 VERDICT_RULE = (
@@ -44,7 +44,7 @@ VERDICT_RULE = (
 def run(argv, script: str, settings: Callable[[], dict], body: Callable[[dict, Callable], int], recorded: dict):
     """Runs ``body(settings, should_stop) -> status`` on the shared runner.
 
-    ``settings()`` validates the flags (raising :class:`experiments._runner.RunError` or
+    ``settings()`` validates the flags (raising :class:`experiments.console.RunError` or
     ``ValueError`` with one line: exit 2) before anything is compiled.
     """
 
@@ -91,7 +91,7 @@ def shared_settings(script: str, used_shared, default_sizes: dict) -> dict:
 
 def device_line() -> str:
     """``"JAX 0.x on cpu: 1 device(s), ..."``: what every computation below runs on."""
-    d = _runner.device()
+    d = outputs.device()
     import jax
 
     return f"JAX {jax.__version__} on {d['platform']} ({d['device_kind']}): {d['devices']} device(s), {d['cpu_cores']} CPU cores"
@@ -132,7 +132,7 @@ class Progress:
         eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
         print(
             f"{self.script}: {label}: {text}  [{100 * self.done / self.total:.0f} %, "
-            f"{_runner.hms(elapsed)} elapsed, ETA {_runner.hms(eta)}]",
+            f"{console.hms(elapsed)} elapsed, ETA {console.hms(eta)}]",
             flush=True,
         )
 
@@ -170,13 +170,13 @@ def compare(a: Sequence[float], b: Sequence[float]) -> int | None:
 
 def prepare_output_dir(out_dir: str, names: Sequence[str]) -> None:
     """Creates ``out_dir`` and checks that each of ``names`` can be written there, before any
-    work; raises :class:`experiments._runner.RunError` (exit 2, one line naming the flag)."""
+    work; raises :class:`experiments.console.RunError` (exit 2, one line naming the flag)."""
     try:
         os.makedirs(out_dir, exist_ok=True)
         for name in names:
             audio.check_writable(os.path.join(out_dir, name))
     except (OSError, audio.AudioError) as e:
-        raise _runner.RunError(f"--output_dir={out_dir}: {' '.join(str(e).split())}") from None
+        raise console.RunError(f"--output_dir={out_dir}: {' '.join(str(e).split())}") from None
 
 
 def write_csv(path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

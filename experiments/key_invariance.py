@@ -63,7 +63,7 @@ import time
 
 from absl import app, flags
 
-from experiments import _flags, _runner, _study, study_figures
+from experiments import _flags, _study, console, outputs, study_figures
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", ".", "Directory for key_invariance.csv/_summary.csv/.png/.json.")
 _QUICK = flags.DEFINE_bool(
@@ -284,7 +284,7 @@ def body(s: dict, should_stop) -> int:
         peak = float(np.max(np.abs(w)))
         clips[off] = (w / peak if peak > 0 else w).astype(np.float32)  # peak-normalise (SPEC §1)
     for n in dict.fromkeys(notices):
-        _runner.notice(n)
+        console.notice(n)
     renderer = "additive fallback" if notices else "fluidsynth"
     print(f"{SCRIPT}: rendered {len(clips)} clips of {dur:g} s at {sr} Hz ({renderer})", flush=True)
 
@@ -337,7 +337,7 @@ def body(s: dict, should_stop) -> int:
                     mesh=mesh, on_chunk=on_chunk, should_stop=should_stop,
                 )
                 if any(res.stop_reason == "interrupted" for res in results):
-                    raise _runner.RunError("interrupted: nothing written", 130)
+                    raise console.RunError("interrupted: nothing written", 130)
                 progress.done += s["max_iter"] - state["it"]  # runs that stopped early
                 for j, jj in enumerate(sel):
                     r, o = gruns[jj]
@@ -408,8 +408,8 @@ def body(s: dict, should_stop) -> int:
         "script": SCRIPT,
         "flags": _flags.flag_values(FLAG_HOLDERS),
         "resolved": s,
-        "versions": _runner.versions(),
-        "device": _runner.device(),
+        "versions": outputs.versions(),
+        "device": outputs.device(),
         "solver": repr(solver),
         "renderer": renderer,
         "mse_on": "raw result (mse_normalised: the peak-normalised one)",

@@ -16,7 +16,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from experiments import _flags, _runner
+from experiments import _flags, _runner, console, outputs
 from mst_jax import metrics
 
 INPUT = flags.DEFINE_string(
@@ -46,7 +46,7 @@ def _griffinlim(reference, cfg, n_iter):
         )
     )
     t0 = time.perf_counter()
-    wave = _runner.griffinlim_magnitude(mag, cfg=cfg, length=reference.size, n_iter=n_iter)
+    wave = outputs.griffinlim_magnitude(mag, cfg=cfg, length=reference.size, n_iter=n_iter)
     return wave, time.perf_counter() - t0
 
 
@@ -80,7 +80,7 @@ def after(cfg, inputs, raw, record, interrupted):
         "griffinlim_same_iterations": {"iterations": iterations, "seconds": t_same_iter},
         "griffinlim_same_time": {"iterations": n_time, "seconds": t_same_time},
     }
-    _runner._say(
+    console.say(
         f"spectral convergence: ours {result['ours']:.4f} ({iterations} iterations, {ours_s:.2f} s); "
         f"Griffin-Lim {result['griffinlim_same_iterations']:.4f} ({iterations} iterations, {t_same_iter:.2f} s), "
         f"{result['griffinlim_same_time']:.4f} ({n_time} iterations, {t_same_time:.2f} s)"

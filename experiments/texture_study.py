@@ -53,7 +53,7 @@ import time
 
 from absl import app, flags
 
-from experiments import _flags, _runner, _study, study_figures
+from experiments import _flags, _study, console, outputs, study_figures
 from mst_jax.scores import TEXTURE_SOURCES as NOTE_SOURCES  # --source name -> piece
 
 _SOURCE = flags.DEFINE_list(
@@ -198,7 +198,7 @@ def load_source(name: str, s: dict, notices: list):
     try:
         wave = audio.load(name, sr=sr, offset_s=_OFFSET.value, duration_s=s["duration_s"], normalize=True, notices=notices)
     except audio.AudioError as e:
-        raise _runner.RunError(f"--source={name}: {' '.join(str(e).split())}") from None
+        raise console.RunError(f"--source={name}: {' '.join(str(e).split())}") from None
     return wave, name, lambda seed: wave
 
 
@@ -245,17 +245,17 @@ def body(s: dict, should_stop) -> int:
         tex_s = s["texture_duration_s"] or src_s
         longest = max(rf_s.values())
         if max(rf_s.values()) >= src_s:
-            raise _runner.RunError(
+            raise console.RunError(
                 f"--source={name}: {src_s:.2f} s is not longer than the longest receptive field ({longest:.2f} s, row "
                 f"{max(rf_s, key=rf_s.get)}); use a longer source or --duration"
             )
         if tex_s < 2 * longest:
-            raise _runner.RunError(
+            raise console.RunError(
                 f"--texture_duration: {tex_s:.2f} s is shorter than twice the longest receptive field ({longest:.2f} s)"
             )
         sources[name] = {"wave": wave, "label": label, "second": second, "texture_samples": int(round(tex_s * sr))}
     for n in dict.fromkeys(notices):
-        _runner.notice(n)
+        console.notice(n)
 
     solver = SolverConfig(max_iter=s["max_iter"], chunk=s["chunk"], tol=s["tol"])
     progress = _study.Progress(SCRIPT, len(sources) * len(rows) * len(seeds) * s["max_iter"])
@@ -305,7 +305,7 @@ def body(s: dict, should_stop) -> int:
                     objective, noise, max_iter=s["max_iter"], solver=solver, on_chunk=on_chunk, should_stop=should_stop
                 )
                 if res.stop_reason == "interrupted":
-                    raise _runner.RunError("interrupted: nothing written", 130)
+                    raise console.RunError("interrupted: nothing written", 130)
                 progress.done += s["max_iter"] - state["it"]
                 r = score(res.wave, source, sr=sr, tempo=tempo, source_hist=source_hist)
                 results.append({
@@ -371,8 +371,8 @@ def body(s: dict, should_stop) -> int:
         "script": SCRIPT,
         "flags": _flags.flag_values(FLAG_HOLDERS),
         "resolved": s,
-        "versions": _runner.versions(),
-        "device": _runner.device(),
+        "versions": outputs.versions(),
+        "device": outputs.device(),
         "solver": repr(solver),
         "sources": {k: {kk: vv for kk, vv in v.items() if kk != "autocorr"} for k, v in source_stats.items()},
         "ioi_bins_beats": metrics.IOI_BINS,

@@ -19,7 +19,7 @@ from absl import flags
 from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR
 
-from experiments import _flags, _runner, reconstruct, texture, transfer
+from experiments import _flags, _runner, compile_cache, console, preflight, reconstruct, texture, transfer
 from mst_jax import notes, presets, signals
 from mst_jax.config import SolverConfig
 
@@ -138,7 +138,7 @@ def test_transfer_end_to_end_with_gammas_from_the_command_line(clips, tmp_path, 
         content=clips["content"], style=clips["style"], output=out, preset="2", **gammas, **TINY
     ):
         cfg = transfer.build([])
-    objective, x_cal, _ = _runner.make_objective(cfg, _runner.load_inputs(cfg))
+    objective, x_cal, _ = _runner.make_objective(cfg, preflight.load_inputs(cfg))
     for name, gamma in (("content_stft", 2.0), ("style_stft", 7.5), ("style_mel", 0.3)):
         beta = record["terms"][name]["beta"]
         g = jax.grad(lambda x, b=beta, n=name: b * objective.terms(x, objective.params)[n])(x_cal)
@@ -390,17 +390,15 @@ def test_chunk_default_is_the_librarys():
 def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     """A content clip whose estimate exceeds the device memory stops with a message that says
     how much fits, before compiling anything, and writes nothing."""
-    from experiments import _flags, _runner
-
-    monkeypatch.setattr(_runner, "_memory_limit_bytes", lambda: 2e9)
+    monkeypatch.setattr(preflight, "memory_limit_bytes", lambda: 2e9)
     cfg = _flags.RunConfig(
         script="transfer", content="c.wav", styles=("s.wav",), output=str(tmp_path / "o.wav"),
         preset="6", loss=presets.table1(6), solver=SolverConfig(), seed=0, sr=22050,
     )
-    line = _runner.check_memory(cfg, 22050 * 10)  # 10 s fits in 2 GB
+    line = preflight.check_memory(cfg, 22050 * 10)  # 10 s fits in 2 GB
     assert re.search(r"\d+ GFLOP and about [\d.]+ GB .*; [\d.e+]+–[\d.e+]+ s per iteration", line), line
-    with pytest.raises(_runner.RunError, match=r"needs about .* GB .* about \d+ s fits"):
-        _runner.check_memory(cfg, 22050 * 600)
+    with pytest.raises(console.RunError, match=r"needs about .* GB .* about \d+ s fits"):
+        preflight.check_memory(cfg, 22050 * 600)
     assert not any(tmp_path.iterdir())
 
 
@@ -414,21 +412,21 @@ def test_host_memory_is_the_available_memory_not_the_free_pages(tmp_path, monkey
         "MemAvailable:   20000000 kB\n"  # ... 20 GB available (the rest is page cache)
         "Cached:         19000000 kB\n"
     )
-    assert _runner._host_available_bytes(str(meminfo)) == 20000000 * 1024
+    assert preflight.host_available_bytes(str(meminfo)) == 20000000 * 1024
     # No /proc/meminfo (not Linux): the free pages, as before.
     pages = {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}
-    monkeypatch.setattr(_runner.os, "sysconf", lambda name: pages[name])
-    assert _runner._host_available_bytes(str(tmp_path / "absent")) == 1000 * 4096
+    monkeypatch.setattr(preflight.os, "sysconf", lambda name: pages[name])
+    assert preflight.host_available_bytes(str(tmp_path / "absent")) == 1000 * 4096
 
 
 def test_compilation_cache_folder_from_flag_environment_or_xdg(tmp_path):
     home = os.path.expanduser("~")
-    assert _runner.compilation_cache_dir("", {"JAX_COMPILATION_CACHE_DIR": "/e"}) is None
-    assert _runner.compilation_cache_dir("/f", {"JAX_COMPILATION_CACHE_DIR": "/e"}) == "/f"
-    assert _runner.compilation_cache_dir("~/c", {}) == os.path.join(home, "c")
-    assert _runner.compilation_cache_dir(None, {"JAX_COMPILATION_CACHE_DIR": "/e"}) == "/e"
-    assert _runner.compilation_cache_dir(None, {"XDG_CACHE_HOME": "/x"}) == "/x/mst_jax/jax"
-    assert _runner.compilation_cache_dir(None, {}) == os.path.join(home, ".cache", "mst_jax", "jax")
+    assert compile_cache.compilation_cache_dir("", {"JAX_COMPILATION_CACHE_DIR": "/e"}) is None
+    assert compile_cache.compilation_cache_dir("/f", {"JAX_COMPILATION_CACHE_DIR": "/e"}) == "/f"
+    assert compile_cache.compilation_cache_dir("~/c", {}) == os.path.join(home, "c")
+    assert compile_cache.compilation_cache_dir(None, {"JAX_COMPILATION_CACHE_DIR": "/e"}) == "/e"
+    assert compile_cache.compilation_cache_dir(None, {"XDG_CACHE_HOME": "/x"}) == "/x/mst_jax/jax"
+    assert compile_cache.compilation_cache_dir(None, {}) == os.path.join(home, ".cache", "mst_jax", "jax")
 
 
 def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_path, monkeypatch, capsys):
@@ -436,8 +434,8 @@ def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_pat
     monkeypatch.setattr(jax.config, "update", lambda name, value: updates.append((name, value)))
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    _runner._install_notice_handler()  # as execute() does: notices go to stderr
-    _runner.use_compilation_cache(str(blocker / "cache"))
+    console.install_notice_handler()  # as execute() does: notices go to stderr
+    compile_cache.use_compilation_cache(str(blocker / "cache"))
     assert updates == [("jax_enable_compilation_cache", False)]
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("notice: compilation cache")]
     assert len(lines) == 1 and str(blocker / "cache") in lines[0], lines
@@ -470,11 +468,11 @@ def test_a_term_eq7_cannot_weight_is_one_line_naming_its_flag():
     obj = losses.Objective(None, None, None, {"beta": {}}, config, SR, (SR,))
     norms = {t.name: 2.0 for t in config.terms}
     norms["style_stft"] = 0.0
-    with pytest.raises(_runner.RunError) as err:
+    with pytest.raises(console.RunError) as err:
         _runner.calibrated(obj, norms)
     message = str(err.value)
     assert "--gamma_style_stft=0" in message and "{" not in message and "\n" not in message
-    assert err.value.status == _runner.EXIT_BAD_INPUT
+    assert err.value.status == console.EXIT_BAD_INPUT
     ok = _runner.calibrated(obj, dict(norms, style_stft=4.0)).params["beta"]
     gamma = {t.name: t.gamma for t in config.terms}
     assert float(ok["style_stft"]) == pytest.approx(gamma["style_stft"] / 4.0)  # Eq. 8: Γ / norm

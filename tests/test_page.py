@@ -20,7 +20,7 @@ from absl.testing import flagsaver
 from conftest import SR
 from pagecheck import check_page, local_target, record_value
 
-from experiments import _batch, _runner, reconstruct, transfer
+from experiments import _batch, console, reconstruct, transfer
 from mst_jax import music, page, run_page
 
 flags.FLAGS.mark_as_parsed()
@@ -306,13 +306,13 @@ def test_transfer_writes_its_page_and_nopage_does_not(clips, tmp_path, capsys):
 
 
 def test_interrupted_run_page_offers_the_best_result_so_far(clips, tmp_path, capsys, monkeypatch):
-    original = _runner.report_progress
+    original = console.report_progress
 
     def report(script, info, max_iter, first):  # SIGINT right after the first chunk
         original(script, info, max_iter, first)
         signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(_runner, "report_progress", report)
+    monkeypatch.setattr(console, "report_progress", report)
     out = str(tmp_path / "cut.wav")
     code, _, stderr = run_cli(
         capsys, content=clips["c1.wav"], style=clips["s.flac"], output=out, **dict(TINY, max_iter=6)

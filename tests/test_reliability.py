@@ -18,7 +18,7 @@ import pytest
 from conftest import SR
 from test_experiments import TINY, assert_valid_wave, read_outputs, run_cli, write
 
-from experiments import _runner, reconstruct, texture, transfer
+from experiments import _runner, console, reconstruct, texture, transfer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -271,14 +271,14 @@ def test_legal_oddities_give_notices_and_succeed(tmp_path, capsys):
 
 def _interrupt_at(monkeypatch, iteration, signum=signal.SIGINT):
     """Deliver ``signum`` to this process right after the progress line of ``iteration``."""
-    original = _runner.report_progress
+    original = console.report_progress
 
     def report(script, info, max_iter, first):
         original(script, info, max_iter, first)
         if info["iteration"] == iteration:
             signal.raise_signal(signum)
 
-    monkeypatch.setattr(_runner, "report_progress", report)
+    monkeypatch.setattr(console, "report_progress", report)
 
 
 def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
@@ -320,14 +320,14 @@ def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
     assert resumed["terms"] == uninterrupted["terms"]
     # 4. a run killed hard after its checkpoint at iteration 2 resumes from that checkpoint
     crash = str(tmp_path / "crash.wav")
-    original = _runner.report_progress
+    original = console.report_progress
 
     def crash_at_4(script, info, max_iter, first):
         original(script, info, max_iter, first)
         if info["iteration"] == 4:
             raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(_runner, "report_progress", crash_at_4)
+    monkeypatch.setattr(console, "report_progress", crash_at_4)
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_cli(transfer, capsys, **dict(base, output=crash, checkpoint_every=2))
     monkeypatch.undo()

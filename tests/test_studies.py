@@ -198,11 +198,11 @@ def test_texture_shorter_than_twice_the_receptive_field_is_refused(tmp_path):
 
 
 def test_unusable_output_dir_is_one_line_naming_the_flag(tmp_path):
-    from experiments import _runner
+    from experiments import console
 
     blocker = tmp_path / "taken"
     blocker.write_text("a file, not a folder")
-    with pytest.raises(_runner.RunError) as e:
+    with pytest.raises(console.RunError) as e:
         _study.prepare_output_dir(str(blocker / "out"), ("texture_study.csv",))
     message = str(e.value)
     assert message.startswith(f"--output_dir={blocker / 'out'}: ") and "\n" not in message

@@ -1,0 +1,229 @@
+"""A run's outputs: its file names, the written waveform, the spectrogram figure, the run record.
+
+:class:`Paths` names every file of one run from ``--output``; :func:`to_wave` turns the optimised
+variable into a waveform (Griffin-Lim in the spectrogram domain) and :func:`for_file` scales it
+for the WAV; :func:`write_figure` and :func:`write_page` write the figures and the listening page;
+:func:`versions`, :func:`device`, :func:`config_record`, :func:`io_record` and
+:func:`quality_block` are entries of the run record ``<stem>.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import platform
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _flags
+from experiments.preflight import Inputs
+from mst_jax import audio, evaluate, run_page, spectral
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    """The files of one run: ``<stem>`` is the output path without its extension."""
+
+    wav: str
+    json: str
+    png: str
+    state: str
+    checkpoint: str
+    html: str = ""  # the listening page (mst_jax.run_page)
+    loss_png: str = ""  # the loss figure the page shows
+
+    @classmethod
+    def of(cls, output: str) -> Paths:
+        stem, ext = os.path.splitext(output)
+        stem = stem if ext else output
+        return cls(
+            output,
+            stem + ".json",
+            stem + ".png",
+            stem + ".state.npz",
+            stem + ".checkpoint" + (ext or ".wav"),
+            stem + ".html",
+            stem + ".loss.png",
+        )
+
+
+def griffinlim(log_magnitude, *, cfg, length: int, n_iter: int) -> np.ndarray:
+    """Griffin-Lim (librosa) from an optimised log1p-magnitude STFT ``(frames, bins)``."""
+    mag = np.expm1(np.maximum(np.asarray(log_magnitude, np.float64), 0.0)).T.astype(np.float32)
+    return griffinlim_magnitude(mag, cfg=cfg, length=length, n_iter=n_iter)
+
+
+def griffinlim_magnitude(magnitude, *, cfg, length: int, n_iter: int) -> np.ndarray:
+    """``librosa.griffinlim`` of a magnitude STFT ``(bins, frames)`` with the run's STFT and seed."""
+    import librosa
+
+    stft = cfg.loss.stft
+    return librosa.griffinlim(
+        magnitude,
+        n_iter=n_iter,
+        hop_length=stft.hop_length,
+        n_fft=stft.n_fft,
+        win_length=stft.n_fft,
+        window="hann",
+        center=True,
+        pad_mode="constant",
+        length=length,
+        random_state=cfg.seed,
+    ).astype(np.float32)
+
+
+def to_wave(cfg, x, num_samples: int) -> np.ndarray:
+    """The optimised variable as a waveform (Griffin-Lim in the spectrogram domain)."""
+    if cfg.loss.domain == "spectrogram":
+        return griffinlim(x, cfg=cfg, length=num_samples, n_iter=cfg.griffinlim_iter)
+    return np.asarray(x, np.float32)
+
+
+def for_file(cfg, wave: np.ndarray) -> tuple[np.ndarray, float]:
+    """Peak-normalised (if ``cfg.normalize``) copy and the gain applied."""
+    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    if cfg.normalize and peak > 0:
+        return (wave / peak).astype(np.float32), 1.0 / peak
+    return np.clip(wave, -1.0, 1.0).astype(np.float32), 1.0
+
+
+def write_figure(path: str, panels, cfg):
+    """Log-magnitude STFTs side by side (matplotlib Agg, no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    n_fft, hop = cfg.loss.stft.n_fft, cfg.loss.stft.hop_length
+    specs = [
+        np.log1p(np.asarray(spectral.stft_magnitude(jnp.asarray(w), n_fft=n_fft, hop_length=hop)))
+        for _, w in panels
+    ]
+    vmax = max(float(s.max()) for s in specs) or 1.0
+    fig = Figure(figsize=(4.2 * len(panels), 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, w), s in zip(axes, panels, specs):
+        im = ax.imshow(
+            s.T,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            vmin=0.0,
+            vmax=vmax,
+            extent=(0.0, w.size / cfg.sr, 0.0, cfg.sr / 2000.0),
+        )
+        ax.set_title(title)
+        ax.set_xlabel("time (s)")
+    axes[0].set_ylabel("frequency (kHz)")
+    fig.colorbar(im, ax=list(axes), label="log(1 + |STFT|)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    audio.atomic_write_bytes(path, buf.getvalue())
+
+
+def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
+    """The loss figure ``<stem>.loss.png`` and the listening page ``<stem>.html`` (unless
+    ``--nopage``), written after the WAV, the record and the spectrogram figure they show."""
+    if not cfg.page:
+        return
+    run_page.write_loss_figure(paths.loss_png, record)
+    run_page.write_run_page(
+        paths.html, record, spectrogram_png=paths.png, loss_png=paths.loss_png, record_path=paths.json
+    )
+
+
+def versions() -> dict:
+    """Versions of Python and the packages a run depends on (the run record's ``versions``)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in (
+        "mst_jax",
+        "jax",
+        "jaxlib",
+        "jaxopt",
+        "optax",
+        "numpy",
+        "scipy",
+        "librosa",
+        "soundfile",
+        "absl-py",
+        "matplotlib",
+    ):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def device() -> dict:
+    """The platform and devices JAX runs on (the run record's ``device``)."""
+    d = jax.devices()[0]
+    return {
+        "platform": d.platform,
+        "device_kind": getattr(d, "device_kind", ""),
+        "devices": jax.device_count(),
+        "cpu_cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+    }
+
+
+def config_record(cfg: _flags.RunConfig) -> dict:
+    """The run record's ``config``: the resolved terms, STFT, solver and output settings."""
+    terms = []
+    for t in cfg.loss.terms:
+        net = None
+        if t.net is not None:
+            net = {"representation": t.net.representation, **dataclasses.asdict(t.net)}
+        terms.append({"name": t.name, "kind": t.kind, "gamma": t.gamma, "net": net})
+    return {
+        "script": cfg.script,
+        "preset": cfg.preset,
+        "demo": cfg.demo,
+        "terms": terms,
+        "stft": dataclasses.asdict(cfg.loss.stft),
+        "normalize_gradients": cfg.loss.normalize_gradients,
+        "domain": cfg.loss.domain,
+        "receptive_field_frames": cfg.loss.receptive_field_frames,
+        "solver": dataclasses.asdict(cfg.solver),
+        "seed": cfg.seed,
+        "sr": cfg.sr,
+        "init": cfg.init,
+        "duration_s": cfg.duration_s,
+        "normalize_output": cfg.normalize,
+        "subtype": cfg.subtype,
+        "griffinlim_iter": cfg.griffinlim_iter if cfg.loss.domain == "spectrogram" else None,
+    }
+
+
+def io_record(cfg: _flags.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndarray, gain: float) -> dict:
+    """The run record's ``inputs`` and ``output`` entries."""
+    return {
+        "inputs": {
+            "content": None
+            if inputs.content is None
+            else {"path": cfg.content, "seconds": inputs.content.size / cfg.sr},
+            "styles": [
+                {"path": p, "seconds": w.size / cfg.sr} for p, w in zip(cfg.styles, inputs.styles)
+            ],
+        },
+        "output": {
+            "path": paths.wav,
+            "seconds": wave.size / cfg.sr,
+            "samples": int(wave.size),
+            "gain": gain,
+        },
+    }
+
+
+def quality_block(cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray) -> dict:
+    """The run record's ``quality`` block (:func:`mst_jax.evaluate.record`): the written
+    result measured against the content and the styles (the optimised waveform, as saved)."""
+    q = evaluate.evaluate(
+        wave, content=inputs.content, style=inputs.styles or None, sr=cfg.sr
+    )
+    return evaluate.record(q)
