@@ -9,7 +9,7 @@ kernel (an upper bound on what the transfer needs).
 
 Last, the CQT style net's block shape (11 x 11, 256 -> 256, 87 frames x 86 bins, 2 s),
 gradient with respect to the input only, as the transfer needs it: the library's two
-forms (``networks._conv2d_lax``, ``networks._conv2d_gemm``: one scan over all 121 taps)
+forms (``networks.conv2d_lax``, ``networks.conv2d_gemm``: one scan over all 121 taps)
 and the GEMM form it replaced (a scan over frequency taps, the 11 time taps unrolled
 inside), called at the top level of a jitted program and inside a ``lax.fori_loop`` body,
 where L-BFGS-B runs them; with XLA's temporary memory for the same loop at 431 frames
@@ -106,7 +106,7 @@ def conv2d_time_taps_unrolled(x, w, d):
 
 def in_a_loop(t=87, b=86, c=256, t_memory=431):
     flop = 2 * 2 * t * b * 121 * c * c  # forward + input gradient
-    forms = {"lax": networks._conv2d_lax, "gemm 121-tap scan": networks._conv2d_gemm,
+    forms = {"lax": networks.conv2d_lax, "gemm 121-tap scan": networks.conv2d_gemm,
              "gemm time unrolled": conv2d_time_taps_unrolled}
     for form, conv in forms.items():
         for d in (1, 4):

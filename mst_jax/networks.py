@@ -104,7 +104,7 @@ def conv2d(x, w, *, dilation: int = 1):
 
     * one input channel (the CQT spectrogram): every ``kt x kf`` patch gathered, one GEMM
       (XLA's CPU convolution runs this at a fifth of GEMM speed);
-    * CPU: one GEMM per tap (:func:`_conv2d_gemm`). XLA's CPU convolution is as fast at
+    * CPU: one GEMM per tap (:func:`conv2d_gemm`). XLA's CPU convolution is as fast at
       the top level of a program, but inside a ``while_loop`` body, where the L-BFGS-B
       iterations run, it took 7x longer (11x11, 256 -> 256, 87 x 86 positions,
       loss+gradient: 1.8 s top level, 12.6 s in a loop; the GEMM form 1.3 s in both;
@@ -122,7 +122,7 @@ def conv2d(x, w, *, dilation: int = 1):
     if x.shape[-1] == 1:
         return _conv2d_patches(x, w, dilation)
     return lax.platform_dependent(
-        x, w, cpu=lambda x, w: _conv2d_gemm(x, w, dilation), default=lambda x, w: _conv2d_lax(x, w, dilation)
+        x, w, cpu=lambda x, w: conv2d_gemm(x, w, dilation), default=lambda x, w: conv2d_lax(x, w, dilation)
     )
 
 
@@ -143,7 +143,7 @@ def _conv2d_patches(x, w, dilation):
     return jnp.stack(patches, axis=-1) @ w.reshape(-1, w.shape[-1])
 
 
-def _conv2d_gemm(x, w, dilation):
+def conv2d_gemm(x, w, dilation):
     """One GEMM per tap, ``(frames * bins, in) @ (in, out)`` on the shifted input, summed
     in a ``lax.scan`` over all ``kt * kf`` taps.
 
@@ -169,7 +169,7 @@ def _conv2d_gemm(x, w, dilation):
     return out
 
 
-def _conv2d_lax(x, w, dilation):
+def conv2d_lax(x, w, dilation):
     batch = x.shape[:-3]
     pads = [_same_pad(w.shape[0], dilation), _same_pad(w.shape[1], dilation)]
     y = lax.conv_general_dilated(
