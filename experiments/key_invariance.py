@@ -158,7 +158,10 @@ QUICK_SIZES = {
     "cqt_filters": 4,
     "cqt_kernel": 3,
 }
-OUTPUTS = ("key_invariance.csv", "key_invariance_summary.csv", "key_invariance.png", "key_invariance.json")
+OUTPUTS = (
+    "key_invariance.csv", "key_invariance_summary.csv", "key_invariance.png", "key_invariance.json",
+    "key_invariance.html",
+)
 
 
 def settings() -> dict:
@@ -425,6 +428,19 @@ def body(s: dict, should_stop) -> int:
         "wall_seconds": wall,
     }
     audio.save_json(os.path.join(out_dir, "key_invariance.json"), record)
+    from mst_jax import page
+
+    page.write_study_page(
+        os.path.join(out_dir, "key_invariance.html"),
+        "Key invariance (§4.2, Figure 5)",
+        figures=[(os.path.join(out_dir, "key_invariance.png"),
+                  "Log-STFT MSE between result and style against the semitone offset, one bar group per "
+                  "content representation, mean ± sd over seeds, the paper's values as markers")],
+        tables=[(os.path.join(out_dir, "key_invariance_summary.csv"), "Mean and sd over seeds (± offsets pooled)"),
+                (os.path.join(out_dir, "key_invariance.csv"), "Every run")],
+        note=f"Claim 'at every non-zero offset STFT content gives the highest error': {verdict}. "
+        f"Rule: {_study.VERDICT_RULE} " + " ".join(lines),
+    )
     print(f"{SCRIPT}: wrote {', '.join(OUTPUTS)} to {out_dir} in {wall:.1f} s", flush=True)
     return 0
 

@@ -106,7 +106,10 @@ IDENTITY = "identity"  # the source re-rendered (humanised by the seed); an audi
 PAPER_KL = ((1.17, 2.08), (0.82, 2.72), (0.63, 1.86), (0.96, 1.99), (0.80, 0.80))
 PAPER_SIZES = {"stft_filters": 4096, "mel_filters": 1025, "mel_kernel": 50, "mel_block_kernel": 25}
 QUICK_SIZES = {"stft_filters": 16, "mel_filters": 8, "mel_kernel": 5, "mel_block_kernel": 3}
-OUTPUTS = ("texture_study.csv", "texture_study_summary.csv", "texture_study.png", "texture_study.json")
+OUTPUTS = (
+    "texture_study.csv", "texture_study_summary.csv", "texture_study.png", "texture_study.json",
+    "texture_study.html",
+)
 HOP = 512  # onset-envelope hop, as the STFT (SPEC §1)
 
 # --------------------------------------------------------------------------- flags
@@ -385,6 +388,22 @@ def body(s: dict, should_stop) -> int:
         "wall_seconds": wall,
     }
     audio.save_json(os.path.join(out_dir, "texture_study.json"), record)
+    from mst_jax import page
+
+    page.write_study_page(
+        os.path.join(out_dir, "texture_study.html"),
+        "Texture receptive field (§4.1, Figure 4)",
+        figures=[(os.path.join(out_dir, "texture_study.png"),
+                  "KL divergence of inter-onset-interval histograms and max cross-correlation per configuration, "
+                  "mean ± sd over seeds, and the mean local autocorrelation curves")],
+        tables=[(os.path.join(out_dir, "texture_study_summary.csv"), "Mean and sd over seeds"),
+                (os.path.join(out_dir, "texture_study.csv"), "Every run")],
+        note=" ".join(
+            f"[{k}] claim 'a longer receptive field lowers the KL without raising max|Φ|': "
+            f"{ {True: 'HOLDS', False: 'DOES NOT HOLD', None: 'no verdict'}[v['holds']] }. {v['text']}"
+            for k, v in claims.items()
+        ) + f" Rule: {_study.VERDICT_RULE}",
+    )
     print(f"{SCRIPT}: wrote {', '.join(OUTPUTS)} to {out_dir} in {wall:.1f} s", flush=True)
     return 0
 

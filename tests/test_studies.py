@@ -80,6 +80,14 @@ def _assert_png(path):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _assert_study_page(out, name):
+    """The study's page shows its figure and both CSV tables (files beside it)."""
+    html = (out / f"{name}.html").read_text()
+    assert f'src="{name}.png"' in html and "alt=" in html
+    header, rows = _read_csv(out / f"{name}_summary.csv")
+    assert all(h in html for h in header) and rows[0][1] in html
+
+
 def _json(path):
     import json
 
@@ -90,6 +98,7 @@ def _json(path):
 def test_key_invariance_writes_per_seed_and_summary_csv_and_png(quick_runs):
     rc, output, out = quick_runs["key_invariance"]
     assert rc == 0, output[-3000:]
+    _assert_study_page(out, "key_invariance")
     assert "key_invariance: JAX" in output and "ETA" in output  # device line, progress with ETA
     header, rows = _read_csv(out / "key_invariance.csv")
     assert header == ["offset", "representation", "seed", "mse"]
@@ -127,6 +136,7 @@ def test_key_invariance_writes_per_seed_and_summary_csv_and_png(quick_runs):
 def test_texture_study_writes_per_seed_and_summary_csv_and_png(quick_runs):
     rc, output, out = quick_runs["texture_study"]
     assert rc == 0, output[-3000:]
+    _assert_study_page(out, "texture_study")
     assert "texture_study: JAX" in output and "ETA" in output
     header, rows = _read_csv(out / "texture_study.csv")
     assert header == ["source", "config", "seed", "kl", "max_xcorr"]
