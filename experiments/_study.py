@@ -19,6 +19,7 @@ vmapped solver), :func:`mst_jax.synthesis.synthesize`, :func:`mst_jax.losses.cal
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -87,6 +88,21 @@ def shared_settings(script: str, used_shared, default_sizes: dict) -> dict:
                 raise ValueError(f"--{name}={holder.value} must be >= 1")
             sizes[name] = holder.value
     return sizes
+
+
+def write_page(out_dir: str, name: str, title: str, *, figure_alt: str, note: str) -> None:
+    """``<out_dir>/<name>.html``: the study's figure ``<name>.png``, its summary and per-run
+    CSV tables, and ``note`` (the verdict) above them (:func:`mst_jax.page.write_study_page`)."""
+    from mst_jax import page
+
+    path = functools.partial(os.path.join, out_dir)
+    page.write_study_page(
+        path(f"{name}.html"),
+        title,
+        figures=[(path(f"{name}.png"), figure_alt)],
+        tables=[(path(f"{name}_summary.csv"), "Mean and sd over seeds"), (path(f"{name}.csv"), "Every run")],
+        note=note,
+    )
 
 
 def device_line() -> str:

@@ -428,16 +428,12 @@ def body(s: dict, should_stop) -> int:
         "wall_seconds": wall,
     }
     audio.save_json(os.path.join(out_dir, "key_invariance.json"), record)
-    from mst_jax import page
-
-    page.write_study_page(
-        os.path.join(out_dir, "key_invariance.html"),
+    _study.write_page(
+        out_dir,
+        "key_invariance",
         "Key invariance (§4.2, Figure 5)",
-        figures=[(os.path.join(out_dir, "key_invariance.png"),
-                  "Log-STFT MSE between result and style against the semitone offset, one bar group per "
-                  "content representation, mean ± sd over seeds, the paper's values as markers")],
-        tables=[(os.path.join(out_dir, "key_invariance_summary.csv"), "Mean and sd over seeds (± offsets pooled)"),
-                (os.path.join(out_dir, "key_invariance.csv"), "Every run")],
+        figure_alt="Log-STFT MSE between result and style against the semitone offset, one bar group per "
+        "content representation, mean ± sd over seeds, the paper's values as markers",
         note=f"Claim 'at every non-zero offset STFT content gives the highest error': {verdict}. "
         f"Rule: {_study.VERDICT_RULE} " + " ".join(lines),
     )

@@ -388,21 +388,19 @@ def body(s: dict, should_stop) -> int:
         "wall_seconds": wall,
     }
     audio.save_json(os.path.join(out_dir, "texture_study.json"), record)
-    from mst_jax import page
-
-    page.write_study_page(
-        os.path.join(out_dir, "texture_study.html"),
+    verdicts = {True: "HOLDS", False: "DOES NOT HOLD", None: "no verdict"}
+    _study.write_page(
+        out_dir,
+        "texture_study",
         "Texture receptive field (§4.1, Figure 4)",
-        figures=[(os.path.join(out_dir, "texture_study.png"),
-                  "KL divergence of inter-onset-interval histograms and max cross-correlation per configuration, "
-                  "mean ± sd over seeds, and the mean local autocorrelation curves")],
-        tables=[(os.path.join(out_dir, "texture_study_summary.csv"), "Mean and sd over seeds"),
-                (os.path.join(out_dir, "texture_study.csv"), "Every run")],
+        figure_alt="KL divergence of inter-onset-interval histograms and max cross-correlation per "
+        "configuration, mean ± sd over seeds, and the mean local autocorrelation curves",
         note=" ".join(
             f"[{k}] claim 'a longer receptive field lowers the KL without raising max|Φ|': "
-            f"{ {True: 'HOLDS', False: 'DOES NOT HOLD', None: 'no verdict'}[v['holds']] }. {v['text']}"
+            f"{verdicts[v['holds']]}. {v['text']}"
             for k, v in claims.items()
-        ) + f" Rule: {_study.VERDICT_RULE}",
+        )
+        + f" Rule: {_study.VERDICT_RULE}",
     )
     print(f"{SCRIPT}: wrote {', '.join(OUTPUTS)} to {out_dir} in {wall:.1f} s", flush=True)
     return 0
