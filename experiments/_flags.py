@@ -302,6 +302,7 @@ class RunConfig:
       griffinlim_iter: Griffin-Lim iterations after a spectrogram-domain run.
       demo: the no-flag demo on the shipped clips.
       page: write the listening page (``--page``).
+      quality: measure the result (``--quality``, :mod:`mst_jax.evaluate`).
     """
 
     script: str
