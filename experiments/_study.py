@@ -90,6 +90,11 @@ def shared_settings(script: str, used_shared, default_sizes: dict) -> dict:
     return sizes
 
 
+def verdict_word(holds: bool | None) -> str:
+    """How a claim's verdict is printed: ``HOLDS``, ``DOES NOT HOLD`` or ``no verdict``."""
+    return {True: "HOLDS", False: "DOES NOT HOLD", None: "no verdict"}[holds]
+
+
 def write_page(out_dir: str, name: str, title: str, *, figure_alt: str, note: str) -> None:
     """``<out_dir>/<name>.html``: the study's figure ``<name>.png``, its summary and per-run
     CSV tables, and ``note`` (the verdict) above them (:func:`mst_jax.page.write_study_page`)."""

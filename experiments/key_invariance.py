@@ -400,7 +400,7 @@ def body(s: dict, should_stop) -> int:
         )
     print(_study.format_table(["|offset|", *reps], table))
     holds, lines = _study.key_invariance_claim(_study.pool_offsets(rows))
-    verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "no verdict"}[holds]
+    verdict = _study.verdict_word(holds)
     print(f"{SCRIPT}: claim 'at every non-zero offset STFT content gives the highest error': {verdict}")
     print(f"  rule: {_study.VERDICT_RULE}")
     for line in lines:

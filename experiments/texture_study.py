@@ -364,7 +364,7 @@ def body(s: dict, should_stop) -> int:
         }
         holds, text = _study.texture_claim(cells)
         claims[name] = {"holds": holds, "text": text}
-        verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "no verdict"}[holds]
+        verdict = _study.verdict_word(holds)
         print(f"{SCRIPT}: [{name}] claim 'a longer receptive field lowers the KL without raising max|Φ|': {verdict}")
         print(f"  {text}")
     print(f"  rule: {_study.VERDICT_RULE}")
@@ -388,7 +388,6 @@ def body(s: dict, should_stop) -> int:
         "wall_seconds": wall,
     }
     audio.save_json(os.path.join(out_dir, "texture_study.json"), record)
-    verdicts = {True: "HOLDS", False: "DOES NOT HOLD", None: "no verdict"}
     _study.write_page(
         out_dir,
         "texture_study",
@@ -397,7 +396,7 @@ def body(s: dict, should_stop) -> int:
         "configuration, mean ± sd over seeds, and the mean local autocorrelation curves",
         note=" ".join(
             f"[{k}] claim 'a longer receptive field lowers the KL without raising max|Φ|': "
-            f"{verdicts[v['holds']]}. {v['text']}"
+            f"{_study.verdict_word(v['holds'])}. {v['text']}"
             for k, v in claims.items()
         )
         + f" Rule: {_study.VERDICT_RULE}",

@@ -20,6 +20,7 @@ reuses :mod:`mst_jax.networks`.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -183,23 +184,16 @@ def frechet_distance(x, y) -> float:
     return max(d, 0.0)
 
 
+@functools.lru_cache(maxsize=1)
 def _gram_net():
-    """The held-out STFT net (init, apply) and its weights, built once per process."""
-    global _GRAM_NET
-    if _GRAM_NET is None:
-        import jax
+    """The held-out STFT net's jitted apply and its weights, built once per process."""
+    import jax
 
-        from mst_jax import networks
-        from mst_jax.config import StftNetConfig
+    from mst_jax import networks
+    from mst_jax.config import StftNetConfig
 
-        cfg = StftNetConfig(filters=GRAM_FILTERS, kernel=GRAM_KERNEL)
-        net = networks.make(cfg, n_fft=2048)
-        params = net.init(jax.random.key(GRAM_KEY))
-        _GRAM_NET = (jax.jit(net.apply), params)
-    return _GRAM_NET
-
-
-_GRAM_NET = None
+    net = networks.make(StftNetConfig(filters=GRAM_FILTERS, kernel=GRAM_KERNEL), n_fft=2048)
+    return jax.jit(net.apply), net.init(jax.random.key(GRAM_KEY))
 
 
 def _gram(wave: np.ndarray) -> np.ndarray:
@@ -269,6 +263,8 @@ def compare(result: Features, content: Features | None, style: Features | None) 
     """:class:`Quality` from precomputed features (content or style may be None)."""
     nan = float("nan")
     c, s = content, style
+    to_style = frechet_distance(result.mfcc, s.mfcc) if s else nan
+    to_content = frechet_distance(result.mfcc, c.mfcc) if c else nan
     return Quality(
         chroma_content=frame_correlation(result.chroma, c.chroma) if c else nan,
         chroma_floor=frame_correlation(c.chroma, _half_shifted(c).chroma) if c else nan,
@@ -278,12 +274,10 @@ def compare(result: Features, content: Features | None, style: Features | None) 
         pcp_floor=pearson(s.chroma.mean(0), c.chroma.mean(0)) if c and s else nan,
         onset_content=_onset_corr(result.onset, c.onset) if c else nan,
         onset_floor=_onset_corr(c.onset, _half_shifted(c).onset) if c else nan,
-        mfcc_to_style=frechet_distance(result.mfcc, s.mfcc) if s else nan,
-        mfcc_to_content=frechet_distance(result.mfcc, c.mfcc) if c else nan,
+        mfcc_to_style=to_style,
+        mfcc_to_content=to_content,
         mfcc_floor=frechet_distance(s.mfcc, c.mfcc) if c and s else nan,
-        mfcc_ratio=_ratio(frechet_distance(result.mfcc, s.mfcc), frechet_distance(result.mfcc, c.mfcc))
-        if c and s
-        else nan,
+        mfcc_ratio=_ratio(to_style, to_content) if c and s else nan,
         gram_to_style=_gram_distance(result.gram, s.gram) if s else nan,
         gram_to_content=_gram_distance(result.gram, c.gram) if c else nan,
         gram_floor=_gram_distance(c.gram, s.gram) if c and s else nan,
