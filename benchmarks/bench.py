@@ -162,9 +162,9 @@ def main(argv):
                       f"{_fmt(r.get('lbfgs_over_loss_grad'), '6.2f')} {_fmt(r.get('fun_evals_per_iter'), '8.2f')} "
                       f"{r['peak_bytes'] / 1e9:>8.2f}", flush=True)
     if _JSON.value:
-        from mst_jax import audio
+        from mst_jax import writing
 
-        audio.save_json(_JSON.value, {"rows": rows})
+        writing.save_json(_JSON.value, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ FIELDS = (
 
 def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
     """Renders each piece once to ``<out_dir>/inputs/<name>.wav``; returns name -> path."""
-    from mst_jax import audio, render
+    from mst_jax import render, writing
 
     os.makedirs(os.path.join(out_dir, "inputs"), exist_ok=True)
     paths = {}
@@ -96,7 +96,7 @@ def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
             wave = render.render_piece(name, sr=SR, duration_s=duration_s, notices=notices)
             for line in notices:
                 print(f"notice: {name}: {line}", file=sys.stderr)
-            audio.save(path, wave, sr=SR, subtype="FLOAT")
+            writing.save(path, wave, sr=SR, subtype="FLOAT")
         paths[name] = path
     return paths
 
@@ -174,13 +174,13 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def write_csv(path: str, rows: list[dict]) -> None:
-    from mst_jax import audio
+    from mst_jax import writing
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
-    audio.atomic_write_bytes(path, buf.getvalue().encode())
+    writing.atomic_write_bytes(path, buf.getvalue().encode())
 
 
 def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
@@ -188,7 +188,7 @@ def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from mst_jax import audio
+    from mst_jax import writing
 
     fig = Figure(figsize=(7.5, 5.5), layout="constrained")
     FigureCanvasAgg(fig)
@@ -212,7 +212,7 @@ def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
     ax.legend(fontsize=8, loc="lower left")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    audio.atomic_write_bytes(path, buf.getvalue())
+    writing.atomic_write_bytes(path, buf.getvalue())
 
 
 def format_table(rows: list[dict], keys) -> str:

@@ -30,7 +30,7 @@ from absl import flags
 
 from experiments import _flags, _runner, console, outputs, preflight
 from experiments.console import RunError
-from mst_jax import audio, batch, page, run_page
+from mst_jax import audio, batch, page, run_page, writing
 
 COLUMNS = ("content", "style", "output")
 
@@ -208,7 +208,7 @@ def builder(content_flag, init_flag):
                     )
                 seen[a] = j.line
                 try:
-                    audio.check_writable(p)
+                    writing.check_writable(p)
                 except (audio.AudioError, OSError) as error:
                     raise _row_error(csv_path, j.line, error) from None
         if jobs[0].cfg.page:
@@ -219,7 +219,7 @@ def builder(content_flag, init_flag):
                     f"batch's {index}; rename that output or give --nopage"
                 )
             try:
-                audio.check_writable(index)
+                writing.check_writable(index)
             except (audio.AudioError, OSError) as error:
                 raise RunError(
                     f"--batch={csv_path}: cannot write the batch's index ({console.one_line(error)}); "
@@ -369,8 +369,8 @@ def run(build, recorded_flags, after, stopper) -> int:
             console.notice(
                 f"line {j.line}: the loss became non-finite; the best iterate before it is written"
             )
-        audio.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
-        audio.save_json(paths.json, record)
+        writing.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
+        writing.save_json(paths.json, record)
         panels = [("content", i.content)] + [
             (f"style {k + 1}" if len(i.styles) > 1 else "style", s)
             for k, s in enumerate(i.styles[:2])

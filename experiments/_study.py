@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from experiments import _runner, console, outputs
-from mst_jax import audio
+from mst_jax import audio, writing
 
 VERDICT_RULE = (
     "a difference counts only where the two means differ by more than the sum of their standard "
@@ -195,7 +195,7 @@ def prepare_output_dir(out_dir: str, names: Sequence[str]) -> None:
     try:
         os.makedirs(out_dir, exist_ok=True)
         for name in names:
-            audio.check_writable(os.path.join(out_dir, name))
+            writing.check_writable(os.path.join(out_dir, name))
     except (OSError, audio.AudioError) as e:
         raise console.RunError(f"--output_dir={out_dir}: {' '.join(str(e).split())}") from None
 
@@ -207,7 +207,7 @@ def write_csv(path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Non
     w.writerow(header)
     for row in rows:
         w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
-    audio.atomic_write_bytes(path, buf.getvalue().encode())
+    writing.atomic_write_bytes(path, buf.getvalue().encode())
 
 
 def save_figure(fig, path) -> None:
@@ -217,7 +217,7 @@ def save_figure(fig, path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    audio.atomic_write_bytes(path, buf.getvalue())
+    writing.atomic_write_bytes(path, buf.getvalue())
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

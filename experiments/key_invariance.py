@@ -272,7 +272,7 @@ def summary_rows(rows, representations):
 def body(s: dict, should_stop) -> int:
     import numpy as np
 
-    from mst_jax import audio, batch, losses, metrics, music, synthesis
+    from mst_jax import batch, losses, metrics, music, synthesis, writing
     from mst_jax.config import SolverConfig
 
     out_dir = s["output_dir"]
@@ -381,10 +381,10 @@ def body(s: dict, should_stop) -> int:
         adir = os.path.join(out_dir, "audio")
         os.makedirs(adir, exist_ok=True)
         for o, w in clips.items():
-            audio.save(os.path.join(adir, f"clip_{o:+d}.wav"), w, sr=sr)
+            writing.save(os.path.join(adir, f"clip_{o:+d}.wav"), w, sr=sr)
         for d in runs:
             name = f"result_{d['representation'].replace('+', '_')}_{d['offset']:+d}_seed{d['seed']}.wav"
-            audio.save(os.path.join(adir, name), d["wave"], sr=sr)
+            writing.save(os.path.join(adir, name), d["wave"], sr=sr)
 
     print(f"\n{SCRIPT}: log-STFT MSE, result vs style (mean ± sd over seeds, ± pooled); paper in brackets")
     table = []
@@ -427,7 +427,7 @@ def body(s: dict, should_stop) -> int:
         "claim_lines": lines,
         "wall_seconds": wall,
     }
-    audio.save_json(os.path.join(out_dir, "key_invariance.json"), record)
+    writing.save_json(os.path.join(out_dir, "key_invariance.json"), record)
     _study.write_page(
         out_dir,
         "key_invariance",

@@ -21,7 +21,7 @@ import numpy as np
 from experiments import _flags
 from experiments.console import RunError, one_line
 from experiments.preflight import Inputs
-from mst_jax import audio, synthesis
+from mst_jax import synthesis, writing
 
 STATE_VERSION = 1
 
@@ -57,7 +57,7 @@ def save_state(path: str, state, meta: dict, history: dict):
         arrays[f"term__{name}"] = np.asarray(values, np.float32)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    audio.atomic_write_bytes(path, buf.getvalue())
+    writing.atomic_write_bytes(path, buf.getvalue())
 
 
 def read_state(path: str) -> dict:

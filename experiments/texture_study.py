@@ -231,7 +231,7 @@ def score(texture, source, *, sr: int, tempo: float, source_hist):
 def body(s: dict, should_stop) -> int:
     import numpy as np
 
-    from mst_jax import audio, losses, metrics, synthesis
+    from mst_jax import losses, metrics, synthesis, writing
     from mst_jax.config import SolverConfig
 
     out_dir = s["output_dir"]
@@ -327,7 +327,7 @@ def body(s: dict, should_stop) -> int:
                 )
                 if _SAVE_AUDIO.value:
                     wave = np.asarray(res.wave, np.float32)
-                    audio.save(os.path.join(out_dir, f"{os.path.basename(name)}_row{row}_seed{seed}.wav"), wave, sr=sr, normalize=True)
+                    writing.save(os.path.join(out_dir, f"{os.path.basename(name)}_row{row}_seed{seed}.wav"), wave, sr=sr, normalize=True)
 
     _study.write_csv(
         os.path.join(out_dir, "texture_study.csv"),
@@ -387,7 +387,7 @@ def body(s: dict, should_stop) -> int:
         "notices": list(dict.fromkeys(notices)),
         "wall_seconds": wall,
     }
-    audio.save_json(os.path.join(out_dir, "texture_study.json"), record)
+    writing.save_json(os.path.join(out_dir, "texture_study.json"), record)
     _study.write_page(
         out_dir,
         "texture_study",

@@ -24,7 +24,7 @@ import os
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 
-from mst_jax import audio
+from mst_jax import writing
 
 # Extension -> MIME type of the formats Chromium, Firefox and Safari play in <audio>.
 BROWSER_AUDIO = {
@@ -209,7 +209,7 @@ def document(title: str, body: str, *, script: bool = False) -> str:
 
 
 def write_html(html_path: str, text: str) -> None:
-    audio.atomic_write_bytes(html_path, text.encode("utf-8"))
+    writing.atomic_write_bytes(html_path, text.encode("utf-8"))
 
 
 def _cell(value) -> str:

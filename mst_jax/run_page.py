@@ -18,7 +18,7 @@ import io
 import os
 from collections.abc import Mapping
 
-from mst_jax import audio, page
+from mst_jax import page, writing
 
 def _raw_history(record: Mapping) -> dict[str, list[float]]:
     """Unweighted per-term losses L_t = (β_t L_t) / β_t from the record's weighted history."""
@@ -67,7 +67,7 @@ def write_loss_figure(png_path: str, record: Mapping) -> None:
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
-    audio.atomic_write_bytes(png_path, buf.getvalue())
+    writing.atomic_write_bytes(png_path, buf.getvalue())
 
 
 def _seconds(value) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mst_jax import audio
+from mst_jax import audio, writing
 from mst_jax.audio import AudioError
 
 SR = 22050  # Hz
@@ -46,7 +46,7 @@ def _assert_one_line_error(excinfo, path):
 def test_wav_pcm16_round_trip(tmp_path):
     x = _sine()
     path = tmp_path / "a.wav"
-    audio.save(path, x, sr=SR)
+    writing.save(path, x, sr=SR)
     y = audio.load(path, sr=SR, normalize=False, notices=[])
     assert y.dtype == np.float32 and y.shape == x.shape
     # PCM_16 quantisation: step 2**-15 ≈ 3.05e-5, rounding error at most half a step.
@@ -57,7 +57,7 @@ def test_wav_pcm16_round_trip(tmp_path):
 def test_wav_float_round_trip_is_exact(tmp_path):
     x = _sine() * 1.7  # Float WAV is not clipped.
     path = tmp_path / "f.wav"
-    audio.save(path, x, sr=SR, subtype="FLOAT")
+    writing.save(path, x, sr=SR, subtype="FLOAT")
     y = audio.load(path, sr=SR, normalize=False)
     np.testing.assert_array_equal(y, x)  # float32 in, float32 out: bit-exact.
 
@@ -65,7 +65,7 @@ def test_wav_float_round_trip_is_exact(tmp_path):
 def test_flac_round_trip(tmp_path):
     x = _sine()
     path = tmp_path / "a.flac"
-    audio.save(path, x, sr=SR)
+    writing.save(path, x, sr=SR)
     assert sf.info(str(path)).format == "FLAC"
     y = audio.load(path, sr=SR, normalize=False)
     np.testing.assert_allclose(y, x, atol=2**-15)  # Lossless, PCM_16 quantisation only.
@@ -87,7 +87,7 @@ def test_flac_round_trip(tmp_path):
 def test_lossy_round_trip(tmp_path, ext, fmt):
     x = _sine(duration_s=1.0)
     path = tmp_path / f"a{ext}"
-    audio.save(path, x, sr=SR)
+    writing.save(path, x, sr=SR)
     assert sf.info(str(path)).format == fmt
     y = audio.load(path, sr=SR, normalize=False)
     # Lossy codecs may shift or pad by an encoder delay: compare lengths loosely and the
@@ -98,17 +98,17 @@ def test_lossy_round_trip(tmp_path, ext, fmt):
 
 def test_normalize_peak_is_one(tmp_path):
     path = tmp_path / "a.wav"
-    audio.save(path, _sine(amplitude=0.25), sr=SR)
+    writing.save(path, _sine(amplitude=0.25), sr=SR)
     y = audio.load(path, sr=SR)
     assert np.max(np.abs(y)) == pytest.approx(1.0, abs=1e-6)  # float32 division rounding.
 
 
 def test_save_normalize_and_clip(tmp_path):
     path = tmp_path / "n.wav"
-    audio.save(path, _sine(amplitude=0.1), sr=SR, normalize=True)
+    writing.save(path, _sine(amplitude=0.1), sr=SR, normalize=True)
     assert np.max(np.abs(sf.read(str(path))[0])) == pytest.approx(1.0, abs=2**-15)
     loud = tmp_path / "loud.wav"
-    audio.save(loud, _sine(amplitude=3.0), sr=SR)  # PCM: clipped to [-1, 1], not wrapped.
+    writing.save(loud, _sine(amplitude=3.0), sr=SR)  # PCM: clipped to [-1, 1], not wrapped.
     y = sf.read(str(loud))[0]
     assert np.max(y) == pytest.approx(1.0, abs=2**-15) and np.min(y) >= -1.0
 
@@ -175,7 +175,7 @@ def test_aiff_cut_inside_its_sound_chunk_is_read_with_a_notice(tmp_path):
 
 def test_plain_file_gives_no_notice(tmp_path):
     path = tmp_path / "a.wav"
-    audio.save(path, _sine(), sr=SR)
+    writing.save(path, _sine(), sr=SR)
     notices = []
     audio.load(path, sr=SR, notices=notices)
     assert notices == []
@@ -184,7 +184,7 @@ def test_plain_file_gives_no_notice(tmp_path):
 def test_offset_and_duration(tmp_path):
     x = np.arange(SR, dtype=np.float32) / SR  # A ramp: each sample value names its index.
     path = tmp_path / "ramp.wav"
-    audio.save(path, x, sr=SR, subtype="FLOAT")
+    writing.save(path, x, sr=SR, subtype="FLOAT")
     y = audio.load(path, sr=SR, offset_s=0.25, duration_s=0.5, normalize=False)
     start = int(round(0.25 * SR))
     np.testing.assert_array_equal(y, x[start : start + int(round(0.5 * SR))])
@@ -195,7 +195,7 @@ def test_offset_and_duration(tmp_path):
 
 def test_offset_beyond_end_raises(tmp_path):
     path = tmp_path / "short.wav"
-    audio.save(path, _sine(duration_s=0.1), sr=SR)
+    writing.save(path, _sine(duration_s=0.1), sr=SR)
     with pytest.raises(AudioError) as excinfo:
         audio.load(path, sr=SR, offset_s=1.0)
     assert "beyond the end" in _assert_one_line_error(excinfo, path)
@@ -203,7 +203,7 @@ def test_offset_beyond_end_raises(tmp_path):
 
 def test_silence_warns_and_returns_zeros(tmp_path):
     path = tmp_path / "quiet.wav"
-    audio.save(path, np.zeros(1000, np.float32), sr=SR)
+    writing.save(path, np.zeros(1000, np.float32), sr=SR)
     notices = []
     y = audio.load(path, sr=SR, notices=notices)  # normalize=True must not divide by zero.
     np.testing.assert_array_equal(y, np.zeros(1000, np.float32))
@@ -213,7 +213,7 @@ def test_silence_warns_and_returns_zeros(tmp_path):
 def test_clipping_notice(tmp_path):
     x = np.clip(_sine(amplitude=2.0), -1.0, 1.0)  # About 2/3 of the samples at full scale.
     path = tmp_path / "clip.wav"
-    audio.save(path, x, sr=SR)
+    writing.save(path, x, sr=SR)
     notices = []
     audio.load(path, sr=SR, notices=notices)
     assert len(notices) == 1 and "clipped" in notices[0] and str(path) in notices[0]
@@ -222,7 +222,7 @@ def test_clipping_notice(tmp_path):
 @pytest.mark.parametrize("sr", [0, -22050, 999, 384001, 22050.0, True, None])
 def test_bad_sr_raises(tmp_path, sr):
     path = tmp_path / "a.wav"
-    audio.save(path, _sine(), sr=SR)
+    writing.save(path, _sine(), sr=SR)
     with pytest.raises(ValueError, match="sr") as excinfo:
         audio.load(path, sr=sr)
     assert isinstance(excinfo.value, AudioError)
@@ -323,14 +323,14 @@ def test_truncated_data_reads_the_frames_present(tmp_path):
 
 
 def test_check_writable(tmp_path):
-    audio.check_writable(tmp_path / "ok.wav")  # No error.
+    writing.check_writable(tmp_path / "ok.wav")  # No error.
     with pytest.raises(AudioError) as excinfo:
-        audio.check_writable(tmp_path / "nodir" / "x.wav")
+        writing.check_writable(tmp_path / "nodir" / "x.wav")
     message = _assert_one_line_error(excinfo, "x.wav")
     nodir = tmp_path / "nodir"
     assert message == f"{nodir / 'x.wav'}: directory {nodir} does not exist"
     with pytest.raises(AudioError, match="is a directory"):
-        audio.check_writable(tmp_path)
+        writing.check_writable(tmp_path)
 
 
 def test_check_writable_read_only_directory(tmp_path, monkeypatch):
@@ -345,24 +345,24 @@ def test_check_writable_read_only_directory(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "access", access)
     with pytest.raises(AudioError) as excinfo:
-        audio.check_writable(locked / "x.wav")
+        writing.check_writable(locked / "x.wav")
     assert str(excinfo.value) == f"{locked / 'x.wav'}: directory not writable"
     with pytest.raises(AudioError, match="directory not writable"):
-        audio.save(locked / "x.wav", _sine(), sr=SR)
+        writing.save(locked / "x.wav", _sine(), sr=SR)
     assert list(locked.iterdir()) == []
 
 
 def test_save_into_missing_directory_creates_nothing(tmp_path):
     target = tmp_path / "nodir" / "x.wav"
     with pytest.raises(AudioError) as excinfo:
-        audio.save(target, _sine(), sr=SR)
+        writing.save(target, _sine(), sr=SR)
     _assert_one_line_error(excinfo, target)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_save_failure_leaves_target_untouched(tmp_path, monkeypatch):
     target = tmp_path / "out.wav"
-    audio.save(target, _sine(), sr=SR)
+    writing.save(target, _sine(), sr=SR)
     before = target.read_bytes()
 
     def write_half_then_fail(file, data, samplerate, **kwargs):
@@ -372,14 +372,14 @@ def test_save_failure_leaves_target_untouched(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sf, "write", write_half_then_fail)
     with pytest.raises(OSError, match="disk full"):
-        audio.save(target, -_sine(), sr=SR)
+        writing.save(target, -_sine(), sr=SR)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]  # No temp file left.
 
 
 def test_save_keeps_extension_of_temp_and_no_leftovers(tmp_path):
     for name in ["a.wav", "b.flac", "c.ogg", "d.out"]:
-        audio.save(tmp_path / name, _sine(), sr=SR)
+        writing.save(tmp_path / name, _sine(), sr=SR)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.flac", "c.ogg", "d.out"]
     assert sf.info(str(tmp_path / "d.out")).format == "WAV"  # Unknown extension: WAV.
 
@@ -389,16 +389,16 @@ def test_save_nan_raises_and_writes_nothing(tmp_path):
     x[10] = np.nan
     target = tmp_path / "nan.wav"
     with pytest.raises(AudioError, match="1 non-finite") as excinfo:
-        audio.save(target, x, sr=SR)
+        writing.save(target, x, sr=SR)
     _assert_one_line_error(excinfo, target)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_save_rejects_multichannel_and_float_flac(tmp_path):
     with pytest.raises(AudioError, match=r"shape \(samples,\)"):
-        audio.save(tmp_path / "s.wav", np.zeros((100, 2)), sr=SR)
+        writing.save(tmp_path / "s.wav", np.zeros((100, 2)), sr=SR)
     with pytest.raises(AudioError, match="FLOAT"):
-        audio.save(tmp_path / "f.flac", _sine(), sr=SR, subtype="FLOAT")
+        writing.save(tmp_path / "f.flac", _sine(), sr=SR, subtype="FLOAT")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -410,7 +410,7 @@ def test_save_json_atomic_and_strict(tmp_path):
         "steps": np.int64(3),
         "nested": ({"x": -np.inf},),
     }
-    audio.save_json(path, record)
+    writing.save_json(path, record)
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {
@@ -420,13 +420,13 @@ def test_save_json_atomic_and_strict(tmp_path):
         "nested": [{"x": None}],
     }
     with pytest.raises(AudioError):
-        audio.save_json(tmp_path / "nodir" / "run.json", {})
+        writing.save_json(tmp_path / "nodir" / "run.json", {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
 
 
 def test_atomic_write_bytes_overwrites(tmp_path):
     path = tmp_path / "x.bin"
-    audio.atomic_write_bytes(path, b"one")
-    audio.atomic_write_bytes(path, b"two")
+    writing.atomic_write_bytes(path, b"one")
+    writing.atomic_write_bytes(path, b"two")
     assert path.read_bytes() == b"two"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
