@@ -5,7 +5,7 @@ from the CSV's folder; a style cell may list several files separated by commas (
 Every other flag applies to every row, so each row is the run ``--content=... --style=...
 --output=...`` with the same flags would be (same seed: same networks and initial noise), and
 writes the same files (WAV, ``<stem>.json``, ``<stem>.png``, ``<stem>.loss.png``, ``<stem>.html``);
-the rows' L-BFGS-B runs are vmapped and split over every device (:mod:`mst_jax.batch`).
+the rows' L-BFGS-B runs are vmapped and split over every device (:mod:`mst_jax.batch_synthesis`).
 Checkpoints and ``--resume`` do not apply. Unless ``--nopage``, ``index.html`` in the deepest
 folder common to every row's output lists the rows (players, numbers, a link to each page),
 sortable by any column; it is checked writable, and no row's page may be it, before compiling.
@@ -30,7 +30,7 @@ from absl import flags
 
 from experiments import _flags, _runner, console, outputs, preflight
 from experiments.console import RunError
-from mst_jax import audio, batch, page, run_page, writing
+from mst_jax import audio, batch, batch_synthesis, devices, page, run_page, writing
 
 COLUMNS = ("content", "style", "output")
 
@@ -268,12 +268,12 @@ def run(build, recorded_flags, after, stopper) -> int:
     for i in inputs:
         for line in i.notices:
             console.notice(line)
-    devices = jax.device_count()
+    n_devices = jax.device_count()
     _say(
         preflight.describe(cfg0, inputs[0]).replace(
             "transfer:", f"transfer --batch: {len(rows)} transfers,", 1
         )
-        + f"; {devices} device{'s' if devices > 1 else ''} over the batch axis"
+        + f"; {n_devices} device{'s' if n_devices > 1 else ''} over the batch axis"
     )
 
     made = [_runner.make_objective(j.cfg, i) for j, i in zip(rows, inputs)]
@@ -281,7 +281,7 @@ def run(build, recorded_flags, after, stopper) -> int:
         bobj = batch.stack([m[0] for m in made])
     except ValueError as error:
         raise RunError(f"--batch={csv_path}: {console.one_line(error)}") from None
-    mesh = batch.batch_mesh()
+    mesh = devices.batch_mesh()
     norms = batch.term_gradient_norms(bobj, np.stack([np.asarray(m[1]) for m in made]), mesh=mesh)
     betas = []
     for j, (objective, _, _), n in zip(rows, made, norms):
@@ -299,7 +299,7 @@ def run(build, recorded_flags, after, stopper) -> int:
         _progress(info, cfg0.max_iter, len(rows), chunks["n"] == 0)
         chunks["n"] += 1
 
-    results = batch.synthesize_batch(
+    results = batch_synthesis.synthesize_batch(
         bobj,
         np.stack([np.asarray(m[2]) for m in made]),
         max_iter=cfg0.max_iter,

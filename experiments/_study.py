@@ -12,7 +12,7 @@
 * :func:`key_invariance_claim`, :func:`texture_claim`: the two claims under that rule (pure
   Python, so tests import them without the scripts' flags).
 
-The runs themselves go through the library: :func:`mst_jax.batch.synthesize_batch` (the only
+The runs themselves go through the library: :func:`mst_jax.batch_synthesis.synthesize_batch` (the only
 vmapped solver), :func:`mst_jax.synthesis.synthesize`, :func:`mst_jax.losses.calibrate`.
 """
 

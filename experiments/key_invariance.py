@@ -39,7 +39,7 @@ representation is the only thing that changes. ``--style_terms`` offers the othe
 
 Batching: runs that share one objective configuration and one seed differ only in their
 style grams and β, so they are stacked (:func:`mst_jax.batch.stack`) and run by
-:func:`mst_jax.batch.synthesize_batch`, ``--batch_size`` at a time (0: all), one compiled
+:func:`mst_jax.batch_synthesis.synthesize_batch`, ``--batch_size`` at a time (0: all), one compiled
 program per group and seed. ``--group=representation`` (default): one objective per content
 representation, its offsets batched; ``all`` (default with ``--quick``): one objective with
 every content term, a run switching those it does not use off with Γ 0.
@@ -272,7 +272,7 @@ def summary_rows(rows, representations):
 def body(s: dict, should_stop) -> int:
     import numpy as np
 
-    from mst_jax import batch, losses, metrics, music, synthesis, writing
+    from mst_jax import batch, batch_synthesis, devices, losses, metrics, music, synthesis, writing
     from mst_jax.config import SolverConfig
 
     out_dir = s["output_dir"]
@@ -301,7 +301,7 @@ def body(s: dict, should_stop) -> int:
     sizes = [min(s["batch_size"] or len(g), len(g)) for _, g in groups]
     n_batches = [-(-len(g) // bs) for (_, g), bs in zip(groups, sizes)]
     progress = _study.Progress(SCRIPT, len(seeds) * sum(n_batches) * s["max_iter"])
-    mesh = batch.batch_mesh()
+    mesh = devices.batch_mesh()
     runs = []  # one dict per (seed, representation, offset)
     for si, seed in enumerate(seeds):
         weights_key, noise_key = _study.seed_keys(seed)
@@ -335,7 +335,7 @@ def body(s: dict, should_stop) -> int:
                         f"{info['seconds_per_iteration']:.3g} s/iteration (batched)",
                     )
 
-                results = batch.synthesize_batch(
+                results = batch_synthesis.synthesize_batch(
                     sub, np.broadcast_to(noise, (sub.size, noise.size)), max_iter=s["max_iter"], solver=solver,
                     mesh=mesh, on_chunk=on_chunk, should_stop=should_stop,
                 )

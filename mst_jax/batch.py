@@ -1,22 +1,16 @@
-"""Many same-length transfers at once: one objective vmapped over a batch axis, sharded across devices.
+"""Many same-length transfers as one objective: B objectives sharing their networks, stacked.
 
 B transfers with one loss configuration and one key share their network weights and filterbanks;
 only the targets (content features, style grams) and the weights β differ. :class:`BatchObjective`
-holds the shared arrays once and the per-example ones stacked along a new leading axis, and
-:func:`synthesize_batch` runs one L-BFGS-B per example, vmapped (each example keeps its own solver
-state; a chunk's ``while_loop`` runs until every example has finished it, an example that has
-converged stays frozen). The batch axis is sharded over a one-axis device mesh named ``batch``
-(:func:`batch_mesh`): iterates, solver states, targets and β are split across devices, the
-networks are replicated. On several hosts, call ``jax.distributed.initialize()`` first: the mesh
-then spans every process's devices, and every process must pass the same inputs.
-
-The per-example chunk is :mod:`mst_jax.synthesis`'s, vmapped; no solver code is repeated here.
+holds the shared arrays once and the per-example ones stacked along a new leading axis
+(:func:`stack`, :func:`build_batch`, :func:`select`), and :func:`calibrate` applies Eq. 7-8 to
+every example at its own initial iterate, vmapped and sharded over the devices' batch axis
+(:mod:`mst_jax.devices`). :func:`mst_jax.batch_synthesis.synthesize_batch` runs the batch.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -26,24 +20,22 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from mst_jax import losses, synthesis
-from mst_jax.config import LossConfig, SolverConfig
+from mst_jax import devices, losses
+from mst_jax.config import LossConfig
 
 __all__ = [
-    "AXIS",
     "PARAMS_AXES",
+    "PER_EXAMPLE",
     "BatchObjective",
-    "batch_mesh",
     "build_batch",
     "calibrate",
+    "pad",
+    "param_shardings",
     "select",
     "stack",
-    "synthesize_batch",
     "term_gradient_norms",
     "with_beta",
 ]
-
-AXIS = "batch"  # name of the mesh axis the examples are split over
 
 
 class BatchObjective(NamedTuple):
@@ -80,10 +72,6 @@ class BatchObjective(NamedTuple):
 
 PER_EXAMPLE = ("targets", "beta")  # params entries that differ between examples
 PARAMS_AXES = {"nets": None, "filterbanks": None, "targets": 0, "beta": 0}  # vmap in_axes
-
-
-def _params_axes(params) -> dict:
-    return {k: PARAMS_AXES.get(k) for k in params}
 
 
 def _leaves_equal(a, b) -> bool:
@@ -217,73 +205,29 @@ def build_batch(
     return batch
 
 
-# --------------------------------------------------------------------------- devices
+# --------------------------------------------------------------------------- over devices
 
 
-def batch_mesh(devices=None) -> jax.sharding.Mesh:
-    """A one-axis mesh named ``batch`` over ``devices`` (default: every device of every process).
-
-    Auto axis types: XLA propagates the batch sharding through the vmapped objective.
-    """
-    devices = jax.devices() if devices is None else list(devices)
-    return jax.make_mesh(
-        (len(devices),), (AXIS,), axis_types=(jax.sharding.AxisType.Auto,), devices=devices
-    )
-
-
-def _put(tree, sharding):
-    """Places ``tree`` with ``sharding`` (one sharding, or a prefix tree of them). On several
-    processes every one must pass the same values; each keeps the shards of its own devices."""
-    if jax.process_count() == 1:
-        return jax.device_put(tree, sharding)
-
-    def put(s, sub):
-        def one(a):
-            a = np.asarray(a)
-            return jax.make_array_from_callback(a.shape, s, lambda idx: a[idx])
-
-        return jax.tree.map(one, sub)
-
-    if isinstance(sharding, jax.sharding.Sharding):
-        return put(sharding, tree)
-    return jax.tree.map(put, sharding, tree)
-
-
-def _host(a) -> np.ndarray:
-    """A (possibly sharded, possibly multi-process) array as one numpy array on this host."""
-    if getattr(a, "is_fully_addressable", True):
-        return np.asarray(a)
-    from jax.experimental import multihost_utils
-
-    return np.asarray(multihost_utils.process_allgather(a, tiled=True))
-
-
-def _any_process(flag: bool) -> bool:
-    """True on every process if ``flag`` is True on any (so that all run the same chunks)."""
-    if jax.process_count() == 1:
-        return bool(flag)
-    from jax.experimental import multihost_utils
-
-    return bool(np.any(multihost_utils.process_allgather(np.int32(bool(flag)))))
-
-
-def _padded(batch: BatchObjective, xs, devices: int):
-    """Pads the batch to a multiple of ``devices`` with copies of the last example."""
-    pad = -batch.size % devices
+def pad(batch: BatchObjective, xs, multiple: int) -> tuple[BatchObjective, jax.Array]:
+    """The batch and its points ``xs`` (``(B, *shape)``) padded to a multiple of ``multiple`` (the device count)
+    with copies of the last example (callers drop them again)."""
+    extra = -batch.size % multiple
     xs = jnp.asarray(xs, jnp.float32)
     if xs.shape != (batch.size, *batch.shape):
         raise ValueError(
             f"initial waveforms have shape {tuple(xs.shape)}, the batch expects {(batch.size, *batch.shape)}"
         )
-    if not pad:
+    if not extra:
         return batch, xs
-    rep = lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)])
+    rep = lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)])
     per = {k: jax.tree.map(rep, batch.params[k]) for k in PER_EXAMPLE}
-    return batch._replace(params=dict(batch.params, **per), size=batch.size + pad), rep(xs)
+    return batch._replace(params=dict(batch.params, **per), size=batch.size + extra), rep(xs)
 
 
-def _shardings(mesh, params):
-    rows, shared = NamedSharding(mesh, P(AXIS)), NamedSharding(mesh, P())
+def param_shardings(mesh, params):
+    """``(rows, {entry: sharding})``: the batch axis split over ``mesh``'s one axis for the
+    per-example entries of ``params`` (and for ``rows``, the iterates), the rest replicated."""
+    rows, shared = NamedSharding(mesh, P(devices.AXIS)), NamedSharding(mesh, P())
     return rows, {k: (rows if PARAMS_AXES.get(k) == 0 else shared) for k in params}
 
 
@@ -296,18 +240,18 @@ def term_gradient_norms(batch: BatchObjective, xs, *, mesh=None) -> list[dict[st
     Args:
       batch: the batch objective.
       xs: ``(B, *shape)``.
-      mesh: from :func:`batch_mesh` (default: all devices).
+      mesh: from :func:`mst_jax.devices.batch_mesh` (default: all devices).
 
     Returns:
       B dicts ``{term: norm}``.
     """
-    mesh = batch_mesh() if mesh is None else mesh
+    mesh = devices.batch_mesh() if mesh is None else mesh
     size = batch.size
-    padded, xs = _padded(batch, xs, mesh.size)
-    rows, psh = _shardings(mesh, padded.params)
+    padded, xs = pad(batch, xs, mesh.size)
+    rows, psh = param_shardings(mesh, padded.params)
     norms = _norms_fn(batch.terms, tuple(padded.params["beta"]), rows)
-    out = norms(_put(xs, rows), _put(padded.params, psh))
-    out = {k: _host(v)[:size] for k, v in out.items()}
+    out = norms(devices.put(xs, rows), devices.put(padded.params, psh))
+    out = {k: devices.gather(v)[:size] for k, v in out.items()}
     return [{k: float(v[i]) for k, v in out.items()} for i in range(size)]
 
 
@@ -325,7 +269,7 @@ def calibrate(batch: BatchObjective, xs, *, mesh=None, gammas=None) -> BatchObje
     Args:
       batch: the batch objective.
       xs: ``(B, *shape)`` points of calibration.
-      mesh: from :func:`batch_mesh` (default: all devices).
+      mesh: from :func:`mst_jax.devices.batch_mesh` (default: all devices).
       gammas: optional B dicts ``{term: Γ}`` replacing the configuration's Γ per example
         (Γ = 0 switches a term off in that example).
 
@@ -354,138 +298,3 @@ def with_beta(batch: BatchObjective, betas: Sequence[dict[str, float]]) -> Batch
         for name in batch.params["beta"]
     }
     return batch._replace(params=dict(batch.params, beta=stacked))
-
-
-# --------------------------------------------------------------------------- synthesis
-
-
-@functools.lru_cache(maxsize=16)
-def _batched_fns(value_and_terms, names, solver: SolverConfig, rows):
-    """(init, chunk) for the batch: synthesis's per-example programs vmapped, batch axis sharded."""
-    single = synthesis.chunk_program(value_and_terms, names, solver)
-    step = synthesis.make_step(value_and_terms, solver)  # solver.optimizer's
-
-    def init(x0, params, bounds):
-        def one(x, p):
-            x = jnp.clip(x, bounds[0], bounds[1])  # computed here, so x and best_x are two buffers
-            st = step.init(x, bounds, p)
-            return synthesis.SynthesisState(
-                x, st, x, jnp.float32(jnp.inf), jnp.int32(0), jnp.int32(0)
-            )
-
-        return jax.vmap(one, in_axes=(0, PARAMS_AXES))(x0, params)
-
-    chunk = jax.vmap(single, in_axes=(0, PARAMS_AXES, None, None))
-    return (
-        jax.jit(init, out_shardings=rows),
-        jax.jit(chunk, donate_argnums=(0,), out_shardings=rows),
-    )
-
-
-def synthesize_batch(
-    batch: BatchObjective,
-    init_waves,
-    *,
-    max_iter: int | None = None,
-    solver: SolverConfig = SolverConfig(),
-    mesh=None,
-    on_chunk: Callable[[dict], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> list[synthesis.Result]:
-    """Minimises every example of ``batch`` with its own L-BFGS-B, vmapped and sharded.
-
-    Example ``i`` follows the trajectory :func:`mst_jax.synthesis.synthesize` would give
-    ``batch.example(i)`` from ``init_waves[i]`` (up to float rounding: the vmapped programs may
-    sum in another order). B need not divide the device count: the batch is padded with copies
-    of the last example, which are dropped.
-
-    Args:
-      batch: from :func:`build_batch` or :func:`stack`.
-      init_waves: ``(B, *batch.shape)`` initial iterates (clipped into the bounds).
-      max_iter: iterations per example (default ``solver.max_iter``).
-      solver: L-BFGS-B settings; ``solver.chunk`` iterations per compiled call.
-      mesh: a mesh with one axis named ``batch`` (default :func:`batch_mesh`: every device).
-      on_chunk: called after every chunk with a dict: ``iteration`` (of the examples still
-        running), ``losses`` and ``best_losses`` (B floats), ``seconds_per_iteration``,
-        ``state`` (the batched, sharded :class:`~mst_jax.synthesis.SynthesisState`, padded).
-      should_stop: polled between chunks; True stops every example ("interrupted").
-
-    Returns:
-      B :class:`~mst_jax.synthesis.Result`, in order; each ``state`` holds numpy arrays.
-    """
-    max_iter = solver.max_iter if max_iter is None else int(max_iter)
-    if max_iter < 1:
-        raise ValueError(f"max_iter={max_iter} must be >= 1")
-    mesh = batch_mesh() if mesh is None else mesh
-    if tuple(mesh.axis_names) != (AXIS,):
-        raise ValueError(
-            f"synthesize_batch: the mesh must have one axis named {AXIS!r}, not {mesh.axis_names}"
-        )
-    size = batch.size
-    padded, xs = _padded(batch, init_waves, mesh.size)
-    rows, psh = _shardings(mesh, padded.params)
-    shared = NamedSharding(mesh, P())
-    names = tuple(t.name for t in batch.config.terms)
-    init_fn, chunk_fn = _batched_fns(batch.value_and_terms, names, solver, rows)
-    params = _put(padded.params, psh)
-    lower, upper = synthesis.bounds(batch.shape, solver)
-    bounds = _put((lower, upper), shared)
-    x0 = _put(xs, rows)
-    state = init_fn(x0, params, bounds)
-
-    loss_hist, term_hist, secs = [], [], []
-    stop_reason = "max_iter"
-    iteration = np.zeros(padded.size, np.int64)
-    stopped = np.zeros(padded.size, np.int64)
-    while True:
-        running = stopped == 0
-        if not running.any() or iteration[running].max() >= max_iter:
-            break
-        if should_stop is not None and _any_process(should_stop()):
-            stop_reason = "interrupted"
-            break
-        n = min(solver.chunk, max_iter - int(iteration[running].max()))
-        t0 = time.perf_counter()
-        state, values, terms, done = chunk_fn(state, params, bounds, jnp.int32(n))
-        values, terms, done = _host(values), _host(terms), _host(done)
-        elapsed = time.perf_counter() - t0
-        iteration, stopped = _host(state.iteration), _host(state.stopped)
-        steps = max(int(done.max()), 1)
-        loss_hist.append([values[i, : done[i]] for i in range(size)])
-        term_hist.append([terms[i, :, : done[i]] for i in range(size)])
-        secs.append([np.full(done[i], elapsed / steps) for i in range(size)])
-        if on_chunk is not None:
-            last = [float(values[i, done[i] - 1]) if done[i] else float("nan") for i in range(size)]
-            on_chunk(
-                {
-                    "iteration": int(iteration[:size].max()),
-                    "losses": last,
-                    "best_losses": [float(v) for v in _host(state.best_value)[:size]],
-                    "seconds_per_iteration": elapsed / steps,
-                    "state": state,
-                }
-            )
-
-    host_state = jax.tree.map(_host, state)
-    results = []
-    for i in range(size):
-        st = jax.tree.map(lambda a, i=i: a[i], host_state)
-        reason = {1: "converged", 2: "non-finite loss"}.get(int(st.stopped), stop_reason)
-        wave = st.best_x if np.isfinite(float(st.best_value)) else st.x
-        cat = lambda parts, axis=0: np.concatenate(parts, axis=axis) if parts else None
-        losses_i = cat([c[i] for c in loss_hist])
-        terms_i = cat([c[i] for c in term_hist], axis=1)
-        results.append(
-            synthesis.Result(
-                wave=np.asarray(wave),
-                loss_history=np.zeros(0, np.float32) if losses_i is None else losses_i,
-                term_history={
-                    k: (np.zeros(0, np.float32) if terms_i is None else terms_i[j])
-                    for j, k in enumerate(names)
-                },
-                seconds_per_iteration=cat([c[i] for c in secs]) if secs else np.zeros(0),
-                state=st,
-                stop_reason=reason,
-            )
-        )
-    return results

@@ -289,7 +289,7 @@ def _make_chunk_fn(objective: Objective, solver: SolverConfig):
 @functools.lru_cache(maxsize=32)
 def chunk_program(value_and_terms, names: tuple[str, ...], solver: SolverConfig):
     """The jitted chunk of optimiser iterations for one objective function and solver (cached:
-    no recompiling when a run is resumed or continued; :mod:`mst_jax.batch` vmaps it).
+    no recompiling when a run is resumed or continued; :mod:`mst_jax.batch_synthesis` vmaps it).
 
     ``chunk(state, params, bounds, n) -> (state, values (chunk,), terms (len(names), chunk),
     done)`` runs up to ``n <= solver.chunk`` iterations (fewer once the state has stopped);

@@ -31,7 +31,7 @@ from absl import flags
 from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR, tiny_net
 
-from mst_jax import batch, losses, notes, presets, signals, synthesis
+from mst_jax import batch, batch_synthesis, losses, notes, presets, signals, synthesis
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -120,7 +120,7 @@ def test_batch_of_two_equals_two_single_runs(singles):
         np.testing.assert_allclose(values[i], v, rtol=1e-6)
         np.testing.assert_allclose(grads[i], g, rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(g))))
 
-    results = batch.synthesize_batch(b, init[:2], max_iter=ITERS, solver=SOLVER)
+    results = batch_synthesis.synthesize_batch(b, init[:2], max_iter=ITERS, solver=SOLVER)
     assert len(results) == 2
     for res, (_, single), x0 in zip(results, singles, init):
         assert_same_run(res, single, x0)
@@ -137,7 +137,7 @@ def test_batch_runs_the_chosen_optimizer_as_single_runs_do(optimizer):
         config(), jax.random.key(0), contents=contents[:2], styles=styles[:2], sr=SR,
         init_waves=init[:2],
     )
-    results = batch.synthesize_batch(b, init[:2], max_iter=ITERS, solver=solver)
+    results = batch_synthesis.synthesize_batch(b, init[:2], max_iter=ITERS, solver=solver)
     for i, res in enumerate(results):
         obj = losses.build(
             config(), jax.random.key(0), content=contents[i], style=styles[i], sr=SR,
@@ -155,7 +155,7 @@ def test_single_row_batch_equals_synthesize(singles):
     b = batch.calibrate(batch.stack([obj]), init[:1])
     for name, beta in obj.params["beta"].items():  # Eq. 7-8 once: the same β both ways
         assert float(b.params["beta"][name][0]) == float(beta)
-    (res,) = batch.synthesize_batch(b, init[:1], max_iter=ITERS, solver=SOLVER)
+    (res,) = batch_synthesis.synthesize_batch(b, init[:1], max_iter=ITERS, solver=SOLVER)
     assert_same_run(res, single, init[0])
     for name, hist in single.term_history.items():
         np.testing.assert_allclose(res.term_history[name], hist, rtol=LOSS_RTOL)
@@ -195,7 +195,7 @@ SUBPROCESS = """
 import json, sys
 import jax, numpy as np
 import test_batch as t
-from mst_jax import batch
+from mst_jax import batch, batch_synthesis
 contents, styles, init = t.examples()
 b = batch.build_batch(t.config(), jax.random.key(0), contents=contents, styles=styles, sr=t.SR, init_waves=init)
 seen = {}
@@ -205,7 +205,7 @@ def on_chunk(info):
     seen["history"] = len(st.solver_state.s_history.sharding.device_set)
     seen["spec"] = str(st.x.sharding.spec)
     seen["shape"] = list(st.x.shape)
-res = batch.synthesize_batch(b, init, max_iter=t.ITERS, solver=t.SOLVER, on_chunk=on_chunk)
+res = batch_synthesis.synthesize_batch(b, init, max_iter=t.ITERS, solver=t.SOLVER, on_chunk=on_chunk)
 np.savez(sys.argv[1], waves=np.stack([r.wave for r in res]), losses=np.stack([r.loss_history for r in res]))
 print(json.dumps(dict(seen, devices=jax.device_count())))
 """
