@@ -265,9 +265,6 @@ def run(build, recorded_flags, after, stopper) -> int:
                 f"--batch={csv_path} line {j.line}: content {j.cfg.content} has {n} samples "
                 f"({n / cfg0.sr:.3g} s), line {rows[0].line}'s has {n0}: a batch needs contents of one length"
             )
-    for i in inputs:
-        for line in i.notices:
-            console.notice(line)
     n_devices = jax.device_count()
     _say(
         preflight.describe(cfg0, inputs[0]).replace(

@@ -263,7 +263,7 @@ def run_main(capsys, **values):
 def test_cli_batch_writes_every_output(tmp_path, capsys):
     contents, styles, _ = examples()
     for name, w in [
-        ("c1.wav", contents[0]),
+        ("c1.wav", np.stack([contents[0]] * 2, axis=1)),  # stereo: a notice; its mean is the mono clip
         ("c2.wav", contents[1]),
         ("s1.wav", styles[0]),
         ("s2.wav", styles[1][1]),
@@ -284,6 +284,8 @@ def test_cli_batch_writes_every_output(tmp_path, capsys):
     code, stdout, stderr = run_main(capsys, batch=str(jobs), **TINY)
     assert code == 0, stderr
     assert "2 transfers" in stdout and "wrote 2 of 2 outputs" in stdout
+    # each input notice once (it was printed by the loader's log line and again by the runner)
+    assert stderr.count("c1.wav: 2 channels mixed down to mono") == 1, stderr
     for stem, line, n_styles in (("a", 2, 1), ("b", 3, 2)):
         wave, sr = sf.read(str(tmp_path / "out" / f"{stem}.wav"), dtype="float32")
         assert (
