@@ -13,6 +13,7 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettemp
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 import dataclasses  # noqa: E402
+import logging  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -46,6 +47,22 @@ def tiny_net(term):
     if isinstance(n, CqtNetConfig):
         return dataclasses.replace(n, filters=6, kernel=(3, 3), block_kernel=(3, 3))
     raise TypeError(n)
+
+
+@pytest.fixture(autouse=True)
+def _mst_jax_logger_restored():
+    """Each test finds the ``mst_jax`` logger as the session started with it.
+
+    A script's ``main`` run in-process (the CLI tests) routes that logger to stderr and turns
+    its propagation off (``experiments.console.install_notice_handler``); left so, later tests'
+    ``caplog`` (which listens at the root logger) saw none of the library's notices.
+    """
+    logger = logging.getLogger("mst_jax")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.fixture(scope="session")
