@@ -1,19 +1,19 @@
-"""The protocol shared by the paper's two studies (``experiments.key_invariance``, ``experiments.texture_study``).
+"""Running the paper's two studies (``experiments.key_invariance``, ``experiments.texture_study``).
 
 * :func:`run`: a study on the shared runner (:func:`experiments._runner.execute`): one
   ``error:`` line and exit 2 on bad flags or inputs, 1 when the run fails, 128 + signal when
-  interrupted; JAX's persistent compilation cache; the run record's ``versions`` and ``device``.
-* :func:`seeds_from_flag`, :func:`seed_keys`: ``--seeds`` (each seed gives the network key and
-  the initial noise of one repetition).
+  interrupted; JAX's persistent compilation cache.
+* :func:`shared_settings`, :func:`seeds_from_flag`, :func:`seed_keys`, :func:`content_gammas`:
+  the flags shared with the transfer scripts, ``--seeds`` (each seed gives the network key and
+  the initial noise of one repetition) and the content weights of a run.
 * :class:`Progress`: progress lines with the ETA of the whole study.
-* :func:`summarize`, :func:`compare`: mean ± sd over seeds and the rule that turns two cells
-  into a verdict (:data:`VERDICT_RULE`).
-* :func:`prepare_output_dir`, :func:`write_csv`, :func:`save_figure`, :func:`format_table`.
-* :func:`key_invariance_claim`, :func:`texture_claim`: the two claims under that rule (pure
-  Python, so tests import them without the scripts' flags).
+* :func:`prepare_output_dir`, :func:`write_csv`, :func:`save_figure`, :func:`finish` (the run
+  record with ``versions`` and ``device``, and the study's page).
 
-The runs themselves go through the library: :func:`mst_jax.batch_synthesis.synthesize_batch` (the only
-vmapped solver), :func:`mst_jax.synthesis.synthesize`, :func:`mst_jax.losses.calibrate`.
+What is measured and concluded is :mod:`experiments.study_analysis`; the figures are
+:mod:`experiments.study_figures`. The runs themselves go through the library:
+:func:`mst_jax.batch_synthesis.synthesize_batch` (the only vmapped solver),
+:func:`mst_jax.synthesis.synthesize`, :func:`mst_jax.losses.calibrate`.
 """
 
 from __future__ import annotations
@@ -21,23 +21,13 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
-from experiments import _runner, console, outputs
+from experiments import _runner, console, outputs, study_analysis
 from mst_jax import audio, writing
-
-VERDICT_RULE = (
-    "a difference counts only where the two means differ by more than the sum of their standard "
-    "deviations over seeds (about non-overlapping ±1 sd bars); with fewer than 2 seeds per cell "
-    "there is no spread and no verdict"
-)
-
 
 # --------------------------------------------------------------------------- running
 
@@ -88,11 +78,6 @@ def shared_settings(script: str, used_shared, default_sizes: dict) -> dict:
                 raise ValueError(f"--{name}={holder.value} must be >= 1")
             sizes[name] = holder.value
     return sizes
-
-
-def verdict_word(holds: bool | None) -> str:
-    """How a claim's verdict is printed: ``HOLDS``, ``DOES NOT HOLD`` or ``no verdict``."""
-    return {True: "HOLDS", False: "DOES NOT HOLD", None: "no verdict"}[holds]
 
 
 def write_page(out_dir: str, name: str, title: str, *, figure_alt: str, note: str) -> None:
@@ -157,33 +142,20 @@ class Progress:
             flush=True,
         )
 
+    def run(self, label: str, describe: Callable[[dict], str]) -> tuple[Callable[[dict], None], Callable[[int], None]]:
+        """``(on_chunk, finish)`` for one solver run: ``on_chunk(info)`` reports the iterations
+        done since its last call with the text ``describe(info)``; ``finish(max_iter)`` counts
+        the iterations a run did not need (it converged early) as done."""
+        seen = {"iteration": 0}
 
-# --------------------------------------------------------------------------- statistics
+        def on_chunk(info: dict) -> None:
+            self.chunk(label, info["iteration"] - seen["iteration"], describe(info))
+            seen["iteration"] = info["iteration"]
 
+        def finish(max_iter: int) -> None:
+            self.done += max_iter - seen["iteration"]
 
-def summarize(values: Sequence[float]) -> tuple[float, float, int]:
-    """``(mean, sd, n)``: sd is the sample standard deviation (``ddof=1``), NaN when ``n < 2``."""
-    v = np.asarray([float(x) for x in values], np.float64)
-    if v.size == 0:
-        return float("nan"), float("nan"), 0
-    sd = float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
-    return float(np.mean(v)), sd, int(v.size)
-
-
-def compare(a: Sequence[float], b: Sequence[float]) -> int | None:
-    """The verdict rule (:data:`VERDICT_RULE`) for two cells of per-seed values.
-
-    Returns:
-      ``+1`` if mean(a) - mean(b) exceeds sd(a) + sd(b); ``-1`` if it is below -(sd(a) + sd(b));
-      ``0`` if the difference is within that spread; None if either cell has fewer than 2 values.
-    """
-    ma, sa, na = summarize(a)
-    mb, sb, nb = summarize(b)
-    if na < 2 or nb < 2:
-        return None
-    spread = sa + sb
-    d = ma - mb
-    return 1 if d > spread else (-1 if d < -spread else 0)
+        return on_chunk, finish
 
 
 # --------------------------------------------------------------------------- files
@@ -220,21 +192,6 @@ def save_figure(fig, path) -> None:
     writing.atomic_write_bytes(path, buf.getvalue())
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain fixed-width text table (floats with 3 decimals)."""
-    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
-
-
-def mean_sd_text(values: Sequence[float], digits: int = 3) -> str:
-    """``"0.123 ± 0.010"`` (``± ?`` with one value)."""
-    m, sd, _ = summarize(values)
-    return f"{m:.{digits}f} ± {'?' if math.isnan(sd) else format(sd, f'.{digits}f')}"
-
-
 def content_gammas(config, representations: Sequence[str], gamma_content: float) -> dict[str, float]:
     """Γ per term of one run with equal total content weight: the content terms of
     ``representations`` share ``gamma_content`` equally (``cqt+mel``: ½ each), every other content
@@ -252,125 +209,23 @@ def content_gammas(config, representations: Sequence[str], gamma_content: float)
     }
 
 
-# ------------------------------------------------------------------------------ analysis
-
-
-def pool_offsets(rows) -> dict[int, dict[str, dict[int, float]]]:
-    """Pools the ± offset pairs as Figure 5 does, per seed.
-
-    Args:
-      rows: ``(offset, representation, seed, mse)``.
-
-    Returns:
-      ``{|offset|: {representation: {seed: mean mse over the offsets ±|offset|}}}``.
-    """
-    acc: dict = {}
-    for o, r, seed, m in rows:
-        acc.setdefault(abs(int(o)), {}).setdefault(r, {}).setdefault(int(seed), []).append(float(m))
-    return {
-        a: {r: {s: float(np.mean(v)) for s, v in by_seed.items()} for r, by_seed in by_rep.items()}
-        for a, by_rep in sorted(acc.items())
+def finish(out_dir: str, script: str, names: Sequence[str], t_start: float, *, flags: dict, resolved: dict, solver,
+           page_title: str, figure_alt: str, note: str, **fields) -> None:
+    """Writes ``<script>.json`` (the run record: flags, resolved settings, versions, device,
+    solver, the verdict rule, ``fields``, wall seconds since ``t_start``) and ``<script>.html``
+    (:func:`write_page`), then prints the closing line naming the study's outputs ``names``."""
+    wall = time.perf_counter() - t_start
+    record = {
+        "script": script,
+        "flags": flags,
+        "resolved": resolved,
+        "versions": outputs.versions(),
+        "device": outputs.device(),
+        "solver": repr(solver),
+        "verdict_rule": study_analysis.VERDICT_RULE,
+        **fields,
+        "wall_seconds": wall,
     }
-
-
-CONTROL = "style_only"  # the key-invariance control row: no content term
-IDENTITY_MSE_MAX = 0.06  # the paper's offset-0 regime (Fig. 5: 0.031-0.062), issue 13
-
-
-def key_invariance_claim(pool, *, identity_mse_max: float = IDENTITY_MSE_MAX) -> tuple[bool | None, list[str]]:
-    """Figure 5's claim, "at every non-zero offset the STFT content gives the highest error",
-    under :data:`VERDICT_RULE`.
-
-    Not evaluated (None) unless the identity task converged: the mean offset-0 MSE of the
-    ``stft`` row must be at most ``identity_mse_max``, or nothing separates "keeps the content"
-    from "never left the noise". Then for every non-zero |offset| and every other content
-    representation (the style-only control ``style_only`` excluded), :func:`compare` of the
-    per-seed pooled MSEs: the claim holds if STFT is higher beyond the spread everywhere, does
-    not hold if it is lower beyond the spread anywhere, and is undecided (None) otherwise.
-
-    Args:
-      pool: from :func:`pool_offsets`.
-
-    Returns:
-      ``(holds, lines)``, one line per comparison (and one for the identity check).
-    """
-    lines = []
-    ident = pool.get(0, {}).get("stft")
-    if not ident:
-        return None, ["  identity task (offset 0, stft) not run: no verdict"]
-    m0 = summarize(list(ident.values()))[0]
-    if not m0 <= identity_mse_max:
-        return None, [
-            f"  identity task NOT converged: offset-0 stft MSE {mean_sd_text(list(ident.values()))} > "
-            f"{identity_mse_max}: no verdict (raise --max_iter)"
-        ]
-    lines.append(f"  identity task converged: offset-0 stft MSE {mean_sd_text(list(ident.values()))} <= {identity_mse_max}")
-    outcomes = []
-    for a, by_rep in pool.items():
-        if a == 0 or "stft" not in by_rep:
-            continue
-        stft = list(by_rep["stft"].values())
-        for r, by_seed in by_rep.items():
-            if r in ("stft", CONTROL):
-                continue
-            c = compare(stft, list(by_seed.values()))
-            outcomes.append(c)
-            word = {1: "higher (beyond spread)", -1: "LOWER (beyond spread)", 0: "within spread", None: "no spread (n < 2)"}[c]
-            lines.append(
-                f"  ±{a}: stft {mean_sd_text(stft)} vs {r} {mean_sd_text(list(by_seed.values()))}: stft {word}"
-            )
-    if not outcomes:
-        return None, lines
-    if any(c == -1 for c in outcomes):
-        return False, lines
-    if all(c == 1 for c in outcomes):
-        return True, lines
-    return None, lines
-
-
-# "Not raising max |Φ|": the paper's own rows spread 0.010-0.013 (+30 %); we allow the same.
-XCORR_TOLERANCE = 1.3
-
-
-def texture_claim(cells: dict[int, dict[str, list[float]]]) -> tuple[bool | None, str]:
-    """Figure 4's claim, "a longer receptive field lowers the KL without raising max |Φ|", for one
-    source under :data:`VERDICT_RULE`.
-
-    Row 5 (the longest receptive field) against each STFT-only row present (1, 2): its KL must be
-    lower beyond the spread (:func:`compare`), and its max |Φ| not raised: raised means higher
-    beyond the spread *and* above :data:`XCORR_TOLERANCE` times that row's mean. Holds if both
-    hold against every base row; does not hold if a base row has a lower KL beyond the spread or
-    max |Φ| is raised; undecided (None) otherwise or when rows are missing.
-
-    Args:
-      cells: ``{row: {"kl": [per seed], "max_xcorr": [per seed]}}``.
-
-    Returns:
-      ``(holds, explanation)``.
-    """
-    if 5 not in cells or not ({1, 2} & set(cells)):
-        return None, "needs row 5 and row 1 or 2"
-    r5 = cells[5]
-    verdicts, parts = [], []
-    for b in (1, 2):
-        if b not in cells:
-            continue
-        kl = compare(cells[b]["kl"], r5["kl"])  # +1: base higher, row 5 lower
-        xc = compare(r5["max_xcorr"], cells[b]["max_xcorr"])
-        raised = xc == 1 and summarize(r5["max_xcorr"])[0] > XCORR_TOLERANCE * summarize(cells[b]["max_xcorr"])[0]
-        if kl is None:
-            verdicts.append(None)
-        elif kl == -1 or raised:
-            verdicts.append(False)
-        elif kl == 1:
-            verdicts.append(True)
-        else:
-            verdicts.append(None)
-        parts.append(
-            f"KL row 5 {mean_sd_text(r5['kl'])} vs row {b} {mean_sd_text(cells[b]['kl'])} "
-            + {1: "(lower)", -1: "(HIGHER)", 0: "(within spread)", None: "(no spread)"}[kl]
-            + f"; max|Φ| {mean_sd_text(r5['max_xcorr'], 4)} vs {mean_sd_text(cells[b]['max_xcorr'], 4)}"
-            + (" (RAISED)" if raised else " (not raised)")
-        )
-    holds = False if False in verdicts else (True if all(v is True for v in verdicts) else None)
-    return holds, "; ".join(parts)
+    writing.save_json(os.path.join(out_dir, f"{script}.json"), record)
+    write_page(out_dir, script, page_title, figure_alt=figure_alt, note=note)
+    print(f"{script}: wrote {', '.join(names)} to {out_dir} in {wall:.1f} s", flush=True)

@@ -22,7 +22,7 @@ Protocol (issue 13):
 * **Seeds.** ``--seeds`` (default 0,1,2): each seed draws the network weights and the initial
   noise (``PRNGKey(seed)`` split in two). Cells are mean ± sd over seeds, the ± offset pairs
   pooled within a seed first (as Fig. 5 pools them).
-* **Verdict** (:func:`experiments._study.key_invariance_claim`): only where a difference
+* **Verdict** (:func:`experiments.study_analysis.key_invariance_claim`): only where a difference
   exceeds the spread: two means differ by more than the sum of their standard deviations
   over seeds; with one seed there is no verdict.
 * **MSE on the raw result** (the optimiser's output, within [-1, 1]), not the peak-normalised
@@ -63,7 +63,7 @@ import time
 
 from absl import app, flags
 
-from experiments import _flags, _study, console, outputs, study_figures
+from experiments import _flags, _study, console, study_analysis, study_figures
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", ".", "Directory for key_invariance.csv/_summary.csv/.png/.json.")
 _QUICK = flags.DEFINE_bool(
@@ -127,7 +127,7 @@ for _holder in USED_SHARED:
 
 SCRIPT = "key_invariance"
 REPRESENTATIONS = ("stft", "mel", "cqt", "cqt+mel")
-CONTROL = _study.CONTROL
+CONTROL = study_analysis.CONTROL
 # SPEC §4, Figure 5 read off the chart: |offset| -> (stft, mel, cqt, cqt+mel).
 PAPER = {
     0: (0.053, 0.031, 0.062, 0.052),
@@ -139,24 +139,12 @@ PAPER = {
     6: (0.32, 0.265, 0.20, 0.268),
 }
 PAPER_SIZES = {
-    "stft_filters": 4096,
-    "stft_kernel": 11,
-    "mel_filters": 1025,
-    "mel_kernel": 50,
-    "mel_block_kernel": 25,
-    "n_mels_style": 512,
-    "cqt_filters": 256,
-    "cqt_kernel": 11,
+    "stft_filters": 4096, "stft_kernel": 11, "mel_filters": 1025, "mel_kernel": 50, "mel_block_kernel": 25,
+    "n_mels_style": 512, "cqt_filters": 256, "cqt_kernel": 11,
 }
 QUICK_SIZES = {
-    "stft_filters": 16,
-    "stft_kernel": 3,
-    "mel_filters": 8,
-    "mel_kernel": 5,
-    "mel_block_kernel": 3,
-    "n_mels_style": 32,
-    "cqt_filters": 4,
-    "cqt_kernel": 3,
+    "stft_filters": 16, "stft_kernel": 3, "mel_filters": 8, "mel_kernel": 5, "mel_block_kernel": 3,
+    "n_mels_style": 32, "cqt_filters": 4, "cqt_kernel": 3,
 }
 OUTPUTS = (
     "key_invariance.csv", "key_invariance_summary.csv", "key_invariance.png", "key_invariance.json",
@@ -256,23 +244,10 @@ def loss_config(s: dict, representations):
     return LossConfig(terms=tuple(terms + style + extra))
 
 
-def summary_rows(rows, representations):
-    """``(|offset|, representation, mean, sd, n, paper)`` over seeds of the ± pooled MSE."""
-    pool = _study.pool_offsets(rows)
-    out = []
-    for a, by_rep in pool.items():
-        for r in representations:
-            if r in by_rep:
-                m, sd, n = _study.summarize(list(by_rep[r].values()))
-                paper = PAPER[a][REPRESENTATIONS.index(r)] if a in PAPER and r in REPRESENTATIONS else float("nan")
-                out.append((a, r, m, sd, n, paper))
-    return out
-
-
 def body(s: dict, should_stop) -> int:
     import numpy as np
 
-    from mst_jax import batch, batch_synthesis, devices, losses, metrics, music, synthesis, writing
+    from mst_jax import batch, batch_synthesis, devices, losses, music, synthesis, writing
     from mst_jax.config import SolverConfig
 
     out_dir = s["output_dir"]
@@ -323,37 +298,27 @@ def body(s: dict, should_stop) -> int:
                 pad = sel + [sel[-1]] * (bs - len(sel))  # one batch size: one compiled program
                 sub = batch.select(full, pad)
                 label = f"seed {seed} ({si + 1}/{len(seeds)}) group {gi + 1}/{len(groups)} batch {b + 1}/{nb}"
-                state = {"it": 0}
-
-                def on_chunk(info, label=label, state=state, m=len(sel)):
-                    done = info["iteration"] - state["it"]
-                    state["it"] = info["iteration"]
-                    ls = info["losses"][:m]
-                    progress.chunk(
-                        label, done,
-                        f"iteration {info['iteration']}/{s['max_iter']}  loss {np.nanmin(ls):.4g}..{np.nanmax(ls):.4g}  "
-                        f"{info['seconds_per_iteration']:.3g} s/iteration (batched)",
-                    )
-
+                on_chunk, finish = progress.run(
+                    label,
+                    lambda info, m=len(sel): f"iteration {info['iteration']}/{s['max_iter']}  loss "
+                    f"{np.nanmin(info['losses'][:m]):.4g}..{np.nanmax(info['losses'][:m]):.4g}  "
+                    f"{info['seconds_per_iteration']:.3g} s/iteration (batched)",
+                )
                 results = batch_synthesis.synthesize_batch(
                     sub, np.broadcast_to(noise, (sub.size, noise.size)), max_iter=s["max_iter"], solver=solver,
                     mesh=mesh, on_chunk=on_chunk, should_stop=should_stop,
                 )
                 if any(res.stop_reason == "interrupted" for res in results):
                     raise console.RunError("interrupted: nothing written", 130)
-                progress.done += s["max_iter"] - state["it"]  # runs that stopped early
+                finish(s["max_iter"])
                 for j, jj in enumerate(sel):
                     r, o = gruns[jj]
                     res = results[j]
-                    wave = np.asarray(res.wave, np.float64)  # raw: the level the loss set (docstring)
-                    peak = float(np.max(np.abs(wave)))
-                    normed = wave / peak if peak > 0 else wave  # what is written and heard
+                    # scored raw: the level the loss set (docstring); written normalised
+                    scores, normed = study_analysis.key_invariance_scores(res.wave, clips[o], content)
                     hist = res.loss_history
                     runs.append({
-                        "seed": seed, "representation": r, "offset": o,
-                        "mse": metrics.log_stft_mse(wave, clips[o]),
-                        "mse_normalised": metrics.log_stft_mse(normed, clips[o]),
-                        "mse_to_content": metrics.log_stft_mse(wave, content),
+                        "seed": seed, "representation": r, "offset": o, **scores,
                         "beta": {k: float(v[jj]) for k, v in full.params["beta"].items()},
                         "gamma": gammas[jj],
                         "final_loss": float(hist[-1]) if len(hist) else float("nan"),
@@ -365,7 +330,7 @@ def body(s: dict, should_stop) -> int:
     runs.sort(key=lambda d: (d["offset"], order[d["representation"]], d["seed"]))
     rows = [(d["offset"], d["representation"], d["seed"], d["mse"]) for d in runs]
     _study.write_csv(os.path.join(out_dir, "key_invariance.csv"), ("offset", "representation", "seed", "mse"), rows)
-    summary = summary_rows(rows, reps)
+    summary = study_analysis.key_invariance_summary(rows, reps, paper=PAPER, paper_representations=REPRESENTATIONS)
     _study.write_csv(
         os.path.join(out_dir, "key_invariance_summary.csv"),
         ("offset", "representation", "mean", "sd", "n", "paper"),
@@ -387,57 +352,32 @@ def body(s: dict, should_stop) -> int:
             writing.save(os.path.join(adir, name), d["wave"], sr=sr)
 
     print(f"\n{SCRIPT}: log-STFT MSE, result vs style (mean ± sd over seeds, ± pooled); paper in brackets")
-    table = []
-    for a in sorted({row[0] for row in summary}):
-        cells = {r: (m, sd, p) for aa, r, m, sd, _, p in summary if aa == a}
-        table.append(
-            [f"±{a}" if a else "0"]
-            + [
-                (f"{cells[r][0]:.3f} ± {cells[r][1]:.3f}" + (f" [{cells[r][2]:.3f}]" if cells[r][2] == cells[r][2] else ""))
-                if r in cells else ""
-                for r in reps
-            ]
-        )
-    print(_study.format_table(["|offset|", *reps], table))
-    holds, lines = _study.key_invariance_claim(_study.pool_offsets(rows))
-    verdict = _study.verdict_word(holds)
+    print(study_analysis.key_invariance_table(summary, reps))
+    holds, lines = study_analysis.key_invariance_claim(study_analysis.pool_offsets(rows))
+    verdict = study_analysis.verdict_word(holds)
     print(f"{SCRIPT}: claim 'at every non-zero offset STFT content gives the highest error': {verdict}")
-    print(f"  rule: {_study.VERDICT_RULE}")
+    print(f"  rule: {study_analysis.VERDICT_RULE}")
     for line in lines:
         print(line)
 
-    wall = time.perf_counter() - t_start
-    record = {
-        "script": SCRIPT,
-        "flags": _flags.flag_values(FLAG_HOLDERS),
-        "resolved": s,
-        "versions": outputs.versions(),
-        "device": outputs.device(),
-        "solver": repr(solver),
-        "renderer": renderer,
-        "mse_on": "raw result (mse_normalised: the peak-normalised one)",
-        "verdict_rule": _study.VERDICT_RULE,
-        "groups": [
-            {"terms": [{"name": t.name, "net": repr(t.net), "gamma": t.gamma} for t in c.terms], "runs": len(g)}
-            for c, g in groups
-        ],
-        "runs": [{k: v for k, v in d.items() if k != "wave"} for d in runs],
-        "summary": [dict(zip(("offset", "representation", "mean", "sd", "n", "paper"), row)) for row in summary],
-        "claim_holds": holds,
-        "claim_lines": lines,
-        "wall_seconds": wall,
-    }
-    writing.save_json(os.path.join(out_dir, "key_invariance.json"), record)
-    _study.write_page(
-        out_dir,
-        "key_invariance",
-        "Key invariance (§4.2, Figure 5)",
+    _study.finish(
+        out_dir, SCRIPT, OUTPUTS, t_start, flags=_flags.flag_values(FLAG_HOLDERS), resolved=s, solver=solver,
+        page_title="Key invariance (§4.2, Figure 5)",
         figure_alt="Log-STFT MSE between result and style against the semitone offset, one bar group per "
         "content representation, mean ± sd over seeds, the paper's values as markers",
         note=f"Claim 'at every non-zero offset STFT content gives the highest error': {verdict}. "
-        f"Rule: {_study.VERDICT_RULE} " + " ".join(lines),
+        f"Rule: {study_analysis.VERDICT_RULE} " + " ".join(lines),
+        renderer=renderer,
+        mse_on="raw result (mse_normalised: the peak-normalised one)",
+        groups=[
+            {"terms": [{"name": t.name, "net": repr(t.net), "gamma": t.gamma} for t in c.terms], "runs": len(g)}
+            for c, g in groups
+        ],
+        runs=[{k: v for k, v in d.items() if k != "wave"} for d in runs],
+        summary=[dict(zip(("offset", "representation", "mean", "sd", "n", "paper"), row)) for row in summary],
+        claim_holds=holds,
+        claim_lines=lines,
     )
-    print(f"{SCRIPT}: wrote {', '.join(OUTPUTS)} to {out_dir} in {wall:.1f} s", flush=True)
     return 0
 
 

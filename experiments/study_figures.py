@@ -3,7 +3,7 @@ written atomically; no flags, so tests import it freely."""
 
 from __future__ import annotations
 
-from experiments import _study
+from experiments import _study, study_analysis
 
 
 def key_invariance_figure(path, summary, representations, *, paper, paper_representations, title: str):
@@ -22,7 +22,7 @@ def key_invariance_figure(path, summary, representations, *, paper, paper_repres
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"stft": "tab:blue", "mel": "tab:orange", "cqt": "tab:green", "cqt+mel": "tab:red", _study.CONTROL: "0.4"}
+    colors = {"stft": "tab:blue", "mel": "tab:orange", "cqt": "tab:green", "cqt+mel": "tab:red", study_analysis.CONTROL: "0.4"}
     fig, ax = plt.subplots(figsize=(8, 4.8))
     width = 0.13
     for j, r in enumerate(representations):
@@ -39,7 +39,7 @@ def key_invariance_figure(path, summary, representations, *, paper, paper_repres
                 [v + shift for v in range(7)], [paper[v][k] for v in range(7)], ls="none", marker="x",
                 ms=7, color=colors[r], alpha=0.8, label=f"{r} (paper)",
             )
-    ax.axhline(_study.IDENTITY_MSE_MAX, color="0.6", lw=0.8, ls=":")
+    ax.axhline(study_analysis.IDENTITY_MSE_MAX, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel("|semitone offset| of the style (± pooled per seed)")
     ax.set_ylabel("log-STFT MSE, result vs style")
     ax.set_xticks(range(max(7, 1 + max((a for a, *_ in summary), default=0))))

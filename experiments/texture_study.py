@@ -27,8 +27,8 @@ Protocol (issue 13):
 * **Identity check**: the same metrics for a second rendering of the source (the same notes,
   velocities and timing humanised by the seed; for an audio file, the file itself), so the KL
   and max |Φ| scales can be read: what "as close as a re-performance" looks like.
-* **Verdict** (:func:`experiments._study.texture_claim`): only where a difference exceeds the
-  spread over seeds (:data:`experiments._study.VERDICT_RULE`).
+* **Verdict** (:func:`experiments.study_analysis.texture_claim`): only where a difference exceeds
+  the spread over seeds (:data:`experiments.study_analysis.VERDICT_RULE`).
 
 Metrics per texture (:mod:`mst_jax.metrics`): inter-onset intervals of source and texture in
 beats at the source's tempo (librosa's estimate on the source); their histograms (32 bins of
@@ -53,7 +53,7 @@ import time
 
 from absl import app, flags
 
-from experiments import _flags, _study, console, outputs, study_figures
+from experiments import _flags, _study, console, study_analysis, study_figures
 from mst_jax.scores import TEXTURE_SOURCES as NOTE_SOURCES  # --source name -> piece
 
 _SOURCE = flags.DEFINE_list(
@@ -205,29 +205,6 @@ def load_source(name: str, s: dict, notices: list):
     return wave, name, lambda seed: wave
 
 
-def score(texture, source, *, sr: int, tempo: float, source_hist):
-    """KL(source ‖ texture) of the IOI histograms at the source tempo, max |Φ| and the mean
-    local autocorrelation of the (peak-normalised) ``texture``."""
-    import numpy as np
-
-    from mst_jax import metrics
-
-    wave = np.asarray(texture, np.float64)
-    peak = float(np.max(np.abs(wave)))
-    wave = wave / peak if peak > 0 else wave
-    ioi, _ = metrics.inter_onset_intervals_beats(wave, sr=sr, hop_length=HOP, tempo_bpm=tempo)
-    hist = metrics.ioi_histogram(ioi)
-    xc, lag = metrics.max_normalized_xcorr(wave, source)
-    return {
-        "kl": metrics.kl_divergence(source_hist, hist),
-        "max_xcorr": xc,
-        "xcorr_lag_samples": lag,
-        "intervals": len(ioi),
-        "hist": hist,
-        "autocorr": metrics.mean_local_autocorrelation(wave, sr=sr, hop_length=HOP),
-    }
-
-
 def body(s: dict, should_stop) -> int:
     import numpy as np
 
@@ -282,7 +259,7 @@ def body(s: dict, should_stop) -> int:
             flush=True,
         )
         for seed in seeds:
-            r = score(src["second"](seed), source, sr=sr, tempo=tempo, source_hist=source_hist)
+            r = study_analysis.texture_scores(src["second"](seed), source, sr=sr, hop_length=HOP, tempo=tempo, source_hist=source_hist)
             results.append({"source": name, "row": 0, "config": IDENTITY, "seed": seed, **r})
         for row in rows:
             config = configs[row]
@@ -294,23 +271,18 @@ def body(s: dict, should_stop) -> int:
                     config, weights_key, style=source, sr=sr, num_samples=src["texture_samples"], init_wave=noise
                 )
                 label = f"{name} row {row} seed {seed}"
-                state = {"it": 0}
-
-                def on_chunk(info, label=label, state=state):
-                    progress.chunk(
-                        label, info["iteration"] - state["it"],
-                        f"iteration {info['iteration']}/{s['max_iter']}  loss {info['loss']:.4g}  "
-                        f"{info['seconds_per_iteration']:.3g} s/iteration",
-                    )
-                    state["it"] = info["iteration"]
-
+                on_chunk, finish = progress.run(
+                    label,
+                    lambda info: f"iteration {info['iteration']}/{s['max_iter']}  loss {info['loss']:.4g}  "
+                    f"{info['seconds_per_iteration']:.3g} s/iteration",
+                )
                 res = synthesis.synthesize(
                     objective, noise, max_iter=s["max_iter"], solver=solver, on_chunk=on_chunk, should_stop=should_stop
                 )
                 if res.stop_reason == "interrupted":
                     raise console.RunError("interrupted: nothing written", 130)
-                progress.done += s["max_iter"] - state["it"]
-                r = score(res.wave, source, sr=sr, tempo=tempo, source_hist=source_hist)
+                finish(s["max_iter"])
+                r = study_analysis.texture_scores(res.wave, source, sr=sr, hop_length=HOP, tempo=tempo, source_hist=source_hist)
                 results.append({
                     "source": name, "row": row, "config": ROW_NAMES[row - 1], "seed": seed, **r,
                     "receptive_field_frames": config.receptive_field_frames,
@@ -334,7 +306,7 @@ def body(s: dict, should_stop) -> int:
         ("source", "config", "seed", "kl", "max_xcorr"),
         [(r["source"], r["config"], r["seed"], r["kl"], r["max_xcorr"]) for r in results],
     )
-    summary = summary_rows(results, rf_s)
+    summary = study_analysis.texture_summary(results, rf_s, paper_kl=PAPER_KL)
     _study.write_csv(
         os.path.join(out_dir, "texture_study_summary.csv"),
         ("source", "config", "kl_mean", "kl_sd", "max_xcorr_mean", "max_xcorr_sd", "n", "receptive_field_s", "paper_kl"),
@@ -351,74 +323,39 @@ def body(s: dict, should_stop) -> int:
     print(f"\n{SCRIPT}: KL(source‖texture) of IOI histograms (nats) and max |Φ|, mean ± sd over seeds "
           "(paper: max |Φ| 0.010-0.013)")
     for name in sources:
-        table = [
-            [d["config"], d["receptive_field_s"], f"{d['kl_mean']:.3f} ± {d['kl_sd']:.3f}",
-             f"{d['max_xcorr_mean']:.4f} ± {d['max_xcorr_sd']:.4f}", d["paper_kl"]]
-            for d in summary if d["source"] == name
-        ]
         print(f"[{name}]")
-        print(_study.format_table(["config", "RF (s)", "KL", "max|Φ|", "paper KL (song 1 / 2)"], table))
+        print(study_analysis.texture_table(summary, name))
         cells = {
             row: {k: [r[k] for r in results if r["source"] == name and r["row"] == row] for k in ("kl", "max_xcorr")}
             for row in rows
         }
-        holds, text = _study.texture_claim(cells)
+        holds, text = study_analysis.texture_claim(cells)
         claims[name] = {"holds": holds, "text": text}
-        verdict = _study.verdict_word(holds)
+        verdict = study_analysis.verdict_word(holds)
         print(f"{SCRIPT}: [{name}] claim 'a longer receptive field lowers the KL without raising max|Φ|': {verdict}")
         print(f"  {text}")
-    print(f"  rule: {_study.VERDICT_RULE}")
+    print(f"  rule: {study_analysis.VERDICT_RULE}")
 
-    wall = time.perf_counter() - t_start
-    record = {
-        "script": SCRIPT,
-        "flags": _flags.flag_values(FLAG_HOLDERS),
-        "resolved": s,
-        "versions": outputs.versions(),
-        "device": outputs.device(),
-        "solver": repr(solver),
-        "sources": {k: {kk: vv for kk, vv in v.items() if kk != "autocorr"} for k, v in source_stats.items()},
-        "ioi_bins_beats": metrics.IOI_BINS,
-        "kl_direction": "KL(source || texture), nats",
-        "verdict_rule": _study.VERDICT_RULE,
-        "runs": [{k: v for k, v in r.items() if k != "autocorr"} for r in results],
-        "summary": summary,
-        "claims": claims,
-        "notices": list(dict.fromkeys(notices)),
-        "wall_seconds": wall,
-    }
-    writing.save_json(os.path.join(out_dir, "texture_study.json"), record)
-    _study.write_page(
-        out_dir,
-        "texture_study",
-        "Texture receptive field (§4.1, Figure 4)",
+    _study.finish(
+        out_dir, SCRIPT, OUTPUTS, t_start, flags=_flags.flag_values(FLAG_HOLDERS), resolved=s, solver=solver,
+        page_title="Texture receptive field (§4.1, Figure 4)",
         figure_alt="KL divergence of inter-onset-interval histograms and max cross-correlation per "
         "configuration, mean ± sd over seeds, and the mean local autocorrelation curves",
         note=" ".join(
             f"[{k}] claim 'a longer receptive field lowers the KL without raising max|Φ|': "
-            f"{_study.verdict_word(v['holds'])}. {v['text']}"
+            f"{study_analysis.verdict_word(v['holds'])}. {v['text']}"
             for k, v in claims.items()
         )
-        + f" Rule: {_study.VERDICT_RULE}",
+        + f" Rule: {study_analysis.VERDICT_RULE}",
+        sources={k: {kk: vv for kk, vv in v.items() if kk != "autocorr"} for k, v in source_stats.items()},
+        ioi_bins_beats=metrics.IOI_BINS,
+        kl_direction="KL(source || texture), nats",
+        runs=[{k: v for k, v in r.items() if k != "autocorr"} for r in results],
+        summary=summary,
+        claims=claims,
+        notices=list(dict.fromkeys(notices)),
     )
-    print(f"{SCRIPT}: wrote {', '.join(OUTPUTS)} to {out_dir} in {wall:.1f} s", flush=True)
     return 0
-
-
-def summary_rows(results, rf_s) -> list[dict]:
-    """Mean ± sd over seeds per (source, config), identity row first."""
-    out = []
-    keys = list(dict.fromkeys((r["source"], r["row"], r["config"]) for r in results))
-    for src, row, config in keys:
-        cell = [r for r in results if r["source"] == src and r["row"] == row]
-        kl, kl_sd, n = _study.summarize([r["kl"] for r in cell])
-        xc, xc_sd, _ = _study.summarize([r["max_xcorr"] for r in cell])
-        out.append({
-            "source": src, "config": config, "kl_mean": kl, "kl_sd": kl_sd, "max_xcorr_mean": xc,
-            "max_xcorr_sd": xc_sd, "n": n, "receptive_field_s": rf_s.get(row, 0.0),
-            "paper_kl": "{:.2f} / {:.2f}".format(*PAPER_KL[row - 1]) if row else "",
-        })
-    return out
 
 
 FLAG_HOLDERS = (

@@ -5,7 +5,8 @@ under ``flagsaver``: absl flags are process-global, and the two studies and the 
 define flags with the same names (``--seed``, ``--max_iter``, ``--output_dir``), so importing
 them into one pytest process would raise ``DuplicateFlagError``. Both subprocesses start
 together (one module fixture) so their compilations overlap on a multi-core machine.
-The analysis helpers of ``experiments._study`` (no flags) are tested in-process.
+The analysis helpers of ``experiments.study_analysis`` and the protocol helpers of
+``experiments._study`` (no flags) are tested in-process.
 """
 
 import csv
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import _study
+from experiments import _study, study_analysis
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 600  # generous: both small runs take about a minute on 2 busy CPU cores
@@ -225,26 +226,67 @@ def test_unusable_output_dir_is_one_line_naming_the_flag(tmp_path):
 
 
 def test_summarize_is_mean_and_sample_sd():
-    m, sd, n = _study.summarize([1.0, 2.0, 4.0])
+    m, sd, n = study_analysis.summarize([1.0, 2.0, 4.0])
     assert (m, n) == (pytest.approx(7 / 3), 3)
     assert sd == pytest.approx(math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2))
-    assert math.isnan(_study.summarize([1.0])[1])
+    assert math.isnan(study_analysis.summarize([1.0])[1])
 
 
 def test_compare_needs_a_difference_beyond_the_spread():
     # means 1.0 and 2.0, sds 0.1 and 0.1: the difference 1.0 exceeds 0.2
-    assert _study.compare([0.9, 1.0, 1.1], [1.9, 2.0, 2.1]) == -1
-    assert _study.compare([1.9, 2.0, 2.1], [0.9, 1.0, 1.1]) == 1
+    assert study_analysis.compare([0.9, 1.0, 1.1], [1.9, 2.0, 2.1]) == -1
+    assert study_analysis.compare([1.9, 2.0, 2.1], [0.9, 1.0, 1.1]) == 1
     # means 1.0 and 1.3, sds 0.5 and 0.1: 0.3 is within 0.6
-    assert _study.compare([0.5, 1.0, 1.5], [1.2, 1.3, 1.4]) == 0
-    assert _study.compare([1.0], [2.0, 2.1]) is None  # one seed: no spread, no verdict
+    assert study_analysis.compare([0.5, 1.0, 1.5], [1.2, 1.3, 1.4]) == 0
+    assert study_analysis.compare([1.0], [2.0, 2.1]) is None  # one seed: no spread, no verdict
 
 
 def test_pool_offsets_pools_plus_minus_pairs_per_seed():
     rows = [(-1, "stft", 0, 0.2), (1, "stft", 0, 0.4), (1, "stft", 1, 0.5), (0, "mel", 0, 0.1)]
-    pool = _study.pool_offsets(rows)
+    pool = study_analysis.pool_offsets(rows)
     assert pool[1]["stft"] == {0: pytest.approx(0.3), 1: pytest.approx(0.5)}
     assert pool[0] == {"mel": {0: pytest.approx(0.1)}}
+
+
+def test_key_invariance_summary_pools_seeds_and_reads_the_paper():
+    # |offset| 1: seed 0 pools -1 and +1 (0.2, 0.4 -> 0.3), seed 1 has +1 only (0.5)
+    rows = [(-1, "stft", 0, 0.2), (1, "stft", 0, 0.4), (1, "stft", 1, 0.5), (1, "mel", 0, 0.6), (1, "style_only", 0, 0.7)]
+    paper = {1: (0.345, 0.18)}
+    got = study_analysis.key_invariance_summary(
+        rows, ["stft", "cqt", "mel", "style_only"], paper=paper, paper_representations=("stft", "mel")
+    )
+    assert [g[:2] for g in got] == [(1, "stft"), (1, "mel"), (1, "style_only")]  # cqt has no runs: no row
+    _, _, m, sd, n, p = got[0]
+    assert (m, n, p) == (pytest.approx(0.4), 2, 0.345)
+    assert sd == pytest.approx(math.sqrt(2 * 0.1**2))  # sample sd of 0.3 and 0.5
+    assert got[1][2] == pytest.approx(0.6) and got[1][5] == 0.18  # the paper's mel column
+    assert math.isnan(got[2][5]) and math.isnan(got[2][3])  # no paper value; one seed: no sd
+
+
+def test_texture_summary_is_per_source_and_config_in_run_order():
+    runs = [
+        {"source": "d", "row": 0, "config": "identity", "kl": 0.1, "max_xcorr": 0.5},
+        {"source": "d", "row": 5, "config": "r5", "kl": 1.0, "max_xcorr": 0.01},
+        {"source": "d", "row": 5, "config": "r5", "kl": 3.0, "max_xcorr": 0.03},
+    ]
+    paper_kl = ((9, 9), (9, 9), (9, 9), (9, 9), (0.8, 0.75))
+    ident, r5 = study_analysis.texture_summary(runs, {5: 8.96}, paper_kl=paper_kl)
+    assert (ident["config"], ident["n"], ident["receptive_field_s"], ident["paper_kl"]) == ("identity", 1, 0.0, "")
+    assert (r5["kl_mean"], r5["max_xcorr_mean"], r5["n"]) == (pytest.approx(2.0), pytest.approx(0.02), 2)
+    assert r5["kl_sd"] == pytest.approx(math.sqrt(2.0)) and r5["paper_kl"] == "0.80 / 0.75"
+    assert r5["receptive_field_s"] == 8.96
+
+
+def test_progress_counts_each_run_once(capsys):
+    """A run reports the iterations since its last chunk; ``finish`` adds those it did not need."""
+    progress = _study.Progress("s", total=20)
+    on_chunk, finish = progress.run("a", lambda info: f"it {info['iteration']}")
+    on_chunk({"iteration": 3})
+    on_chunk({"iteration": 7})
+    assert progress.done == 7
+    finish(10)  # converged at 7 of 10
+    assert progress.done == 10
+    assert "s: a: it 7  [35 %" in capsys.readouterr().out
 
 
 def _pool(cells):
@@ -255,29 +297,29 @@ def _pool(cells):
 def test_key_invariance_claim_rule():
     ident = {"stft": [0.04, 0.05, 0.045], "mel": [0.03, 0.035, 0.04]}
     higher = {"stft": [0.35, 0.36, 0.34], "mel": [0.2, 0.21, 0.19], "style_only": [0.5, 0.5, 0.5]}
-    holds, lines = _study.key_invariance_claim(_pool({0: ident, 1: higher}))
+    holds, lines = study_analysis.key_invariance_claim(_pool({0: ident, 1: higher}))
     assert holds is True and any("identity task converged" in x for x in lines)  # control excluded
     within = {"stft": [0.35, 0.2, 0.5], "mel": [0.2, 0.21, 0.19]}
-    assert _study.key_invariance_claim(_pool({0: ident, 1: within}))[0] is None
+    assert study_analysis.key_invariance_claim(_pool({0: ident, 1: within}))[0] is None
     lower = {"stft": [0.1, 0.11, 0.09], "mel": [0.2, 0.21, 0.19]}
-    assert _study.key_invariance_claim(_pool({0: ident, 1: higher, 2: lower}))[0] is False
+    assert study_analysis.key_invariance_claim(_pool({0: ident, 1: higher, 2: lower}))[0] is False
     # identity not converged: no verdict whatever the offsets say
     bad = {"stft": [0.2, 0.21, 0.19]}
-    holds, lines = _study.key_invariance_claim(_pool({0: bad, 1: higher}))
+    holds, lines = study_analysis.key_invariance_claim(_pool({0: bad, 1: higher}))
     assert holds is None and "NOT converged" in lines[0]
 
 
 def test_texture_claim_rule():
     base = {1: {"kl": [1.0, 1.1, 0.9], "max_xcorr": [0.010, 0.011, 0.012]}}
     lower = {"kl": [0.5, 0.55, 0.45], "max_xcorr": [0.011, 0.012, 0.013]}
-    assert _study.texture_claim({**base, 5: lower})[0] is True
+    assert study_analysis.texture_claim({**base, 5: lower})[0] is True
     within = {"kl": [0.5, 1.5, 0.9], "max_xcorr": [0.011, 0.012, 0.013]}
-    assert _study.texture_claim({**base, 5: within})[0] is None
+    assert study_analysis.texture_claim({**base, 5: within})[0] is None
     higher = {"kl": [2.0, 2.1, 1.9], "max_xcorr": [0.011, 0.012, 0.013]}
-    assert _study.texture_claim({**base, 5: higher})[0] is False
+    assert study_analysis.texture_claim({**base, 5: higher})[0] is False
     copying = {"kl": [0.5, 0.55, 0.45], "max_xcorr": [0.05, 0.051, 0.049]}  # raised beyond spread and 1.3 x
-    assert _study.texture_claim({**base, 5: copying})[0] is False
-    assert _study.texture_claim(base)[0] is None
+    assert study_analysis.texture_claim({**base, 5: copying})[0] is False
+    assert study_analysis.texture_claim(base)[0] is None
 
 
 def test_equal_total_content_weight_per_row():
