@@ -41,7 +41,6 @@ __all__ = [
     "init_noise",
     "initial_state",
     "lbfgsb",
-    "make_solver",
     "make_step",
     "synthesize",
 ]
@@ -92,11 +91,6 @@ class Result(NamedTuple):
 def init_noise(key, num_samples: int, *, std: float = 1e-3):
     """The initial waveform of SPEC §1: ``N(0, std**2)``, ``(num_samples,)`` float32."""
     return std * jax.random.normal(key, (num_samples,), jnp.float32)
-
-
-def make_solver(objective: Objective, solver: SolverConfig = SolverConfig()):
-    """The ``jaxopt.LBFGSB`` instance for ``objective`` (value and per-term aux in one pass)."""
-    return lbfgsb(objective.value_and_terms, solver)
 
 
 class _ZoomWithoutAuxRecompute(jaxopt.ZoomLineSearch):
@@ -281,11 +275,6 @@ def _init_fn(value_and_terms, solver: SolverConfig):
     return jax.jit(make_step(value_and_terms, solver).init)
 
 
-def _make_chunk_fn(objective: Objective, solver: SolverConfig):
-    names = tuple(t.name for t in objective.config.terms)
-    return chunk_program(objective.value_and_terms, names, solver), list(names)
-
-
 @functools.lru_cache(maxsize=32)
 def chunk_program(value_and_terms, names: tuple[str, ...], solver: SolverConfig):
     """The jitted chunk of optimiser iterations for one objective function and solver (cached:
@@ -359,7 +348,8 @@ def synthesize(
         if init_wave is None:
             raise ValueError("synthesize: give init_wave or state")
         state = initial_state(objective, init_wave, solver)
-    chunk_fn, names = _make_chunk_fn(objective, solver)
+    names = tuple(t.name for t in objective.config.terms)
+    chunk_fn = chunk_program(objective.value_and_terms, names, solver)
     box = bounds(objective.shape, solver)
     loss_hist, term_hist, secs = [], [], []
     stop_reason = "max_iter"
