@@ -137,8 +137,8 @@ def select(batch: BatchObjective, indices: Sequence[int]) -> BatchObjective:
     """The examples ``indices`` of ``batch`` (in that order, repeats allowed) as a new batch.
 
     The functions stay the batch's own, so batches selected from one batch share their compiled
-    programs (:func:`synthesize_batch` caches them per function): a large set of runs can go
-    through in fixed-size pieces without recompiling.
+    programs (:func:`mst_jax.batch_synthesis.synthesize_batch` caches them per function): a
+    large set of runs can go through in fixed-size pieces without recompiling.
     """
     idx = np.asarray(list(indices), np.int64)
     if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= batch.size:
