@@ -20,6 +20,7 @@ import warnings
 
 from absl import flags
 
+from experiments import objectives
 from mst_jax import filters, presets
 from mst_jax.config import (
     OPTIMIZERS,
@@ -299,7 +300,7 @@ class RunConfig:
       resume: continue from the saved state.
       normalize: peak-normalise the output.
       subtype: soundfile subtype of the output.
-      griffinlim_iter: Griffin-Lim iterations after a spectrogram-domain run.
+      griffinlim_iter: Griffin-Lim iterations after a spectrogram-domain run (the baseline).
       demo: the no-flag demo on the shipped clips.
       page: write the listening page (``--page``).
       quality: measure the result (``--quality``, :mod:`mst_jax.evaluate`).
@@ -359,15 +360,6 @@ def _gamma(holder) -> float | None:
     if not (math.isfinite(g) and g >= 0):
         raise _flag_error(holder, g, "Gamma must be a finite number >= 0")
     return float(g)
-
-
-def _base_loss(preset: str, holder, stft_filters: int | None = None) -> LossConfig:
-    if preset == "baseline":
-        # Its style Γ is filters² (their raw sum), so the width is known before resizing.
-        return presets.baseline() if stft_filters is None else presets.baseline(filters=stft_filters)
-    if preset in ("1", "2", "3", "4", "5", "6"):
-        return presets.table1(int(preset))
-    raise _flag_error(holder, preset, "must be a Table 1 row 1-6 or 'baseline'")
 
 
 def _resize(loss: LossConfig, sizes: dict, notices: list[str]) -> LossConfig:
@@ -572,7 +564,9 @@ def run_config(
             for name in ("stft_filters", "mel_filters", "cqt_filters"):
                 if sizes[name] is None:
                     sizes[name] = DEMO[name]
-        loss = _base_loss(preset, PRESET, sizes["stft_filters"])
+        if preset not in objectives.PRESETS:
+            raise _flag_error(PRESET, preset, "must be a Table 1 row 1-6 or 'baseline'")
+        loss = objectives.loss_config(preset, stft_filters=sizes["stft_filters"])
         if script == "texture":
             loss = presets.texture(loss)
         gammas = {name: _gamma(h) for name, h in GAMMAS.items()}
@@ -607,13 +601,13 @@ def run_config(
     ):
         raise _flag_error(duration_flag, duration_s, "must be a finite number of seconds > 0")
 
-    spectrogram = loss.domain == "spectrogram"
+    lower, upper = objectives.of(preset).bounds
     solver = SolverConfig(
         max_iter=max_iter,
         tol=tol,
         chunk=chunk,
-        lower=0.0 if spectrogram else -1.0,
-        upper=float("inf") if spectrogram else 1.0,
+        lower=lower,
+        upper=upper,
         **_optimizer(notices),
     )
     output = (

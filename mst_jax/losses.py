@@ -146,20 +146,10 @@ def build(
     Raises:
       ValueError: on missing inputs or clips too short for the STFT.
     """
-    if config.domain == "spectrogram":
-        variable = Variable(
-            of_wave=lambda wave, stft: spectral.log_spectrogram(
-                spectral.stft_magnitude(wave, n_fft=stft.n_fft, hop_length=stft.hop_length)
-            ),
-            spectra=lambda x, stft: (x, None),
-            shape=lambda n, stft: (spectral.num_frames(n, hop_length=stft.hop_length), stft.n_fft // 2 + 1),
-        )
-    else:
-        variable = WAVEFORM
     objective = assemble(
         config,
         key,
-        variable,
+        WAVEFORM,
         content=content,
         style=style,
         sr=sr,
