@@ -2,7 +2,7 @@
 
 Order of work (issue 7: nothing is compiled before every input has been checked):
 
-1. validate the flags (:func:`experiments._flags.run_config`), the output paths and the inputs
+1. validate the flags (:func:`experiments.resolve.run_config`), the output paths and the inputs
    (read, mixed down, resampled, at least one STFT frame long; a notice when shorter than the
    longest receptive field);
 2. build the objective with a key from ``--seed`` (split into a network key and an init key),
@@ -122,7 +122,7 @@ def execute(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             # The preset's own 512 Mel bands leave 10 filters empty at n_fft 2048: nothing the
-            # user did. _flags.run_config notes empty filters when the user chose n_mels.
+            # user did. resolve.run_config notes empty filters when the user chose n_mels.
             warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
             warnings.showwarning = lambda message, *args, **kwargs: notice(one_line(message))
             with jax.default_matmul_precision(_flags.MATMUL_PRECISION.value):

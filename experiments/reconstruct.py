@@ -16,7 +16,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from experiments import _flags, _runner, console
+from experiments import _flags, _runner, console, resolve
 from mst_jax import baseline, metrics
 
 INPUT = flags.DEFINE_string(
@@ -27,7 +27,7 @@ flags.adopt_module_key_flags(_flags)
 
 def build(notices):
     """The flags of this script as a RunConfig (validated, nothing compiled)."""
-    return _flags.run_config(
+    return resolve.run_config(
         "reconstruct", content=INPUT.value, content_flag=INPUT, notices=notices
     )
 

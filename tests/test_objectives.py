@@ -9,7 +9,7 @@ from absl import flags
 from absl.testing import flagsaver
 from conftest import SR
 
-from experiments import _flags, _runner, objectives, outputs, preflight
+from experiments import _runner, objectives, outputs, preflight, resolve
 from mst_jax import presets, spectral
 
 flags.FLAGS.mark_as_parsed()
@@ -36,7 +36,7 @@ def test_the_baseline_optimises_the_log_magnitude_stft():
 
 
 def test_a_baseline_run_starts_and_ends_in_its_own_domain(tmp_path):
-    """_flags.run_config bounds the solver by the kind; make_objective starts at the log-magnitude
+    """resolve.run_config bounds the solver by the kind; make_objective starts at the log-magnitude
     STFT of the noise (calibration) and of the content (x0); outputs.to_wave runs Griffin-Lim."""
     import soundfile as sf
     from mst_jax import signals
@@ -44,7 +44,7 @@ def test_a_baseline_run_starts_and_ends_in_its_own_domain(tmp_path):
     path = str(tmp_path / "c.wav")
     sf.write(path, signals.chord([60, 64, 67], duration_s=0.5, sr=SR), SR)
     with flagsaver.flagsaver(style=path, preset="baseline", stft_filters=8, stft_kernel=3, griffinlim_iter=2):
-        cfg = _flags.run_config("transfer", content=path, init="content")
+        cfg = resolve.run_config("transfer", content=path, init="content")
     assert (cfg.solver.lower, cfg.solver.upper) == (0.0, math.inf)
     inputs = preflight.load_inputs(cfg)
     objective, x_cal, x0 = _runner.make_objective(cfg, inputs)
@@ -64,7 +64,7 @@ def test_a_table1_run_optimises_samples(tmp_path):
     path = str(tmp_path / "c.wav")
     sf.write(path, signals.chord([60, 64, 67], duration_s=0.5, sr=SR), SR)
     with flagsaver.flagsaver(style=path, preset="1", stft_filters=8, stft_kernel=3):
-        cfg = _flags.run_config("transfer", content=path, init="noise")
+        cfg = resolve.run_config("transfer", content=path, init="noise")
     assert (cfg.solver.lower, cfg.solver.upper) == (-1.0, 1.0)
     objective, x_cal, x0 = _runner.make_objective(cfg, preflight.load_inputs(cfg))
     assert objective.shape == x_cal.shape == x0.shape == (len(sf.read(path)[0]),)
