@@ -61,9 +61,9 @@ def build(
     config: LossConfig,
     key: jax.Array,
     *,
+    sr: int,
     content=None,
     style=None,
-    sr: int,
     num_samples: int | None = None,
     style_chunk_frames: int = 1024,
 ) -> losses.Objective:
@@ -72,9 +72,9 @@ def build(
     Args:
       config: STFT content, style and l1 terms only (:func:`mst_jax.presets.baseline`).
       key: PRNG key for the random kernels.
+      sr: sample rate in Hz.
       content: ``(samples,)`` content waveform, if there is a content term.
       style: ``(samples,)`` style waveform or a list of them.
-      sr: sample rate in Hz.
       num_samples: length of the waveform when there is no content (texture).
       style_chunk_frames: see :func:`mst_jax.losses.assemble`.
 
@@ -92,9 +92,9 @@ def build(
         config,
         key,
         LOG_MAGNITUDE,
+        sr=sr,
         content=content,
         style=style,
-        sr=sr,
         num_samples=num_samples,
         style_chunk_frames=style_chunk_frames,
     )
