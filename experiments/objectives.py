@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
 from mst_jax import baseline, losses, presets
@@ -43,7 +42,7 @@ class Kind(NamedTuple):
 WAVEFORM = Kind(
     domain="waveform",
     build=losses.build,
-    variable=lambda wave, *, stft: jnp.asarray(wave, jnp.float32),
+    variable=lambda wave, *, stft: losses.WAVEFORM.of_wave(wave, stft),
     bounds=(-1.0, 1.0),  # SPEC.md §1: samples within [-1, 1]
     to_wave=lambda x, **_: np.asarray(x, np.float32),
 )
