@@ -28,7 +28,7 @@ import jax
 import numpy as np
 from absl import flags
 
-from experiments import _flags, _runner, console, outputs, preflight
+from experiments import _flags, _runner, console, outputs, preflight, resolve
 from experiments.console import RunError
 from mst_jax import audio, batch, batch_synthesis, devices, page, run_page, writing
 
@@ -180,7 +180,7 @@ def builder(content_flag, init_flag):
         jobs = []
         for line, content, styles, output in read_csv(csv_path):
             try:
-                cfg = _flags.run_config(
+                cfg = resolve.run_config(
                     "transfer",
                     content=content,
                     content_flag=content_flag,

@@ -2,7 +2,7 @@
 
 Order of work (issue 7: nothing is compiled before every input has been checked):
 
-1. validate the flags (:func:`experiments._flags.run_config`), the output paths and the inputs
+1. validate the flags (:func:`experiments.resolve.run_config`), the output paths and the inputs
    (read, mixed down, resampled, at least one STFT frame long; a notice when shorter than the
    longest receptive field);
 2. build the objective with a key from ``--seed`` (split into a network key and an init key),
@@ -37,25 +37,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _flags, compile_cache, console, outputs, preflight, resume
+from experiments import _flags, compile_cache, console, objectives, outputs, preflight, resume
 from experiments.console import EXIT_BAD_INPUT, EXIT_FAILED, RunError, notice, one_line, say
 from experiments.preflight import Inputs
-from mst_jax import audio, filters, losses, spectral, synthesis
+from mst_jax import audio, filters, losses, synthesis
 
 
 def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
-    """The uncalibrated objective (β = Γ), the calibration point and the initial iterate.
+    """The uncalibrated objective (β = Γ), the calibration point and the initial iterate, of the
+    kind the preset optimises (:func:`experiments.objectives.of`).
 
     Returns:
-      ``(objective, x_cal, x0)``. ``x_cal`` is the initial noise N(0, 1e-3²) (or its log-magnitude
-      STFT in the spectrogram domain): Eq. 7-8 are measured there even with ``--init=content``,
-      where the content term's gradient is zero.
+      ``(objective, x_cal, x0)``. ``x_cal`` is the initial noise N(0, 1e-3²) as the optimised
+      variable (its log-magnitude STFT for the baseline): Eq. 7-8 are measured there even with
+      ``--init=content``, where the content term's gradient is zero.
     """
+    kind = objectives.of(cfg.preset)
     key = jax.random.key(cfg.seed)
     net_key, init_key = jax.random.split(key)
     styles = inputs.styles
     style = None if not styles else (styles[0] if len(styles) == 1 else list(styles))
-    objective = losses.build(
+    objective = kind.build(
         cfg.loss,
         net_key,
         content=inputs.content,
@@ -65,17 +67,8 @@ def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
     )
     noise = synthesis.init_noise(init_key, inputs.num_samples)
     start = inputs.content if cfg.init == "content" else noise
-    if cfg.loss.domain == "spectrogram":
-        stft = cfg.loss.stft
-
-        def to_x(w):
-            mag = spectral.stft_magnitude(
-                jnp.asarray(w, jnp.float32), n_fft=stft.n_fft, hop_length=stft.hop_length
-            )
-            return spectral.log_spectrogram(mag)
-
-        return objective, to_x(noise), to_x(start)
-    return objective, noise, jnp.asarray(start, jnp.float32)
+    stft = cfg.loss.stft
+    return objective, kind.variable(noise, stft=stft), kind.variable(start, stft=stft)
 
 
 def calibrated(objective, norms: dict[str, float]):
@@ -129,7 +122,7 @@ def execute(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             # The preset's own 512 Mel bands leave 10 filters empty at n_fft 2048: nothing the
-            # user did. _flags.run_config notes empty filters when the user chose n_mels.
+            # user did. resolve.run_config notes empty filters when the user chose n_mels.
             warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
             warnings.showwarning = lambda message, *args, **kwargs: notice(one_line(message))
             with jax.default_matmul_precision(_flags.MATMUL_PRECISION.value):

@@ -1,7 +1,7 @@
 """A run's outputs: its file names, the written waveform, the spectrogram figure, the run record.
 
 :class:`Paths` names every file of one run from ``--output``; :func:`to_wave` turns the optimised
-variable into a waveform (Griffin-Lim in the spectrogram domain) and :func:`for_file` scales it
+variable into a waveform (Griffin-Lim for the baseline's spectrogram) and :func:`for_file` scales it
 for the WAV; :func:`write_figure` and :func:`write_page` write the figures and the listening page;
 :func:`versions`, :func:`device`, :func:`config_record`, :func:`io_record` and
 :func:`quality_block` are entries of the run record ``<stem>.json``.
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _flags
+from experiments import _flags, objectives
 from experiments.preflight import Inputs
 from mst_jax import audio, evaluate, run_page, spectral
 
@@ -50,36 +50,12 @@ class Paths:
         )
 
 
-def griffinlim(log_magnitude, *, cfg, length: int, n_iter: int) -> np.ndarray:
-    """Griffin-Lim (librosa) from an optimised log1p-magnitude STFT ``(frames, bins)``."""
-    mag = np.expm1(np.maximum(np.asarray(log_magnitude, np.float64), 0.0)).T.astype(np.float32)
-    return griffinlim_magnitude(mag, cfg=cfg, length=length, n_iter=n_iter)
-
-
-def griffinlim_magnitude(magnitude, *, cfg, length: int, n_iter: int) -> np.ndarray:
-    """``librosa.griffinlim`` of a magnitude STFT ``(bins, frames)`` with the run's STFT and seed."""
-    import librosa
-
-    stft = cfg.loss.stft
-    return librosa.griffinlim(
-        magnitude,
-        n_iter=n_iter,
-        hop_length=stft.hop_length,
-        n_fft=stft.n_fft,
-        win_length=stft.n_fft,
-        window="hann",
-        center=True,
-        pad_mode="constant",
-        length=length,
-        random_state=cfg.seed,
-    ).astype(np.float32)
-
-
 def to_wave(cfg, x, num_samples: int) -> np.ndarray:
-    """The optimised variable as a waveform (Griffin-Lim in the spectrogram domain)."""
-    if cfg.loss.domain == "spectrogram":
-        return griffinlim(x, cfg=cfg, length=num_samples, n_iter=cfg.griffinlim_iter)
-    return np.asarray(x, np.float32)
+    """The optimised variable as a waveform (:func:`experiments.objectives.of`'s ``to_wave``:
+    the samples themselves, or Griffin-Lim of the baseline's log-magnitude STFT)."""
+    return objectives.of(cfg.preset).to_wave(
+        x, stft=cfg.loss.stft, length=num_samples, n_iter=cfg.griffinlim_iter, seed=cfg.seed
+    )
 
 
 def for_file(cfg, wave: np.ndarray) -> tuple[np.ndarray, float]:
@@ -180,6 +156,7 @@ def config_record(cfg: _flags.RunConfig) -> dict:
         if t.net is not None:
             net = {"representation": t.net.representation, **dataclasses.asdict(t.net)}
         terms.append({"name": t.name, "kind": t.kind, "gamma": t.gamma, "net": net})
+    domain = objectives.of(cfg.preset).domain
     return {
         "script": cfg.script,
         "preset": cfg.preset,
@@ -187,7 +164,7 @@ def config_record(cfg: _flags.RunConfig) -> dict:
         "terms": terms,
         "stft": dataclasses.asdict(cfg.loss.stft),
         "normalize_gradients": cfg.loss.normalize_gradients,
-        "domain": cfg.loss.domain,
+        "domain": domain,
         "receptive_field_frames": cfg.loss.receptive_field_frames,
         "solver": dataclasses.asdict(cfg.solver),
         "seed": cfg.seed,
@@ -196,7 +173,7 @@ def config_record(cfg: _flags.RunConfig) -> dict:
         "duration_s": cfg.duration_s,
         "normalize_output": cfg.normalize,
         "subtype": cfg.subtype,
-        "griffinlim_iter": cfg.griffinlim_iter if cfg.loss.domain == "spectrogram" else None,
+        "griffinlim_iter": cfg.griffinlim_iter if domain == "spectrogram" else None,
     }
 
 

@@ -16,8 +16,8 @@ import time
 import numpy as np
 from absl import app, flags
 
-from experiments import _flags, _runner, console, outputs
-from mst_jax import metrics
+from experiments import _flags, _runner, console, resolve
+from mst_jax import baseline, metrics
 
 INPUT = flags.DEFINE_string(
     "input", None, "Audio file to reconstruct (any format soundfile reads)."
@@ -27,7 +27,7 @@ flags.adopt_module_key_flags(_flags)
 
 def build(notices):
     """The flags of this script as a RunConfig (validated, nothing compiled)."""
-    return _flags.run_config(
+    return resolve.run_config(
         "reconstruct", content=INPUT.value, content_flag=INPUT, notices=notices
     )
 
@@ -46,7 +46,7 @@ def _griffinlim(reference, cfg, n_iter):
         )
     )
     t0 = time.perf_counter()
-    wave = outputs.griffinlim_magnitude(mag, cfg=cfg, length=reference.size, n_iter=n_iter)
+    wave = baseline.griffinlim(mag, stft=stft, length=reference.size, n_iter=n_iter, seed=cfg.seed)
     return wave, time.perf_counter() - t0
 
 

@@ -10,7 +10,7 @@ and C.png. See experiments/_flags.py for the shared flags.
 
 from absl import app, flags
 
-from experiments import _flags, _runner
+from experiments import _flags, _runner, resolve
 
 DURATION = flags.DEFINE_float(
     "duration", None, "Length of the texture in seconds (default: the first style's length)."
@@ -20,7 +20,7 @@ flags.adopt_module_key_flags(_flags)
 
 def build(notices):
     """The flags of this script as a RunConfig (validated, nothing compiled)."""
-    return _flags.run_config(
+    return resolve.run_config(
         "texture", duration_s=DURATION.value, duration_flag=DURATION, notices=notices
     )
 

@@ -12,7 +12,7 @@ spectrograms out.png. Ctrl-C stops after the current chunk and writes the best r
 
 from absl import app, flags
 
-from experiments import _batch, _flags, _runner
+from experiments import _batch, _flags, _runner, resolve
 
 CONTENT = flags.DEFINE_string("content", None, "Content audio file (any format soundfile reads).")
 INIT = flags.DEFINE_enum(
@@ -29,7 +29,7 @@ flags.adopt_module_key_flags(_batch)
 def build(notices):
     """The flags of this script as a RunConfig (validated, nothing compiled)."""
     _batch.check_unused()
-    return _flags.run_config(
+    return resolve.run_config(
         "transfer", content=CONTENT.value, content_flag=CONTENT, init=INIT.value, notices=notices
     )
 

@@ -195,7 +195,7 @@ class Term:
       kind: ``"content"`` (Eq. 1, last layer), ``"style"`` (Eq. 4, every layer) or
         ``"l1"`` (sparsity of the log-magnitude STFT; ``net`` is ``None``) or
         ``"spectrum"`` (Eq. 1 on the magnitude STFT itself, no network: phase
-        retrieval, ``experiments.reconstruct``; ``net`` is ``None``; waveform domain).
+        retrieval, ``experiments.reconstruct``; ``net`` is ``None``; not for :mod:`mst_jax.baseline`).
       net: the network configuration; its type names the representation.
       gamma: Γ_{Type,Net}; with gradient normalisation on, the term's gradient norm
         with respect to the initial waveform equals ``gamma``.
@@ -232,24 +232,16 @@ class LossConfig:
       stft: the STFT every front end projects.
       normalize_gradients: Eq. 7-8 (β = Γ / ‖∂L/∂x‖ at the initial waveform) if True,
         raw weights β = Γ if False.
-      domain: ``"waveform"`` (ours: optimise samples) or ``"spectrogram"`` (the
-        Ulyanov & Lebedev baseline: optimise the log-magnitude STFT, then Griffin-Lim).
     """
 
     terms: tuple[Term, ...]
     stft: StftConfig = StftConfig()
     normalize_gradients: bool = True
-    domain: Literal["waveform", "spectrogram"] = "waveform"
 
     def __post_init__(self):
         names = [t.name for t in self.terms]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate loss terms: {names}")
-        _check_choice("domain", self.domain, ("waveform", "spectrogram"))
-        if self.domain == "spectrogram" and any(
-            t.representation != "stft" or t.kind == "spectrum" for t in self.terms
-        ):
-            raise ValueError("the spectrogram domain supports STFT content, style and l1 terms only")
 
     def term(self, name: str) -> Term | None:
         for t in self.terms:

@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 import jax
 
 from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, NetConfig, StftNetConfig
-from mst_jax.losses import net_ids
+from mst_jax.features import net_ids
 
 
 class Cost(NamedTuple):

@@ -197,12 +197,12 @@ def _gram_net():
 
 
 def _gram(wave: np.ndarray) -> np.ndarray:
-    from mst_jax import losses, spectral
+    from mst_jax import spectral, terms
 
     apply, params = _gram_net()
     mag = spectral.stft_magnitude(np.asarray(wave, np.float32), n_fft=2048, hop_length=HOP_LENGTH)
     maps = apply(params, spectral.log_spectrogram(mag))
-    return np.asarray(losses.gram(maps[-1]), np.float64)
+    return np.asarray(terms.gram(maps[-1]), np.float64)
 
 
 def features(wave, *, sr: int) -> Features:

@@ -1,6 +1,9 @@
-"""Loss terms (Eq. 1–4), the L1 sparsity penalty, gradient-norm weighting (Eq. 7–9),
-and :func:`build`, which turns a :class:`~mst_jax.config.LossConfig` into one pure
-objective of the waveform.
+"""The objective (Eq. 9): a :class:`~mst_jax.config.LossConfig` assembled into one pure function
+of the waveform, its targets, and its weights β by gradient norms (Eq. 7–8).
+
+The terms themselves (Eq. 1–4 and the L1 penalty) live in :mod:`mst_jax.terms`; ``gram``,
+``content_loss``, ``style_loss`` and ``l1_penalty`` are re-exported here because SPEC.md §2
+names them ``mst_jax.losses.*``. The feature maps come from :mod:`mst_jax.features`.
 
 The objective's arrays (network weights, filterbanks, content features, style grams and
 the weights β) live in a ``params`` pytree that is passed to the jitted function as an
@@ -17,16 +20,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mst_jax import filters, networks, spectral
-from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, NetConfig
+from mst_jax import features as features_lib
+from mst_jax import networks, spectral
+from mst_jax.config import LossConfig, StftConfig
+from mst_jax.terms import content_loss, gram, l1_penalty, style_loss
 
 __all__ = [
+    "WAVEFORM",
     "CalibrationError",
     "Objective",
+    "Variable",
+    "assemble",
     "beta_from_norms",
     "build",
     "calibrate",
-    "chunked_grams",
     "content_loss",
     "gradient_norms",
     "gram",
@@ -36,97 +43,14 @@ __all__ = [
 ]
 
 
-def _check_same_shape(name, a, b):
-    if a.shape != b.shape:
-        raise ValueError(f"{name}: shapes differ, {a.shape} vs {b.shape}")
-
-
-def gram(features):
-    """Gram matrix normalised by the number of positions (paper §3.5, SPEC §1).
-
-    .. math:: G = F^\\top F / P
-
-    where ``F`` is the feature map flattened to ``(P, channels)``, ``P`` the number of
-    positions (frames, or frames x bins for the CQT net). Dividing by ``P`` makes grams
-    of clips of different lengths comparable.
-
-    Args:
-      features: ``(positions..., channels)``, e.g. ``(frames, channels)`` or
-        ``(frames, bins, channels)``. Use ``jax.vmap`` for a batch.
-
-    Returns:
-      ``(channels, channels)``.
-
-    >>> import jax.numpy as jnp
-    >>> gram(jnp.ones((4, 3))).tolist()
-    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
-    """
-    f = features.reshape(-1, features.shape[-1])
-    return (f.T @ f) / f.shape[0]
-
-
-def content_loss(target, features):
-    """Eq. 1: half the squared L2 distance between feature maps.
-
-    .. math:: L_{content}(C, X) = \\tfrac12 \\sum_{i,j} (C_{ij} - X_{ij})^2
-
-    Args:
-      target: content features ``C``, any shape.
-      features: generated features ``X``, same shape (checked, never broadcast).
-
-    Returns:
-      Scalar.
-    """
-    _check_same_shape("content_loss", target, features)
-    return 0.5 * jnp.sum(jnp.square(target - features))
-
-
-def style_loss(target_grams: Sequence[jax.Array], features: Sequence[jax.Array]):
-    """Eq. 4 summed over layers: squared gram distance divided by ``N_f ** 2``.
-
-    .. math:: L_{style} = \\sum_{l} \\frac{1}{N_l^2} \\sum_{i,j} (G^l_{ij} - W^l_{ij})^2
-
-    with ``W^l = gram(features[l])`` and ``N_l`` the channels of layer ``l``.
-
-    Args:
-      target_grams: one ``(N_l, N_l)`` gram per layer (from the style audio).
-      features: one feature map ``(positions..., N_l)`` per layer.
-
-    Returns:
-      Scalar.
-    """
-    if len(target_grams) != len(features):
-        raise ValueError(f"style_loss: {len(target_grams)} target grams for {len(features)} layers")
-    total = 0.0
-    for g, f in zip(target_grams, features):
-        w = gram(f)
-        _check_same_shape("style_loss", g, w)
-        total = total + jnp.sum(jnp.square(g - w)) / (w.shape[-1] ** 2)
-    return total
-
-
-def l1_penalty(log_magnitude):
-    """L1 sparsity of the log-magnitude STFT (paper §4.3): ``sum |log1p|X||``.
-
-    Args:
-      log_magnitude: ``(..., frames, bins)``.
-
-    Returns:
-      Scalar (sum over every axis).
-    """
-    return jnp.sum(jnp.abs(log_magnitude))
-
-
-# --------------------------------------------------------------------------- objective
-
-
 class Objective(NamedTuple):
     """A compiled-once objective of the optimised variable.
 
     Attributes:
       fn: ``fn(x, params) -> scalar``, Eq. 9: ``sum_t beta_t * L_t(x)``. Pure and
-        jit-compatible; ``x`` is the waveform ``(samples,)`` (or the log-magnitude STFT
-        ``(frames, bins)`` in the spectrogram domain).
+        jit-compatible; ``x`` is the waveform ``(samples,)`` (:func:`build`), or whatever
+        the objective's :class:`Variable` is (the log-magnitude STFT ``(frames, bins)`` of
+        :func:`mst_jax.baseline.build`).
       terms: ``terms(x, params) -> {name: L_t(x)}``, the unweighted terms.
       value_and_terms: ``(x, params) -> (total, {name: beta_t * L_t(x)})`` in one pass.
       params: the pytree of arrays: ``nets``, ``filterbanks``, ``targets``, ``beta``.
@@ -144,136 +68,33 @@ class Objective(NamedTuple):
     shape: tuple[int, ...]
 
 
-def _frontend_id(net: NetConfig) -> str:
-    if isinstance(net, MelNetConfig):
-        return f"mel{net.n_mels}_{net.fmin:g}_{net.fmax}"
-    if isinstance(net, CqtNetConfig):
-        return f"cqt{net.n_bins}_{net.bins_per_octave}_{net.fmin:g}_{net.filter_scale:g}"
-    return "stft"
+class Variable(NamedTuple):
+    """What an objective optimises, as seen by its STFT (:data:`WAVEFORM`, or
+    :data:`mst_jax.baseline.LOG_MAGNITUDE`).
 
-
-def filterbank(net: NetConfig, *, sr: int, n_fft: int):
-    """The front end's projection of the magnitude STFT for ``net``: the Mel or pseudo-CQT
-    filterbank ``(n_fft // 2 + 1, bins)``, or None for the STFT net."""
-    if isinstance(net, MelNetConfig):
-        return filters.mel_filterbank(sr=sr, n_fft=n_fft, n_mels=net.n_mels, fmin=net.fmin, fmax=net.fmax)
-    if isinstance(net, CqtNetConfig):
-        return filters.cqt_filterbank(
-            sr=sr,
-            n_fft=n_fft,
-            n_bins=net.n_bins,
-            bins_per_octave=net.bins_per_octave,
-            fmin=net.fmin,
-            filter_scale=net.filter_scale,
-        )
-    return None
-
-
-def net_ids(config: LossConfig) -> dict[str, str]:
-    """Term name -> network id. A content and a style term whose nets are equal share one id
-    (one set of weights, one forward pass); otherwise ids are ``content_<rep>`` / ``style_<rep>``."""
-    ids = {}
-    for t in config.terms:
-        if t.net is None:
-            continue
-        other = config.term(("style_" if t.kind == "content" else "content_") + t.representation)
-        shared = other is not None and other.net == t.net
-        ids[t.name] = t.representation if shared else t.name
-    return ids
-
-
-def _net_keys(key, config: LossConfig) -> dict[str, jax.Array]:
-    """Independent subkeys per network: split by representation, then content/style.
-
-    A shared net takes the style subkey, so a style net's weights depend only on the
-    key and its own config, not on which content term sits beside it.
+    Attributes:
+      of_wave: ``(wave (samples,), stft) -> x``: a waveform as the variable (content
+        targets are taken through it).
+      spectra: ``(x, stft) -> (log_magnitude (frames, bins), magnitude (frames, bins) or None)``.
+      shape: ``(num_samples, stft) -> x.shape``.
     """
-    rep_keys = dict(zip(("stft", "mel", "cqt"), jax.random.split(key, 3)))
-    keys = {}
-    for name, nid in net_ids(config).items():
-        content_key, style_key = jax.random.split(rep_keys[nid.split("_")[-1]])
-        keys[nid] = content_key if nid.startswith("content_") else style_key
-    return keys
+
+    of_wave: Callable[[jax.Array, StftConfig], jax.Array]
+    spectra: Callable[[jax.Array, StftConfig], tuple[jax.Array, Any]]
+    shape: Callable[[int, StftConfig], tuple[int, ...]]
 
 
-def _make_features_fn(config: LossConfig, sr: int):
-    """``features(x, params) -> ({net_id: [maps]}, log_magnitude, magnitude)``: one STFT,
-    one projection per distinct front end, one forward pass per distinct network.
-
-    Also returns ``fronts(x, params) -> ({front_id: (frames, bins)}, log_mag, mag)`` and
-    ``nets`` (net id -> (config, Network)) for callers that run the nets themselves."""
-    n_fft, hop = config.stft.n_fft, config.stft.hop_length
-    ids = net_ids(config)
-    nets = {}
-    for t in config.terms:
-        if t.net is not None:
-            nets[ids[t.name]] = (t.net, networks.make(t.net, n_fft=n_fft))
-
-    def fronts(x, params):
-        if config.domain == "spectrogram":
-            mag, log_mag = None, x
-        else:
-            mag = spectral.stft_magnitude(x, n_fft=n_fft, hop_length=hop)
-            log_mag = spectral.log_spectrogram(mag)
-        out = {"stft": log_mag}
-        for cfg, _ in nets.values():
-            fid = _frontend_id(cfg)
-            if fid not in out:
-                out[fid] = spectral.log_spectrogram(mag, params["filterbanks"][fid])
-        return out, log_mag, mag
-
-    def features(x, params):
-        front, log_mag, mag = fronts(x, params)
-        out = {nid: net.apply(params["nets"][nid], front[_frontend_id(cfg)]) for nid, (cfg, net) in nets.items()}
-        return out, log_mag, mag
-
-    return features, fronts, nets, ids
+def _waveform_spectra(x, stft: StftConfig):
+    mag = spectral.stft_magnitude(x, n_fft=stft.n_fft, hop_length=stft.hop_length)
+    return spectral.log_spectrogram(mag), mag
 
 
-def chunked_grams(apply, front, *, chunk_frames: int, halo_frames: int):
-    """Every layer's :func:`gram` of ``apply(front)``, accumulated over chunks of frames.
-
-    The grams of a long style clip without holding its whole feature maps: windows of
-    ``chunk_frames + 2 * halo_frames`` frames slide over the front end; each adds
-    ``FᵀF`` of its middle ``chunk_frames`` frames only. With ``halo_frames`` at least the
-    network's receptive field minus one, those frames see exactly the input they see in
-    the whole clip (windows at the clip's ends are shifted inwards, so the nets' own zero
-    padding is where it is for the whole clip), and the result equals ``[gram(m) for m in
-    apply(front)]`` up to float32 summation order. One compiled window, run by
-    ``lax.scan``.
-
-    Args:
-      apply: ``(frames, bins) -> [maps]`` with maps ``(frames, ..., channels)``; the
-        network must keep the frame axis (SAME padding, no pooling in time).
-      front: the front-end spectrogram, ``(frames, bins)``.
-      chunk_frames: frames that each window contributes.
-      halo_frames: context frames on each side of a window's contribution.
-
-    Returns:
-      One ``(channels, channels)`` gram per layer.
-    """
-    frames = front.shape[0]
-    window = chunk_frames + 2 * halo_frames
-    if frames <= window:
-        return [gram(m) for m in apply(front)]
-    starts = jnp.arange(0, frames, chunk_frames)
-    shapes = jax.eval_shape(apply, front[:window])
-
-    def add(acc, s):
-        a = jnp.clip(s - halo_frames, 0, frames - window)
-        maps = apply(jax.lax.dynamic_slice_in_dim(front, a, window))
-        t = a + jnp.arange(window)
-        keep = ((t >= s) & (t < s + chunk_frames)).astype(front.dtype)
-        out = []
-        for g, m in zip(acc, maps):
-            f = (m * keep.reshape((window,) + (1,) * (m.ndim - 1))).reshape(-1, m.shape[-1])
-            out.append(g + f.T @ f)
-        return out, None
-
-    zeros = [jnp.zeros((m.shape[-1], m.shape[-1]), m.dtype) for m in shapes]
-    sums, _ = jax.lax.scan(add, zeros, starts)
-    positions_per_frame = [int(np.prod(m.shape[1:-1])) for m in shapes]
-    return [g / (frames * p) for g, p in zip(sums, positions_per_frame)]
+WAVEFORM = Variable(
+    of_wave=lambda wave, stft: jnp.asarray(wave, jnp.float32),
+    spectra=_waveform_spectra,
+    shape=lambda num_samples, stft: (num_samples,),
+)
+"""The paper's variable: the waveform ``(samples,)`` itself."""
 
 
 def _term_values(config: LossConfig, ids, feats, log_mag, mag, targets):
@@ -301,13 +122,11 @@ def build(
     num_samples: int | None = None,
     style_chunk_frames: int = 1024,
 ) -> Objective:
-    """Turn a loss configuration into an :class:`Objective` of the waveform.
+    """Turn a loss configuration into an :class:`Objective` of the waveform (SPEC.md §2).
 
-    Network weights come from ``key`` (split per representation, then per content/style
-    net). Content features are computed once from ``content``; style grams once from
-    ``style`` (one waveform, or a list whose grams are averaged). β starts as Γ (raw
-    weights); when ``config.normalize_gradients`` is set and ``init_wave`` is given, β is
-    calibrated by Eq. 7–8 at ``init_wave`` (see :func:`calibrate`).
+    :func:`assemble` with the :data:`WAVEFORM` variable; β starts as Γ (raw weights); when
+    ``config.normalize_gradients`` is set and ``init_wave`` is given, β is calibrated by
+    Eq. 7–8 at ``init_wave`` (see :func:`calibrate`).
 
     Args:
       config: the terms, nets and STFT.
@@ -319,9 +138,7 @@ def build(
       sr: sample rate in Hz.
       init_wave: the initial waveform, for Eq. 7–8 calibration.
       num_samples: length of the optimised waveform when there is no content (texture).
-      style_chunk_frames: style clips longer than this (plus the nets' receptive field)
-        get their grams accumulated over chunks of this many frames
-        (:func:`chunked_grams`), so a style clip of minutes costs only its grams in memory.
+      style_chunk_frames: see :func:`assemble`.
 
     Returns:
       The objective; ``objective.fn(x, objective.params)`` is the scalar loss.
@@ -329,7 +146,59 @@ def build(
     Raises:
       ValueError: on missing inputs or clips too short for the STFT.
     """
-    n_fft, hop = config.stft.n_fft, config.stft.hop_length
+    objective = assemble(
+        config,
+        key,
+        WAVEFORM,
+        content=content,
+        style=style,
+        sr=sr,
+        num_samples=num_samples,
+        style_chunk_frames=style_chunk_frames,
+    )
+    if config.normalize_gradients and init_wave is not None:
+        objective = calibrate(objective, init_wave)
+    return objective
+
+
+def assemble(
+    config: LossConfig,
+    key: jax.Array,
+    variable: Variable,
+    *,
+    content=None,
+    style=None,
+    sr: int,
+    num_samples: int | None = None,
+    style_chunk_frames: int = 1024,
+) -> Objective:
+    """The uncalibrated objective (β = Γ) of ``variable``: Eq. 9 over the configuration's terms.
+
+    Network weights come from ``key`` (split per representation, then per content/style
+    net, :func:`mst_jax.features.net_keys`). Content features are computed once from
+    ``content``; style grams once from ``style`` (one waveform, or a list whose grams are
+    averaged), both taken through ``variable.of_wave``.
+
+    Args:
+      config: the terms, nets and STFT.
+      key: PRNG key for the random kernels.
+      variable: what is optimised (:data:`WAVEFORM`, :data:`mst_jax.baseline.LOG_MAGNITUDE`).
+      content: ``(samples,)`` content waveform; required if there is a content term.
+      style: ``(samples,)`` style waveform or a list of them (any lengths); required if
+        there is a style term.
+      sr: sample rate in Hz.
+      num_samples: length of the waveform when there is no content (texture).
+      style_chunk_frames: style clips longer than this (plus the nets' receptive field)
+        get their grams accumulated over chunks of this many frames
+        (:func:`mst_jax.features.chunked_grams`), so a style clip of minutes costs only its grams in memory.
+
+    Returns:
+      The objective, ``shape`` ``variable.shape(num_samples, config.stft)``.
+
+    Raises:
+      ValueError: on missing inputs or clips too short for the STFT.
+    """
+    n_fft = config.stft.n_fft
     if config.has_content and content is None:
         raise ValueError("build: the configuration has a content term but no content was given")
     if config.has_style and style is None:
@@ -347,25 +216,23 @@ def build(
 
     if style_chunk_frames < 1:
         raise ValueError(f"build: style_chunk_frames={style_chunk_frames} must be >= 1")
-    features, fronts, net_fns, ids = _make_features_fn(config, sr)
+    feats = features_lib.make(config, spectra=lambda x: variable.spectra(x, config.stft))
+    features, fronts, net_fns, ids = feats
     net_cfgs, fbanks = {}, {}
     for t in config.terms:
         if t.net is None:
             continue
         net_cfgs[ids[t.name]] = t.net
-        fb = filterbank(t.net, sr=sr, n_fft=n_fft)
+        fb = features_lib.filterbank(t.net, sr=sr, n_fft=n_fft)
         if fb is not None:
-            fbanks[_frontend_id(t.net)] = jnp.asarray(fb)
+            fbanks[features_lib.frontend_id(t.net)] = jnp.asarray(fb)
 
     def to_x(wave):
-        wave = jnp.asarray(wave, jnp.float32)
-        if config.domain == "spectrogram":
-            return spectral.log_spectrogram(spectral.stft_magnitude(wave, n_fft=n_fft, hop_length=hop))
-        return wave
+        return variable.of_wave(jnp.asarray(wave, jnp.float32), config.stft)
 
     def prepare(key, fbanks, content, styles):
         """Kernels and targets in one compiled program (compiling op by op is slower)."""
-        keys = _net_keys(key, config)
+        keys = features_lib.net_keys(key, config)
         nets = {nid: networks.make(c, n_fft=n_fft).init(keys[nid]) for nid, c in net_cfgs.items()}
         p = {"nets": nets, "filterbanks": fbanks}
         targets = {}
@@ -376,9 +243,9 @@ def build(
         for s in styles:
             front = fronts(to_x(s), p)[0]
             per_clip.append({
-                nid: chunked_grams(
+                nid: features_lib.chunked_grams(
                     lambda f, nid=nid: net_fns[nid][1].apply(nets[nid], f),
-                    front[_frontend_id(net_fns[nid][0])],
+                    front[features_lib.frontend_id(net_fns[nid][0])],
                     chunk_frames=style_chunk_frames,
                     halo_frames=net_fns[nid][0].receptive_field_frames - 1,
                 )
@@ -417,14 +284,11 @@ def build(
     def fn(x, p):
         return value_and_terms(x, p)[0]
 
-    if config.domain == "spectrogram":
-        shape = (spectral.num_frames(num_samples, hop_length=hop), n_fft // 2 + 1)
-    else:
-        shape = (num_samples,)
-    objective = Objective(fn, terms, value_and_terms, params, config, sr, shape)
-    if config.normalize_gradients and init_wave is not None:
-        objective = calibrate(objective, init_wave)
-    return objective
+    shape = tuple(variable.shape(num_samples, config.stft))
+    return Objective(fn, terms, value_and_terms, params, config, sr, shape)
+
+
+# --------------------------------------------------------------------------- Eq. 7-8 weighting
 
 
 class CalibrationError(ValueError):

@@ -112,8 +112,9 @@ def table1(row: int) -> LossConfig:
 
 def baseline(*, filters: int = 4096) -> LossConfig:
     """Ulyanov & Lebedev (2016) as published: one STFT conv layer (``filters`` x kernel 11),
-    ReLU, their Glorot-normal kernel with ReLU gain, content + style on the same net,
-    optimising the log-magnitude spectrogram (Griffin-Lim restores phase afterwards).
+    ReLU, their Glorot-normal kernel with ReLU gain, content + style on the same net.
+    It optimises the log-magnitude spectrogram, not the waveform: build it with
+    :func:`mst_jax.baseline.build` (Griffin-Lim restores a phase afterwards).
 
     Their raw weights, no Eq. 7-8 normalisation: ``1e-2 * sum (X - C)^2 + sum (G - G_s)^2``
     with the gram divided by the number of frames, as in their released code. In our terms
@@ -128,7 +129,6 @@ def baseline(*, filters: int = 4096) -> LossConfig:
             Term("content", net, BASELINE_ALPHA * 2.0),
             Term("style", net, float(filters) ** 2),
         ),
-        domain="spectrogram",
         normalize_gradients=False,
     )
 

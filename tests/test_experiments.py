@@ -325,13 +325,13 @@ def test_default_run_prints_no_empty_mel_filter_notice(capsys):
     """The demo's own 512 style bands leave 10 Mel filters empty at n_fft 2048: the user did
     nothing wrong, so execute() prints no notice about it. Cheap: the run builds the config and
     every front end's filterbank (as make_objective does), no transfer."""
-    from mst_jax import filters, losses
+    from mst_jax import features, filters
 
     def build_front_ends(build, recorded_flags, after, stopper):
         cfg = build([])
         for t in cfg.loss.terms:
             if t.net is not None:
-                losses.filterbank(t.net, sr=cfg.sr, n_fft=cfg.loss.stft.n_fft)
+                features.filterbank(t.net, sr=cfg.sr, n_fft=cfg.loss.stft.n_fft)
         return 0
 
     filters.mel_filterbank.cache_clear()  # the warning comes from a fresh build only

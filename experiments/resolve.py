@@ -1,0 +1,375 @@
+"""Turning the shared flags (:mod:`experiments._flags`) into a validated :class:`RunConfig`.
+
+:func:`run_config` is the one function that does it for ``experiments.transfer``, ``texture``,
+``reconstruct`` and each row of ``--batch``: the preset (:mod:`experiments.objectives`), the
+demo's sizes, the size and Γ flags, the solver. Every flag is validated here, on the host,
+before anything is compiled: a bad value raises ``ValueError`` whose one-line message names
+the flag; a legal but odd setting adds a notice line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+
+from experiments import objectives
+from experiments._flags import (
+    CHECKPOINT_EVERY,
+    CHUNK,
+    DEFAULT_MAX_ITER,
+    DEFAULT_MAX_ITER_FROM_CONTENT,
+    DEFAULT_PRESET,
+    DEMO,
+    GAMMAS,
+    GRIFFINLIM_ITER,
+    HOP_LENGTH,
+    LEARNING_RATE,
+    LOSS_FLAGS,
+    MAX_ITER,
+    MAX_SR,
+    MIN_SR,
+    N_FFT,
+    N_MELS_CONTENT,
+    N_MELS_STYLE,
+    NORMALIZE,
+    OPTIMIZER,
+    OUTPUT,
+    PAGE,
+    PRESET,
+    QUALITY,
+    RAW_WEIGHTS,
+    RESUME,
+    SEED,
+    SIZE_FLAGS,
+    SR,
+    STYLE,
+    STYLE_STRENGTH,
+    SUBTYPE,
+    SUBTYPES,
+    TOL,
+    RunConfig,
+)
+from mst_jax import filters, presets
+from mst_jax.config import (
+    CqtNetConfig,
+    LossConfig,
+    MelNetConfig,
+    SolverConfig,
+    StftConfig,
+    StftNetConfig,
+)
+
+
+def _flag_error(holder, value, need: str) -> ValueError:
+    return ValueError(f"--{holder.name}={value!r}: {need}")
+
+
+def _int_flag(holder, value, *, minimum: int, maximum: int | None = None) -> int:
+    if value is None:
+        return value
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bound = (
+            f"an integer >= {minimum}"
+            if maximum is None
+            else f"an integer in [{minimum}, {maximum}]"
+        )
+        raise _flag_error(holder, value, f"must be {bound}")
+    return value
+
+
+def _gamma(holder) -> float | None:
+    g = holder.value
+    if g is None:
+        return None
+    if not (math.isfinite(g) and g >= 0):
+        raise _flag_error(holder, g, "Gamma must be a finite number >= 0")
+    return float(g)
+
+
+def _resize(loss: LossConfig, sizes: dict, notices: list[str]) -> LossConfig:
+    """Apply the size flags that are set; a set flag that touches no net of the preset is noted."""
+    used = set()
+
+    def fn(term):
+        net = term.net
+        changes = {}
+
+        def take(flag, field, value=None):
+            v = sizes.get(flag)
+            if v is not None:
+                changes[field] = v if value is None else value(v)
+                used.add(flag)
+
+        if isinstance(net, StftNetConfig):
+            take("stft_filters", "filters")
+            take("stft_kernel", "kernel")
+        elif isinstance(net, MelNetConfig):
+            take("mel_filters", "filters")
+            take("mel_kernel", "kernel")
+            if term.kind == "content":
+                take("n_mels_content", "n_mels")
+            else:
+                take("n_mels_style", "n_mels")
+                take("mel_blocks", "blocks")
+                take("mel_block_kernel", "block_kernel")
+        elif isinstance(net, CqtNetConfig):
+            take("cqt_filters", "filters")
+            take("cqt_kernel", "kernel", lambda k: (k, k))
+            if term.kind == "content":
+                take("cqt_pool", "pool")
+            else:
+                take("cqt_blocks", "blocks")
+                take("cqt_block_kernel", "block_kernel", lambda k: (k, k))
+        return dataclasses.replace(net, **changes) if changes else net
+
+    loss = presets.map_nets(loss, fn)
+    for name, v in sizes.items():
+        if v is not None and name not in used:
+            notices.append(f"--{name}={v} has no effect: no term of this configuration uses it")
+    return loss
+
+
+def _empty_mel_notices(loss: LossConfig, sr: int) -> list[str]:
+    """One line per Mel net whose ``--n_mels_*`` the user chose and whose filterbank has filters
+    covering no STFT bin. The preset's own sizes are not noted (its 512 bands leave 10 of them
+    empty at n_fft 2048, as in the paper); the library's warning is silenced in the runner."""
+    lines = []
+    for t in loss.terms:
+        holder = N_MELS_CONTENT if t.kind == "content" else N_MELS_STYLE
+        if not isinstance(t.net, MelNetConfig) or holder.value is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
+            bank = filters.mel_filterbank(
+                sr=sr, n_fft=loss.stft.n_fft, n_mels=t.net.n_mels, fmin=t.net.fmin, fmax=t.net.fmax
+            )
+        empty = filters.empty_filters(bank).size
+        if empty:
+            lines.append(
+                f"--{holder.name}={t.net.n_mels}: {empty} of the {t.net.n_mels} Mel filters "
+                f"cover no STFT bin at --n_fft={loss.stft.n_fft}, --sr={sr} (they add nothing)"
+            )
+    return lines
+
+
+def _validate_sizes() -> dict:
+    sizes = {}
+    for h in SIZE_FLAGS:
+        minimum = 0 if h.name in ("mel_blocks", "cqt_blocks") else 1
+        sizes[h.name] = _int_flag(h, h.value, minimum=minimum)
+    return sizes
+
+
+def _common(script: str, demo: bool, init: str = "noise"):
+    """Validated shared scalars: (max_iter, sr, seed, chunk, checkpoint_every, n_fft, hop, subtype)."""
+    max_iter = MAX_ITER.value
+    if max_iter is None:
+        if demo:
+            max_iter = DEMO["max_iter"]
+        else:
+            max_iter = DEFAULT_MAX_ITER_FROM_CONTENT if init == "content" else DEFAULT_MAX_ITER
+    _int_flag(MAX_ITER, max_iter, minimum=1)
+    sr = _int_flag(SR, SR.value, minimum=MIN_SR, maximum=MAX_SR)
+    seed = _int_flag(SEED, SEED.value, minimum=0, maximum=2**32 - 1)
+    chunk = _int_flag(CHUNK, CHUNK.value, minimum=1)
+    every = _int_flag(CHECKPOINT_EVERY, CHECKPOINT_EVERY.value, minimum=0)
+    n_fft = _int_flag(N_FFT, N_FFT.value, minimum=16)
+    hop = _int_flag(HOP_LENGTH, HOP_LENGTH.value, minimum=1)
+    if hop > n_fft:
+        raise _flag_error(HOP_LENGTH, hop, f"must not exceed --n_fft={n_fft}")
+    _int_flag(GRIFFINLIM_ITER, GRIFFINLIM_ITER.value, minimum=1)
+    if SUBTYPE.value not in SUBTYPES:
+        raise _flag_error(SUBTYPE, SUBTYPE.value, f"must be one of {', '.join(SUBTYPES)}")
+    tol = TOL.value
+    if not (math.isfinite(tol) and tol >= 0):
+        raise _flag_error(TOL, tol, "must be a finite number >= 0")
+    return max_iter, sr, seed, chunk, every, n_fft, hop, tol
+
+
+def _optimizer(notices: list[str]) -> dict:
+    """``SolverConfig`` fields from ``--optimizer`` and ``--learning_rate`` (validated)."""
+    fields = {"optimizer": OPTIMIZER.value}
+    lr = LEARNING_RATE.value
+    if lr is not None:
+        if not (math.isfinite(lr) and lr > 0):
+            raise _flag_error(LEARNING_RATE, lr, "must be a finite number > 0")
+        if OPTIMIZER.value != "adam":
+            notices.append(f"--learning_rate={lr} has no effect: only --optimizer=adam uses it")
+        fields["learning_rate"] = float(lr)
+    return fields
+
+
+def _paths(value: str | None, holder) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    paths = tuple(p.strip() for p in value.split(","))
+    if not paths or any(not p for p in paths):
+        raise _flag_error(holder, value, "empty file name")
+    return paths
+
+
+def run_config(
+    script: str,
+    *,
+    content: str | None = None,
+    content_flag=None,
+    init: str = "noise",
+    duration_s: float | None = None,
+    duration_flag=None,
+    notices: list[str] | None = None,
+    styles: tuple[str, ...] | None = None,
+) -> RunConfig:
+    """Turns the flags (plus the script's own: content/input, init, duration) into a RunConfig.
+
+    Args:
+      script: ``"transfer"``, ``"texture"`` or ``"reconstruct"``.
+      content: ``--content`` (transfer) or ``--input`` (reconstruct); None means unset.
+      content_flag: that flag's holder (for messages).
+      init: ``--init`` (transfer only).
+      duration_s: ``--duration`` (texture only).
+      duration_flag: its holder.
+      notices: receives one line per legal oddity (a size flag with no effect, the demo).
+      styles: style files in place of ``--style`` (one row of ``--batch``); None reads the flag.
+
+    Returns:
+      The validated configuration. Nothing has been read or compiled yet.
+
+    Raises:
+      ValueError: a one-line message naming the flag.
+    """
+    from mst_jax import music  # the shipped example clips
+
+    notices = [] if notices is None else notices
+    styles = _paths(STYLE.value, STYLE) if styles is None else tuple(styles)
+    if script == "transfer":
+        demo = content is None and not styles
+        if content is None and styles:
+            raise ValueError("--content is required with --style (or give neither for the demo)")
+        if content is not None and not styles:
+            raise ValueError(
+                f"--style is required with --{content_flag.name} (or give neither for the demo)"
+            )
+    elif script == "texture":
+        demo = not styles
+    else:
+        demo = content is None
+    if script == "reconstruct":
+        stray = [f"--{h.name}" for h in LOSS_FLAGS if h.value != h.default]
+        if stray:
+            raise ValueError(
+                f"{', '.join(stray)}: not used by reconstruct (it has one fixed spectrum term)"
+            )
+    if content is not None and not content.strip():
+        raise _flag_error(content_flag, content, "empty file name")
+    if init not in ("noise", "content"):
+        raise ValueError(f"--init={init!r}: must be 'noise' or 'content'")
+
+    if demo:
+        if script in ("transfer", "reconstruct"):
+            content = str(music.example_path("content"))
+        if script in ("transfer", "texture"):
+            styles = (str(music.example_path("style")),)
+
+    max_iter, sr, seed, chunk, every, n_fft, hop, tol = _common(script, demo, init)
+    stft = StftConfig(n_fft=n_fft, hop_length=hop)
+
+    if script == "reconstruct":
+        preset = "reconstruction"
+        loss = dataclasses.replace(presets.reconstruction(), stft=stft)
+    else:
+        preset = (
+            PRESET.value
+            if PRESET.value is not None
+            else (DEMO["preset"] if demo else DEFAULT_PRESET)
+        )
+        preset = str(preset).strip().lower()
+        sizes = _validate_sizes()
+        if demo:
+            for name in ("stft_filters", "mel_filters", "cqt_filters"):
+                if sizes[name] is None:
+                    sizes[name] = DEMO[name]
+        if preset not in objectives.PRESETS:
+            raise _flag_error(PRESET, preset, "must be a Table 1 row 1-6 or 'baseline'")
+        loss = objectives.loss_config(preset, stft_filters=sizes["stft_filters"])
+        if script == "texture":
+            loss = presets.texture(loss)
+        gammas = {name: _gamma(h) for name, h in GAMMAS.items()}
+        known = {t.name for t in loss.terms}
+        for name, g in gammas.items():
+            if g not in (None, 0.0) and name not in known:
+                raise _flag_error(
+                    GAMMAS[name],
+                    g,
+                    f"preset {preset}{' (texture: style terms only)' if script == 'texture' else ''} "
+                    f"has no {name} term (it has {', '.join(sorted(known))})",
+                )
+        loss = presets.with_gammas(loss, **gammas)
+        strength = STYLE_STRENGTH.value
+        if not (math.isfinite(strength) and strength > 0):
+            raise _flag_error(STYLE_STRENGTH, strength, "must be a finite number > 0")
+        loss = presets.scale_style(loss, strength)
+        if not loss.terms:
+            raise ValueError("every term has Gamma 0: nothing to optimise")
+        loss = _resize(loss, sizes, notices)
+        loss = dataclasses.replace(
+            loss, stft=stft, normalize_gradients=loss.normalize_gradients and not RAW_WEIGHTS.value
+        )
+        notices.extend(_empty_mel_notices(loss, sr))
+
+    if (
+        script == "texture"
+        and duration_s is not None
+        and not (
+            isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and duration_s > 0
+        )
+    ):
+        raise _flag_error(duration_flag, duration_s, "must be a finite number of seconds > 0")
+
+    lower, upper = objectives.of(preset).bounds
+    solver = SolverConfig(
+        max_iter=max_iter,
+        tol=tol,
+        chunk=chunk,
+        lower=lower,
+        upper=upper,
+        **_optimizer(notices),
+    )
+    output = (
+        OUTPUT.value
+        if OUTPUT.value is not None
+        else f"{'reconstruction' if script == 'reconstruct' else script}.wav"
+    )
+    if not output.strip():
+        raise _flag_error(OUTPUT, output, "empty file name")
+    if demo:
+        notices.append(
+            f"demo: no input given, running preset {preset} on the shipped example clips at reduced sizes "
+            f"({', '.join(f'--{k}={v}' for k, v in DEMO.items() if k != 'preset')} where unset)"
+        )
+    return RunConfig(
+        script=script,
+        content=content,
+        styles=styles,
+        output=output,
+        preset=preset,
+        loss=loss,
+        solver=solver,
+        seed=seed,
+        sr=sr,
+        init=init,
+        duration_s=None if duration_s is None else float(duration_s),
+        checkpoint_every=every,
+        resume=RESUME.value,
+        normalize=NORMALIZE.value,
+        subtype=SUBTYPE.value,
+        griffinlim_iter=GRIFFINLIM_ITER.value,
+        demo=demo,
+        quality=QUALITY.value,
+        page=PAGE.value,
+    )

@@ -1,0 +1,94 @@
+"""Ulyanov & Lebedev's baseline (:mod:`mst_jax.baseline`): the log-magnitude STFT as the
+variable, its objective, its bounds and Griffin-Lim, against librosa and numpy."""
+
+import dataclasses
+
+import jax
+import librosa
+import numpy as np
+import pytest
+
+from conftest import SR
+from mst_jax import baseline, losses, metrics, networks, presets, synthesis
+from mst_jax.config import LossConfig, MelNetConfig, SolverConfig, StftConfig, StftNetConfig, Term
+
+STFT = StftConfig()  # n_fft 2048, hop 512
+
+
+def test_variable_is_librosas_log_magnitude_stft(chord_wave):
+    x = baseline.variable(chord_wave, stft=STFT)
+    stft = librosa.stft(chord_wave, n_fft=2048, hop_length=512, center=True, pad_mode="constant")
+    ref = np.log1p(np.abs(stft)).T
+    assert x.shape == ref.shape == (1 + SR // 512, 1025)
+    # float32 FFT against librosa's float32 (plus stft_magnitude's 1e-8 floor): atol 1e-4 on log1p
+    np.testing.assert_allclose(np.asarray(x), ref, atol=1e-4)
+
+
+def test_objective_is_eq1_and_eq4_on_the_spectrogram(chord_wave, rhythm_wave):
+    """The objective of x (not of a waveform): its content term at x is Eq. 1 between the net's
+    last layer on x and on the content's log-magnitude STFT, computed here by hand; Γ raw."""
+    cfg = presets.baseline(filters=8)
+    obj = baseline.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
+    frames = 1 + SR // 512
+    assert obj.shape == (frames, 1025)
+    x_content = baseline.variable(chord_wave, stft=STFT)
+    x = x_content + 0.1 * jax.random.normal(jax.random.key(1), obj.shape)
+    net = networks.make(cfg.terms[0].net, n_fft=2048)
+    w = obj.params["nets"]["stft"]  # content and style share one net
+    a = np.asarray(net.apply(w, x)[-1], np.float64)
+    c = np.asarray(net.apply(w, x_content)[-1], np.float64)
+    s = np.asarray(net.apply(w, baseline.variable(rhythm_wave, stft=STFT))[-1], np.float64)
+    terms = jax.jit(obj.terms)(x, obj.params)
+    # float32 network against the same maps in float64 arithmetic: rtol 1e-4
+    assert float(terms["content_stft"]) == pytest.approx(0.5 * np.sum((a - c) ** 2), rel=1e-4)
+    g_x, g_s = a.T @ a / frames, s.T @ s / len(s)
+    assert float(terms["style_stft"]) == pytest.approx(np.sum((g_x - g_s) ** 2) / 8**2, rel=1e-4)
+    # raw weights (their code): beta = Gamma, so fn is the Gamma-weighted sum
+    gammas = {t.name: t.gamma for t in cfg.terms}
+    total = sum(gammas[k] * float(v) for k, v in terms.items())
+    assert float(jax.jit(obj.fn)(x, obj.params)) == pytest.approx(total, rel=1e-5)
+    # the content target is the content's own spectrogram: zero up to float32 rounding there
+    at_content = jax.jit(obj.terms)(x_content, obj.params)["content_stft"]
+    assert float(at_content) <= 1e-6 * float(terms["content_stft"])
+
+
+@pytest.mark.parametrize(
+    "term",
+    [Term("content", MelNetConfig(n_mels=16, filters=8), 1.0), Term("spectrum", None, 1.0)],
+    ids=["mel", "spectrum"],
+)
+def test_terms_that_need_the_waveform_are_refused(term, chord_wave):
+    cfg = LossConfig(terms=(Term("style", StftNetConfig(filters=8), 1.0), term))
+    with pytest.raises(ValueError, match="STFT content, style and l1 terms only"):
+        baseline.build(cfg, jax.random.key(0), content=chord_wave, style=chord_wave, sr=SR)
+
+
+def test_optimising_the_spectrogram_then_griffin_lim(chord_wave):
+    """A short run within the bounds (x >= 0) lowers the loss, and Griffin-Lim of the content's own
+    log-magnitude gives a waveform whose magnitude STFT is close to the content's."""
+    cfg = LossConfig(terms=(Term("content", StftNetConfig(filters=8, kernel=3), 1.0),), normalize_gradients=False)
+    obj = baseline.build(cfg, jax.random.key(0), content=chord_wave, sr=SR)
+    x0 = baseline.variable(synthesis.init_noise(jax.random.key(1), len(chord_wave)), stft=STFT)
+    lower, upper = baseline.BOUNDS
+    result = synthesis.synthesize(
+        obj, x0, max_iter=6, solver=SolverConfig(chunk=3, lower=lower, upper=upper)
+    )
+    assert result.wave.shape == obj.shape and float(np.min(result.wave)) >= lower
+    assert result.loss_history[-1] < float(obj.fn(x0, obj.params))
+    x_content = baseline.variable(chord_wave, stft=STFT)
+    wave = baseline.to_wave(x_content, stft=STFT, length=len(chord_wave), n_iter=32, seed=0)
+    assert wave.dtype == np.float32 and wave.shape == chord_wave.shape
+    # 32 Griffin-Lim iterations on a steady chord: well below 1 (noise scores about 1)
+    assert metrics.spectral_convergence(wave, chord_wave) < 0.2
+
+
+def test_calibrating_the_baseline_happens_at_a_spectrogram(chord_wave, rhythm_wave):
+    """Eq. 7-8 apply to any objective: calibrated at x = variable(noise), each term's weighted
+    gradient norm equals its Gamma (the same check as test_losses' presets, on the spectrogram)."""
+    cfg = presets.baseline(filters=8)
+    obj = baseline.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
+    x0 = baseline.variable(synthesis.init_noise(jax.random.key(5), len(chord_wave)), stft=STFT)
+    obj = losses.calibrate(obj._replace(config=dataclasses.replace(cfg, normalize_gradients=True)), x0)
+    norms = losses.term_gradient_norms(obj, x0)
+    for t in cfg.terms:
+        assert norms[t.name] * float(obj.params["beta"][t.name]) == pytest.approx(t.gamma, rel=1e-4)
