@@ -40,7 +40,7 @@ import numpy as np
 from experiments import _flags, compile_cache, console, objectives, outputs, preflight, resume
 from experiments.console import EXIT_BAD_INPUT, EXIT_FAILED, RunError, notice, one_line, say
 from experiments.preflight import Inputs
-from mst_jax import audio, filters, losses, synthesis
+from mst_jax import audio, filters, losses, synthesis, writing
 
 
 def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
@@ -157,7 +157,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         notice(line)
     paths = outputs.Paths.of(cfg.output)
     for p in (paths.wav, paths.json, paths.png) + ((paths.html, paths.loss_png) if cfg.page else ()):
-        audio.check_writable(p)
+        writing.check_writable(p)
     out_abs = {os.path.abspath(p) for p in (paths.wav, paths.json, paths.png)}
     for p in ([cfg.content] if cfg.content else []) + list(cfg.styles):
         if os.path.abspath(p) in out_abs:
@@ -242,7 +242,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
             st = info["state"]
             if math.isfinite(float(st.best_value)):
                 wave, _ = outputs.for_file(cfg, outputs.to_wave(cfg, np.array(st.best_x), inputs.num_samples))
-                audio.save(paths.checkpoint, wave, sr=cfg.sr, subtype=cfg.subtype)
+                writing.save(paths.checkpoint, wave, sr=cfg.sr, subtype=cfg.subtype)
             hist = history_with(info)
             hist["seconds"] = list(prev["seconds"]) + seconds
             resume.save_state(
@@ -311,13 +311,13 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     if cfg.quality:
         record["quality"] = outputs.quality_block(cfg, inputs, wave)
 
-    audio.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
+    writing.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
     if interrupted:
         record["state_file"] = paths.state
         resume.save_state(
             paths.state, result.state, dict(meta, iteration=iteration, wall_seconds=wall), hist
         )
-    audio.save_json(paths.json, record)
+    writing.save_json(paths.json, record)
     panels = [("content", inputs.content)] if inputs.content is not None else []
     panels += [
         (f"style {i + 1}" if len(inputs.styles) > 1 else "style", s)

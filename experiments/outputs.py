@@ -20,7 +20,7 @@ import numpy as np
 
 from experiments import _flags, objectives
 from experiments.preflight import Inputs
-from mst_jax import audio, evaluate, run_page, spectral
+from mst_jax import evaluate, run_page, spectral, writing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +96,7 @@ def write_figure(path: str, panels, cfg):
     fig.colorbar(im, ax=list(axes), label="log(1 + |STFT|)")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    audio.atomic_write_bytes(path, buf.getvalue())
+    writing.atomic_write_bytes(path, buf.getvalue())
 
 
 def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:

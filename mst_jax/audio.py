@@ -248,16 +248,3 @@ def _read_excerpt(
     if data.shape[0] == 0:
         raise AudioError(f"{name}: no samples in the requested excerpt (offset_s={offset_s:g})")
     return data, file_sr, truncated
-
-
-# Writers moved to mst_jax.writing. experiments/_runner.py and experiments/outputs.py (split in
-# another branch) still call them here; once they call mst_jax.writing, delete this forwarder.
-_MOVED_TO_WRITING = ("atomic_write_bytes", "check_writable", "save", "save_json")
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_WRITING:
-        from mst_jax import writing
-
-        return getattr(writing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
