@@ -1,4 +1,4 @@
-"""Time-domain synthesis: minimise an objective over its variable (the waveform; the baseline's spectrogram) within box bounds.
+"""Synthesis: minimise an objective over its variable (the waveform, or the baseline's spectrogram) within box bounds.
 
 Three optimisers (``SolverConfig.optimizer``) share one solver loop: ``jaxopt.LBFGSB``
 (the default), ``optax.lbfgs`` and ``optax.adam``, the optax ones with the iterate
