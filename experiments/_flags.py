@@ -244,6 +244,8 @@ SHARED = (
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
+# The solver flags every study reads (each adds the sizes it uses).
+STUDY_SOLVER_FLAGS = (MAX_ITER, SR, CHUNK, TOL)
 # Flags that mean nothing to reconstruct (it has one fixed term and no networks).
 LOSS_FLAGS = (
     PRESET, STYLE, RAW_WEIGHTS, GRIFFINLIM_ITER, STYLE_STRENGTH, *GAMMAS.values(), *SIZE_FLAGS

@@ -104,10 +104,7 @@ _SAVE_AUDIO = flags.DEFINE_bool("save_audio", False, "Also write every clip and 
 
 # Shared flags this script reads (experiments._flags); any other shared flag is refused.
 USED_SHARED = (
-    _flags.MAX_ITER,
-    _flags.SR,
-    _flags.CHUNK,
-    _flags.TOL,
+    *_flags.STUDY_SOLVER_FLAGS,
     _flags.STFT_FILTERS,
     _flags.STFT_KERNEL,
     _flags.MEL_FILTERS,

@@ -79,10 +79,7 @@ _N_MELS_FEW = flags.DEFINE_integer("n_mels_few", 10, "Mel bins of row 3.")
 _SAVE_AUDIO = flags.DEFINE_bool("save_audio", True, "Write each texture as <source>_row<N>_seed<S>.wav.")
 
 USED_SHARED = (
-    _flags.MAX_ITER,
-    _flags.SR,
-    _flags.CHUNK,
-    _flags.TOL,
+    *_flags.STUDY_SOLVER_FLAGS,
     _flags.STFT_FILTERS,
     _flags.MEL_FILTERS,
     _flags.MEL_KERNEL,
