@@ -8,7 +8,7 @@ objective (:func:`mst_jax.baseline.build`, raw weights as published) is minimise
 in each ``--variants`` and the result is taken apart:
 
 * ``published``: bounds [0, inf), the start is the log-magnitude STFT of N(0, 1e-3^2) noise
-  (what ``--preset=baseline --init=noise`` does), ``--griffinlim_iter`` Griffin-Lim iterations;
+  (what ``--preset=baseline --init=noise`` does), ``--gl_iterations`` Griffin-Lim iterations;
 * ``their_start``: the start of their released code, ``x = 1e-3 * N(0, 1)`` per bin (projected
   into the bounds);
 * ``unbounded``: their code's freedom, no bounds, start ``1e-3 * N(0, 1)``, magnitude
@@ -35,15 +35,17 @@ from absl import app, flags
 
 from benchmarks import quality
 
+# Flag names that experiments/ and the other benchmarks do not use: tests import this module
+# beside them in one process (absl refuses a flag defined twice).
 PAIR = flags.DEFINE_integer("pair", 0, "Index into scores.QUALITY_PAIRS.")
 FILTERS = flags.DEFINE_integer("filters", 512, "STFT filters of the baseline net (published: 4096).")
-MAX_ITER = flags.DEFINE_integer("max_iter", 300, "L-BFGS-B iterations (published: 300).")
-GRIFFINLIM_ITER = flags.DEFINE_integer("griffinlim_iter", 100, "Griffin-Lim iterations (our default).")
+MAX_ITER = flags.DEFINE_integer("lbfgs_iterations", 300, "L-BFGS-B iterations (published: 300).")
+GRIFFINLIM_ITER = flags.DEFINE_integer("gl_iterations", 100, "Griffin-Lim iterations (our default).")
 VARIANTS = flags.DEFINE_list("variants", ["published", "their_start", "unbounded", "gl500"], "Variants to run.")
 # --duration_s and --output_dir are the quality benchmark's flags: the inputs are rendered the
 # same way, and an --output_dir shared with it reuses its rendered inputs.
 DURATION_S, OUTPUT_DIR = quality.DURATION_S, quality.OUTPUT_DIR
-SEED = flags.DEFINE_integer("seed", 0, "Network key and initial noise.")
+SEED = flags.DEFINE_integer("net_seed", 0, "Network key and initial noise.")
 
 SR = 22050
 BAND_EDGES_HZ = (0, 500, 1000, 2000, 4000, 7500, SR / 2)
