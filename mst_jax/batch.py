@@ -11,8 +11,8 @@ every example at its own initial iterate, vmapped and sharded over the devices' 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,7 +38,11 @@ __all__ = [
 ]
 
 
-class BatchObjective(NamedTuple):
+# An Objective's fields plus the batch size, declared once (losses.Objective's list).
+_BatchFields = NamedTuple("_BatchFields", [*losses.Objective.__annotations__.items(), ("size", int)])
+
+
+class BatchObjective(_BatchFields):
     """B objectives of one configuration, sharing their networks.
 
     Attributes:
@@ -52,14 +56,7 @@ class BatchObjective(NamedTuple):
       size: B.
     """
 
-    fn: Callable[[jax.Array, Any], jax.Array]
-    terms: Callable[[jax.Array, Any], dict[str, jax.Array]]
-    value_and_terms: Callable[[jax.Array, Any], tuple[jax.Array, dict[str, jax.Array]]]
-    params: dict[str, Any]
-    config: LossConfig
-    sr: int
-    shape: tuple[int, ...]
-    size: int
+    __slots__ = ()
 
     def example(self, i: int) -> losses.Objective:
         """Example ``i`` as an ordinary :class:`~mst_jax.losses.Objective`."""
