@@ -24,7 +24,6 @@ quality measures of the waveform (:mod:`mst_jax.evaluate`). Prints one line per 
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 
@@ -126,12 +125,7 @@ def main(argv):
     print(f"bands: {bands_line}")
     print("style / content band means: " + " ".join(f"{s / max(c, 1e-12):.2f}" for s, c in zip(bands["style"], bands["content"])))
     path = os.path.join(OUTPUT_DIR.value, "baseline_diagnosis.csv")
-    fields = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
+    quality.write_csv(path, rows)  # every row has the same keys: one objective
     print(f"wrote {path}")
 
 
