@@ -149,8 +149,9 @@ QUALITY = flags.DEFINE_bool(
 STYLE_STRENGTH = flags.DEFINE_float(
     "style_strength",
     1.0,
-    "Multiplies every style term's Gamma (after --gamma_style_* flags): above 1 takes more of the "
-    "style, below 1 keeps more of the content.",
+    "Multiplies every style term's Gamma (after --gamma_style_* flags). From the content (the "
+    "default) it barely moves the result between 0.01 and 3; --max_iter chooses how much style "
+    "is taken (BUILD_NOTES.md).",
 )
 
 GAMMAS = {
