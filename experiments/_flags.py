@@ -24,10 +24,11 @@ DEFAULT_PRESET = (
     "5"  # Table 1 row 5: "works well on almost all examples" (CPU-affordable at paper size).
 )
 DEFAULT_MAX_ITER = 500  # SPEC.md §1: from noise (--init=noise, texture, reconstruct).
-# From the content (transfer's default start) far fewer iterations already keep the content and
-# take the style, and 10 s at paper width then fit in about two minutes on 2 CPU cores
-# (benchmarks/quality.py; BUILD_NOTES.md "Quality").
-DEFAULT_MAX_ITER_FROM_CONTENT = 80
+# From the content (transfer's default start) far fewer iterations keep the content and take the
+# style; the count picks the point between the two (more: more style, less content). 120 is the
+# largest of 80/120/160 that kept chroma >= 0.7 on all eight benchmark pairs, and 10 s at paper
+# width then fit in two minutes on 2 CPU cores (benchmarks/quality.py; BUILD_NOTES.md "Quality").
+DEFAULT_MAX_ITER_FROM_CONTENT = 120
 MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 

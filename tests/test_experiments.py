@@ -316,7 +316,7 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
     with flagsaver.flagsaver(content="a.wav", style="b.wav"):
         cfg = transfer.build([])
     assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096
-    assert cfg.init == "content" and cfg.max_iter == _flags.DEFAULT_MAX_ITER_FROM_CONTENT == 80
+    assert cfg.init == "content" and cfg.max_iter == _flags.DEFAULT_MAX_ITER_FROM_CONTENT == 120
     with flagsaver.flagsaver(content="a.wav", style="b.wav", init="noise"):
         assert transfer.build([]).max_iter == _flags.DEFAULT_MAX_ITER == 500
 
