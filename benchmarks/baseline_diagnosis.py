@@ -38,13 +38,13 @@ from benchmarks import quality
 # beside them in one process (absl refuses a flag defined twice).
 PAIR = flags.DEFINE_integer("pair", 0, "Index into scores.QUALITY_PAIRS.")
 FILTERS = flags.DEFINE_integer("filters", 512, "STFT filters of the baseline net (published: 4096).")
-MAX_ITER = flags.DEFINE_integer("lbfgs_iterations", 300, "L-BFGS-B iterations (published: 300).")
-GRIFFINLIM_ITER = flags.DEFINE_integer("gl_iterations", 100, "Griffin-Lim iterations (our default).")
+LBFGS_ITERATIONS = flags.DEFINE_integer("lbfgs_iterations", 300, "L-BFGS-B iterations (published: 300).")
+GL_ITERATIONS = flags.DEFINE_integer("gl_iterations", 100, "Griffin-Lim iterations (our default).")
 VARIANTS = flags.DEFINE_list("variants", ["published", "their_start", "unbounded", "gl500"], "Variants to run.")
 # --duration_s and --output_dir are the quality benchmark's flags: the inputs are rendered the
 # same way, and an --output_dir shared with it reuses its rendered inputs.
 DURATION_S, OUTPUT_DIR = quality.DURATION_S, quality.OUTPUT_DIR
-SEED = flags.DEFINE_integer("net_seed", 0, "Network key and initial noise.")
+NET_SEED = flags.DEFINE_integer("net_seed", 0, "Network key and initial noise.")
 
 SR = 22050
 BAND_EDGES_HZ = (0, 500, 1000, 2000, 4000, 7500, SR / 2)
@@ -81,7 +81,7 @@ def main(argv):
     style = audio.load(paths[s_name], sr=SR)
     config = presets.baseline(filters=FILTERS.value)
     stft = config.stft
-    net_key, init_key = jax.random.split(jax.random.key(SEED.value))
+    net_key, init_key = jax.random.split(jax.random.key(NET_SEED.value))
     objective = baseline.build(config, net_key, sr=SR, content=content, style=style)
     bands = {
         "content": band_means(np.expm1(np.asarray(baseline.variable(content, stft=stft))), n_fft=stft.n_fft),
@@ -90,7 +90,7 @@ def main(argv):
     rows, solved = [], {}
     for variant in VARIANTS.value:
         t0 = time.perf_counter()
-        gl_iter = 500 if variant == "gl500" else GRIFFINLIM_ITER.value
+        gl_iter = 500 if variant == "gl500" else GL_ITERATIONS.value
         if variant == "gl500" and "published" in solved:
             x, terms = solved["published"]
         else:
@@ -99,13 +99,13 @@ def main(argv):
                 x0 = 1e-3 * jax.random.normal(init_key, objective.shape)
             else:
                 x0 = baseline.variable(synthesis.init_noise(init_key, content.size), stft=stft)
-            solver = SolverConfig(max_iter=MAX_ITER.value, chunk=25, lower=float(lower), upper=np.inf)
+            solver = SolverConfig(max_iter=LBFGS_ITERATIONS.value, chunk=25, lower=float(lower), upper=np.inf)
             result = synthesis.synthesize(objective, x0, solver=solver)
             x = np.asarray(result.wave)
             terms = {k: float(v[-1]) for k, v in result.term_history.items()}
             solved[variant] = (x, terms)
         mag = np.abs(np.expm1(x)) if variant == "unbounded" else np.expm1(np.maximum(x, 0.0))
-        wave = baseline.griffinlim(mag.T.astype(np.float32), stft=stft, length=content.size, n_iter=gl_iter, seed=SEED.value)
+        wave = baseline.griffinlim(mag.T.astype(np.float32), stft=stft, length=content.size, n_iter=gl_iter, seed=NET_SEED.value)
         q = evaluate.evaluate(wave, content=content, style=style, sr=SR)
         audio_path = os.path.join(OUTPUT_DIR.value, f"pair{PAIR.value}_f{FILTERS.value}_{variant}.wav")
         writing.save(audio_path, wave / max(float(np.max(np.abs(wave))), 1e-9), sr=SR)
