@@ -301,10 +301,8 @@ def run_config(
             loss = presets.texture(loss)
         gammas = {name: _gamma(h) for name, h in GAMMAS.items()}
         known = {t.name for t in loss.terms}
-        # chroma needs no net: any waveform objective with content can take it
-        addable = {"chroma"} if loss.has_content and preset != "baseline" else set()
         for name, g in gammas.items():
-            if g not in (None, 0.0) and name not in known | addable:
+            if g not in (None, 0.0) and name not in known:
                 raise _flag_error(
                     GAMMAS[name],
                     g,

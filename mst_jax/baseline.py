@@ -86,7 +86,7 @@ def build(
     Raises:
       ValueError: a term that needs the waveform or another representation, or missing inputs.
     """
-    if any(t.representation != "stft" or t.kind in ("spectrum", "chroma") for t in config.terms):
+    if any(t.representation != "stft" or t.kind == "spectrum" for t in config.terms):
         raise ValueError("the spectrogram domain supports STFT content, style and l1 terms only")
     return losses.assemble(
         config,

@@ -16,15 +16,9 @@ C1_HZ = 32.70319566257483  # Hz, MIDI note 24 at A4 = 440 Hz
 Activation = Literal["selu", "relu"]
 Init = Literal["lecun_normal", "glorot_uniform", "glorot_normal_relu"]
 INITS = ("lecun_normal", "glorot_uniform", "glorot_normal_relu")
-Kind = Literal["content", "style", "l1", "spectrum", "chroma"]
+Kind = Literal["content", "style", "l1", "spectrum"]
 
 REPRESENTATIONS = ("stft", "mel", "cqt")
-
-NETLESS_KINDS = ("l1", "spectrum", "chroma")
-"""Term kinds computed on the STFT itself, without a network."""
-
-CONTENT_KINDS = ("content", "spectrum", "chroma")
-"""Term kinds with a target taken from the content (zero at the content itself)."""
 
 
 def _check_positive_int(name, value):
@@ -201,10 +195,7 @@ class Term:
       kind: ``"content"`` (Eq. 1, last layer), ``"style"`` (Eq. 4, every layer) or
         ``"l1"`` (sparsity of the log-magnitude STFT; ``net`` is ``None``) or
         ``"spectrum"`` (Eq. 1 on the magnitude STFT itself, no network: phase
-        retrieval, ``experiments.reconstruct``; ``net`` is ``None``; not for :mod:`mst_jax.baseline`)
-        or ``"chroma"`` (Eq. 1 on the per-frame pitch-class profile of the magnitude STFT,
-        :func:`mst_jax.spectral.chroma`; no network; an addition to the paper, BUILD_NOTES
-        "A content term on the pitch classes").
+        retrieval, ``experiments.reconstruct``; ``net`` is ``None``; not for :mod:`mst_jax.baseline`).
       net: the network configuration; its type names the representation.
       gamma: Γ_{Type,Net}; with gradient normalisation on, the term's gradient norm
         with respect to the initial waveform equals ``gamma``.
@@ -215,9 +206,9 @@ class Term:
     gamma: float
 
     def __post_init__(self):
-        _check_choice("term kind", self.kind, ("content", "style", "l1", "spectrum", "chroma"))
-        if (self.kind in NETLESS_KINDS) != (self.net is None):
-            raise ValueError("l1, spectrum and chroma terms have no net; content and style terms need one")
+        _check_choice("term kind", self.kind, ("content", "style", "l1", "spectrum"))
+        if (self.kind in ("l1", "spectrum")) != (self.net is None):
+            raise ValueError("l1 and spectrum terms have no net; content and style terms need one")
         g = float(self.gamma)
         if not (g >= 0.0 and g < float("inf")):
             raise ValueError(f"gamma for {self.name} must be finite and >= 0, got {self.gamma!r}")
@@ -260,7 +251,7 @@ class LossConfig:
 
     @property
     def has_content(self) -> bool:
-        return any(t.kind in CONTENT_KINDS for t in self.terms)
+        return any(t.kind in ("content", "spectrum") for t in self.terms)
 
     @property
     def has_style(self) -> bool:

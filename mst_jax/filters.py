@@ -149,24 +149,3 @@ def hann_window(n_fft: int) -> np.ndarray:
     w = librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
     w.setflags(write=False)
     return w
-
-
-@functools.lru_cache(maxsize=16)
-def chroma_filterbank(*, sr: float, n_fft: int) -> np.ndarray:
-    """The 12 pitch-class filters of ``librosa.feature.chroma_stft``: ``librosa.filters.chroma``
-    (tuning 0, Gaussian octave weighting centred on octave 5, two octaves wide), transposed.
-
-    Args:
-      sr: sample rate in Hz.
-      n_fft: DFT length in samples.
-
-    Returns:
-      ``(n_fft // 2 + 1, 12)`` float32, read-only; column 0 is C.
-
-    >>> chroma_filterbank(sr=22050, n_fft=2048).shape
-    (1025, 12)
-    """
-    weights = librosa.filters.chroma(sr=sr, n_fft=n_fft, n_chroma=12, tuning=0.0).T.astype(np.float32)
-    weights = np.ascontiguousarray(weights)
-    weights.setflags(write=False)
-    return weights

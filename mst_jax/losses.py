@@ -22,7 +22,7 @@ import numpy as np
 
 from mst_jax import features as features_lib
 from mst_jax import networks, spectral
-from mst_jax.config import CONTENT_KINDS, LossConfig, StftConfig
+from mst_jax.config import LossConfig, StftConfig
 from mst_jax.terms import content_loss, gram, l1_penalty, style_loss
 
 __all__ = [
@@ -97,15 +97,13 @@ WAVEFORM = Variable(
 """The paper's variable: the waveform ``(samples,)`` itself."""
 
 
-def _term_values(config: LossConfig, ids, feats, log_mag, mag, targets, fbanks):
+def _term_values(config: LossConfig, ids, feats, log_mag, mag, targets):
     values = {}
     for t in config.terms:
         if t.kind == "l1":
             values[t.name] = l1_penalty(log_mag)
         elif t.kind == "spectrum":
             values[t.name] = content_loss(targets[t.name], mag)
-        elif t.kind == "chroma":
-            values[t.name] = content_loss(targets[t.name], spectral.chroma(mag, fbanks["chroma"]))
         elif t.kind == "content":
             values[t.name] = content_loss(targets[t.name], feats[ids[t.name]][-1])
         else:
@@ -222,8 +220,6 @@ def assemble(
     features, fronts, net_fns, ids = feats
     net_cfgs, fbanks = {}, {}
     for t in config.terms:
-        if t.kind == "chroma":
-            fbanks["chroma"] = jnp.asarray(spectral.chroma_filterbank(sr=sr, n_fft=n_fft))
         if t.net is None:
             continue
         net_cfgs[ids[t.name]] = t.net
@@ -260,8 +256,6 @@ def assemble(
                 targets[t.name] = content_feats[ids[t.name]][-1]
             elif t.kind == "spectrum":
                 targets[t.name] = content_mag
-            elif t.kind == "chroma":
-                targets[t.name] = spectral.chroma(content_mag, fbanks["chroma"])
             elif t.kind == "style":
                 nid = ids[t.name]
                 targets[t.name] = [
@@ -281,7 +275,7 @@ def assemble(
 
     def terms(x, p):
         feats, log_mag, mag = features(x, p)
-        return _term_values(config, ids, feats, log_mag, mag, p["targets"], p["filterbanks"])
+        return _term_values(config, ids, feats, log_mag, mag, p["targets"])
 
     def value_and_terms(x, p):
         weighted = {name: p["beta"][name] * v for name, v in terms(x, p).items()}
@@ -397,7 +391,7 @@ def calibrate(objective: Objective, x) -> Objective:
     norms = term_gradient_norms(objective, x)
     values = jax.jit(objective.terms)(jnp.asarray(x, jnp.float32), objective.params)
     for t in objective.config.terms:
-        if t.gamma != 0 and t.kind in CONTENT_KINDS:
+        if t.gamma != 0 and t.kind in ("content", "spectrum"):
             # relative error below 1e-8: x is the target itself, the gradient is rounding noise
             energy = 0.5 * float(jnp.sum(jnp.square(objective.params["targets"][t.name])))
             if float(values[t.name]) <= 1e-8 * energy:

@@ -141,18 +141,12 @@ def texture(config: LossConfig) -> LossConfig:
 def with_gammas(config: LossConfig, **gammas: float | None) -> LossConfig:
     """Replace Γ by term name (``content_stft=2.0``, ``l1=0``); ``None`` keeps the preset's.
 
-    A Γ of 0 removes the term. ``chroma`` (Eq. 1 on the pitch-class profile, no network; an
-    addition to the paper) is added when the preset lacks it and has a content term; a Γ
-    for any other term the preset lacks is an error.
-
-    >>> [t.name for t in with_gammas(table1(1), chroma=1.0).terms]
-    ['content_stft', 'style_stft', 'chroma']
+    A Γ of 0 removes the term. A name not in the preset adds nothing (a Γ for a term the
+    preset lacks is an error).
     """
     known = {t.name for t in config.terms}
     for name, g in gammas.items():
-        if g is None or g == 0 or name in known:
-            continue
-        if name != "chroma" or not config.has_content:
+        if g is not None and name not in known and g != 0:
             raise ValueError(f"the preset has no {name} term (it has {', '.join(sorted(known))})")
     terms = []
     for t in config.terms:
@@ -161,9 +155,6 @@ def with_gammas(config: LossConfig, **gammas: float | None) -> LossConfig:
             terms.append(t)
         elif g != 0:
             terms.append(dataclasses.replace(t, gamma=float(g)))
-    g = gammas.get("chroma")
-    if "chroma" not in known and g:
-        terms.append(Term("chroma", None, float(g)))
     return dataclasses.replace(config, terms=tuple(terms))
 
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from mst_jax.filters import chroma_filterbank, cqt_filterbank, hann_window, mel_filterbank
+from mst_jax.filters import cqt_filterbank, hann_window, mel_filterbank
 
 __all__ = [
-    "CHROMA_FLOOR",
-    "chroma",
-    "chroma_filterbank",
     "cqt_filterbank",
     "frame",
     "log_spectrogram",
@@ -28,13 +25,6 @@ __all__ = [
 # (at most 1) at |X| = 0 while changing |X| by at most _MAG_EPS (1e-8, far below the
 # float32 resolution of any audible bin).
 _MAG_EPS = 1e-8
-
-CHROMA_FLOOR = 1.0
-"""Magnitude-STFT units added in quadrature to each frame's chroma norm (:func:`chroma`).
-
-A full-scale sine at ``n_fft`` 2048 has a peak bin of about 500; a frame whose pitch-class
-energy is near 1 (about -55 dB below that) reads as silence (a chroma near 0) instead of
-its noise's pitch classes amplified to unit length."""
 
 
 def num_frames(samples: int, *, hop_length: int = 512) -> int:
@@ -128,34 +118,3 @@ def log_spectrogram(magnitude, filterbank=None):
             f"expects {filterbank.shape[0]}"
         )
     return jnp.log1p(magnitude @ filterbank)
-
-
-def chroma(magnitude, filterbank, *, floor: float = CHROMA_FLOOR):
-    """Pitch-class profile of each frame, scaled to unit length (near 0 for silence).
-
-    .. math:: c_t = \\frac{|X_t| W}{\\sqrt{\\lVert |X_t| W \\rVert^2 + floor^2}}
-
-    The projection is ``librosa.feature.chroma_stft``'s filterbank applied to the magnitude
-    (not the power) STFT; the per-frame scaling makes it blind to loudness and to how
-    energy is spread over octaves and partials only in so far as those leave the pitch
-    classes unchanged. Differentiable everywhere (the floor keeps silent frames finite).
-
-    Args:
-      magnitude: ``(..., frames, n_fft // 2 + 1)`` non-negative magnitude STFT.
-      filterbank: ``(n_fft // 2 + 1, 12)`` from :func:`chroma_filterbank`.
-      floor: see :data:`CHROMA_FLOOR`.
-
-    Returns:
-      ``(..., frames, 12)``; each frame's norm is below 1.
-
-    >>> import jax.numpy as jnp
-    >>> chroma(jnp.zeros((3, 1025)), jnp.ones((1025, 12))).shape
-    (3, 12)
-    """
-    if magnitude.shape[-1] != filterbank.shape[0]:
-        raise ValueError(
-            f"chroma: magnitude has {magnitude.shape[-1]} bins but the filterbank "
-            f"expects {filterbank.shape[0]}"
-        )
-    c = magnitude @ filterbank
-    return c / jnp.sqrt(jnp.sum(jnp.square(c), axis=-1, keepdims=True) + floor**2)
