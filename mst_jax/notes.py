@@ -34,6 +34,7 @@ __all__ = [
     "line",
     "midi_to_hz",
     "note_fields",
+    "played_by",
     "pitch",
     "shift",
 ]
@@ -213,6 +214,35 @@ def as_parts(notes, program: int = 0) -> tuple[Part, ...]:
     if any(isinstance(p, Part) for p in notes):
         raise ValueError("notes: mix of Part and note tuples; pass one kind")
     return (Part(notes=notes, program=program, channel=0),)
+
+
+def played_by(piece: Piece, other: Piece) -> Piece:
+    """``piece``'s notes played by ``other``'s instruments: a style transfer's ideal, as a score.
+
+    The k-th pitched part of ``piece`` takes the program of ``other``'s k-th pitched part
+    (cycling when ``other`` has fewer); drum parts take ``other``'s kit when it has one. Notes,
+    channels, tempo and length stay ``piece``'s.
+
+    Raises:
+        ValueError: ``other`` has no pitched part (a drum kit cannot play the notes).
+
+    >>> a = Piece((Part(((60, 0, 1),), 0, 0), Part(((40, 0, 1),), 33, 1)), 100.0, "", "", "C major", 4.0)
+    >>> b = Piece((Part(((67, 0, 1),), 52, 0),), 90.0, "", "", "G major", 4.0)
+    >>> [p.program for p in played_by(a, b).parts]
+    [52, 52]
+    """
+    programs = [p.program for p in other.parts if p.channel != DRUM_CHANNEL]
+    kits = [p.program for p in other.parts if p.channel == DRUM_CHANNEL]
+    if not programs:
+        raise ValueError("played_by: the other piece has no pitched part to play the notes")
+    parts, k = [], 0
+    for p in piece.parts:
+        if p.channel == DRUM_CHANNEL:
+            parts.append(p._replace(program=kits[0]) if kits else p)
+        else:
+            parts.append(p._replace(program=programs[k % len(programs)]))
+            k += 1
+    return piece._replace(parts=tuple(parts))
 
 
 def end_beats(parts: Sequence[Part]) -> float:

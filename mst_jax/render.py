@@ -24,7 +24,7 @@ import numpy as np
 
 from mst_jax.additive import peak_normalise, render_additive, timbre_for_program
 from mst_jax.midi import write_midi
-from mst_jax.notes import Part, as_parts, end_beats, shift
+from mst_jax.notes import Part, Piece, as_parts, end_beats, shift
 from mst_jax import signals
 from mst_jax.scores import (
     PIECES,
@@ -181,21 +181,23 @@ def render(
 
 
 def render_piece(
-    name: str,
+    name: str | Piece,
     *,
     sr: int = DEFAULT_SR,
     duration_s: float | None = None,
+    transpose: int = 0,
     notices: list[str] | None = None,
 ) -> np.ndarray:
-    """Renders one of :data:`mst_jax.scores.PIECES` at its own tempo.
+    """Renders one of :data:`mst_jax.scores.PIECES` (or any :class:`~mst_jax.notes.Piece`) at its own tempo.
 
     A duration longer than the piece loops it (every ``piece.beats``); only the notes that start
     within the duration are played, so a short excerpt renders fast.
 
     Args:
-        name: A key of ``PIECES`` (``"piano"``, ``"drum_groove"``, ...).
+        name: A key of ``PIECES`` (``"piano"``, ``"drum_groove"``, ...), or a Piece.
         sr: Sample rate in Hz.
         duration_s: Length in seconds; None gives the whole piece plus a 0.5 s release.
+        transpose: Semitones added to every non-drum pitch (the same instruments, other notes).
         notices: If given, receives the fallback notice when FluidSynth is missing.
 
     Returns:
@@ -208,9 +210,12 @@ def render_piece(
         >>> render_piece("drum_groove", sr=8000, duration_s=0.5).shape
         (4000,)
     """
-    if name not in PIECES:
+    if isinstance(name, Piece):
+        piece = name
+    elif name in PIECES:
+        piece = PIECES[name]
+    else:
         raise ValueError(f"piece {name!r}: expected one of {', '.join(PIECES)}")
-    piece = PIECES[name]
     sec_per_beat = 60.0 / piece.bpm
     if duration_s is None:
         duration_s = piece.beats * sec_per_beat + RELEASE_S
@@ -224,7 +229,7 @@ def render_piece(
         for p in piece.parts
     )
     parts = tuple(p for p in parts if p.notes)
-    wave = render(parts, sr=sr, bpm=piece.bpm, duration_s=duration_s, notices=notices)
+    wave = render(parts, sr=sr, bpm=piece.bpm, duration_s=duration_s, transpose=transpose, notices=notices)
     return peak_normalise(wave)
 
 

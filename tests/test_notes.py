@@ -75,3 +75,20 @@ def test_note_fields_parts_and_end():
         notes.as_parts([part, (60, 0.0, 1.0)])
     assert notes.end_beats([part, notes.Part(((62, 2.5, 1.0),))]) == 3.5
     assert notes.shift(((60, 1.0, 1.0, 80),), 2.0) == ((60, 3.0, 1.0, 80),)
+
+
+def test_played_by_gives_the_notes_to_the_other_pieces_instruments():
+    from mst_jax import scores
+
+    rock, choir = scores.PIECES["rock_band"], scores.PIECES["choir"]
+    ideal = notes.played_by(rock, choir)
+    assert [p.notes for p in ideal.parts] == [p.notes for p in rock.parts]
+    assert (ideal.bpm, ideal.beats, ideal.key) == (rock.bpm, rock.beats, rock.key)
+    pitched = [p.program for p in ideal.parts if p.channel != notes.DRUM_CHANNEL]
+    assert pitched == [52, 52, 53]  # choir's soprano, alto, tenor programs in order
+    drums = [p for p in ideal.parts if p.channel == notes.DRUM_CHANNEL]
+    assert drums == [p for p in rock.parts if p.channel == notes.DRUM_CHANNEL]  # choir has no kit
+    kit = notes.played_by(rock, scores.PIECES["electronic"]).parts[-1]
+    assert kit.channel == notes.DRUM_CHANNEL and kit.program == 24  # electronic's kit
+    with pytest.raises(ValueError, match="no pitched part"):
+        notes.played_by(rock, scores.PIECES["drum_groove"])

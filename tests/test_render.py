@@ -112,6 +112,15 @@ def test_render_piece_fluidsynth(name):
     _check_excerpt(name, wave)
 
 
+@needs_fluidsynth
+def test_render_piece_transpose_rolls_the_pitch_class_profile():
+    # librosa's chroma of the whole excerpt: +3 semitones moves every pitch class up by 3.
+    base, up = (render.render_piece("piano", sr=SR, duration_s=4.0, transpose=t) for t in (0, 3))
+    pcp = [librosa.feature.chroma_cqt(y=w, sr=SR).mean(axis=1) for w in (base, up)]
+    assert np.corrcoef(np.roll(pcp[0], 3), pcp[1])[0, 1] > 0.9
+    assert np.corrcoef(pcp[0], pcp[1])[0, 1] < 0.5
+
+
 @pytest.mark.parametrize("name", PITCHED)
 def test_render_piece_additive(name, additive_only):
     notices = []
@@ -172,3 +181,11 @@ def test_make_example_clips_deterministic(tmp_path, additive_only):
     for name in ("content", "style"):
         assert first[name].read_bytes() == second[name].read_bytes()
         assert soundfile.info(str(first[name])).duration == pytest.approx(render.EXAMPLE_DURATION_S)
+
+
+def test_render_piece_takes_a_piece_as_its_name(additive_only):
+    piece = scores.PIECES["piano"]
+    by_name = render.render_piece("piano", sr=SR, duration_s=1.0)
+    np.testing.assert_array_equal(render.render_piece(piece, sr=SR, duration_s=1.0), by_name)
+    changed = render.render_piece(piece._replace(parts=piece.parts[:1]), sr=SR, duration_s=1.0)
+    assert not np.array_equal(changed, by_name)
