@@ -122,3 +122,13 @@ def test_record_rows_and_verdict_match_the_values():
     assert f"content kept {q.chroma_content:.2f} of 1" in rec["verdict"]
     assert f"style distance ratio {q.mfcc_ratio:.2f}" in rec["verdict"]
     assert f"flatness {q.flatness:.3f}" in rec["verdict"]
+
+
+def test_verdict_names_whose_key_the_result_is_in():
+    c_major, fsharp_major = _sines((60, 64, 67), 1.5), _sines((66, 70, 73), 1.5)
+    for result, whose in ((c_major, "the content's"), (fsharp_major, "the style's")):
+        q = evaluate.evaluate(result, content=c_major, style=fsharp_major, sr=SR)
+        assert q.pcp_floor < evaluate.KEYS_DIFFER
+        assert f"key {whose} (pitch-class profile {q.pcp_content:.2f} with the content" in evaluate.verdict(q)
+    same_key = evaluate.evaluate(c_major, content=c_major, style=_sines((48, 55, 64), 1.5), sr=SR)
+    assert same_key.pcp_floor >= evaluate.KEYS_DIFFER and "key " not in evaluate.verdict(same_key)
