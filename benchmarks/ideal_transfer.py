@@ -15,6 +15,13 @@ Two references, both rendered by FluidSynth from the note data of :mod:`mst_jax.
   pieces: how far notes alone move the MFCC Fréchet distance.
 
 Prints both tables and writes ``ideal_transfer.csv`` and ``mfcc_transposition.csv``.
+
+With ``--results=DIR[,DIR...]`` (output folders of :mod:`benchmarks.quality`) it also measures
+every transfer there against its pair's ideal: the MFCC Fréchet distance to the ideal, divided
+by the content's own distance to it (below 1: nearer the ideal transfer than the content
+was; 0: the ideal's statistics), and the frame-wise chroma correlation with it. Both sides
+then have the content's notes, so the notes no longer count as style. Writes
+``against_ideal.csv``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ from benchmarks import quality
 # --duration_s and --output_dir are the quality benchmark's flags (one process may import both).
 DURATION_S, OUTPUT_DIR = quality.DURATION_S, quality.OUTPUT_DIR
 SHIFTS = flags.DEFINE_list("shifts", ["1", "2", "4", "6", "-6"], "Transpositions in semitones.")
+RESULTS = flags.DEFINE_list(
+    "results", [], "Output folders of benchmarks.quality whose transfers to measure against the ideal."
+)
 
 SR = quality.SR
 IDEAL_FIELDS = ("chroma_content", "pcp_content", "pcp_style", "onset_content", "mfcc_to_style",
@@ -59,16 +69,27 @@ def write_csv(path: str, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def ideal_rows(waves: dict) -> list[dict]:
-    """One row per quality pair with a pitched style: the ideal transfer's measures."""
-    from mst_jax import evaluate, notes, scores
+def ideals(waves: dict) -> dict[int, np.ndarray]:
+    """Pair index -> the content's notes played by the style's instruments, for every quality
+    pair whose style has a pitched part."""
+    from mst_jax import notes, scores
 
-    rows = []
+    out = {}
     for i, (c, s) in enumerate(scores.QUALITY_PAIRS):
         if all(p.channel == notes.DRUM_CHANNEL for p in scores.PIECES[s].parts):
             print(f"pair {i} {c} <- {s}: the style is drums only, no instrument to play the notes")
             continue
-        ideal = render(notes.played_by(scores.PIECES[c], scores.PIECES[s]))
+        out[i] = render(notes.played_by(scores.PIECES[c], scores.PIECES[s]))
+    return out
+
+
+def ideal_rows(waves: dict, ideal_waves: dict) -> list[dict]:
+    """One row per quality pair with a pitched style: the ideal transfer's measures."""
+    from mst_jax import evaluate, scores
+
+    rows = []
+    for i, ideal in ideal_waves.items():
+        c, s = scores.QUALITY_PAIRS[i]
         q = evaluate.evaluate(ideal, content=waves[c], style=waves[s], sr=SR)
         row = {"pair": i, "content": c, "style": s, **{k: getattr(q, k) for k in IDEAL_FIELDS}}
         rows.append(row)
@@ -102,6 +123,45 @@ def transposition_rows(waves: dict, shifts: list[int]) -> list[dict]:
     return rows
 
 
+def against_ideal(result, ideal, content) -> dict:
+    """A transfer ``result`` measured against its pair's ``ideal`` (waveforms at :data:`SR`).
+
+    Returns:
+      ``mfcc_to_ideal`` (MFCC Fréchet distance), ``content_to_ideal`` (the same for the
+      content), their ratio ``ideal_ratio``, and ``chroma_ideal`` (frame-wise chroma
+      correlation with the ideal).
+    """
+    from mst_jax import evaluate
+
+    r, i, c = (evaluate.features(w, sr=SR) for w in (result, ideal, content))
+    d, d0 = evaluate.frechet_distance(r.mfcc, i.mfcc), evaluate.frechet_distance(c.mfcc, i.mfcc)
+    return {"mfcc_to_ideal": d, "content_to_ideal": d0, "ideal_ratio": d / d0,
+            "chroma_ideal": evaluate.frame_correlation(r.chroma, i.chroma)}
+
+
+def result_rows(folders: list[str], waves: dict, ideal_waves: dict) -> list[dict]:
+    """Every transfer of the quality benchmark's ``folders`` against its pair's ideal."""
+    from mst_jax import audio
+
+    rows = []
+    for folder in folders:
+        with open(os.path.join(folder, "quality.csv")) as f:
+            done = list(csv.DictReader(f))
+        for r in done:
+            i = int(r["pair"])
+            if i not in ideal_waves:
+                continue
+            path = os.path.join(folder, r["config"], f"{i}_{r['content']}__{r['style']}.wav")
+            result = audio.load(path, sr=SR)
+            row = {"folder": folder, "config": r["config"], "pair": i, "content": r["content"],
+                   "style": r["style"], **against_ideal(result, ideal_waves[i], waves[r["content"]])}
+            rows.append(row)
+            print(f"{folder}/{r['config']} pair {i} {r['content']} <- {r['style']}: MFCC to the ideal "
+                  f"{row['mfcc_to_ideal']:.0f} (the content's {row['content_to_ideal']:.0f}, ratio "
+                  f"{row['ideal_ratio']:.2f}), chroma with the ideal {row['chroma_ideal']:.2f}", flush=True)
+    return rows
+
+
 def main(argv):
     del argv
     from mst_jax import scores
@@ -110,8 +170,13 @@ def main(argv):
     waves = {n: render(n) for n in names}
     os.makedirs(OUTPUT_DIR.value, exist_ok=True)
     print("The ideal transfer: the content's notes played by the style's instruments")
-    ideal = ideal_rows(waves)
+    ideal_waves = ideals(waves)
+    ideal = ideal_rows(waves, ideal_waves)
     write_csv(os.path.join(OUTPUT_DIR.value, "ideal_transfer.csv"), ideal)
+    if RESULTS.value:
+        print("\nTransfers against the ideal")
+        write_csv(os.path.join(OUTPUT_DIR.value, "against_ideal.csv"),
+                  result_rows(RESULTS.value, waves, ideal_waves))
     print("\nMFCC Fréchet distance of each piece to itself transposed (semitones)")
     moved = transposition_rows(waves, [int(s) for s in SHIFTS.value])
     write_csv(os.path.join(OUTPUT_DIR.value, "mfcc_transposition.csv"), moved)
