@@ -7,9 +7,9 @@ Two references, both rendered by FluidSynth from the note data of :mod:`mst_jax.
 * **The ideal transfer** of each pair of :data:`mst_jax.scores.QUALITY_PAIRS` whose style has a
   pitched instrument: the content's notes played by the style's instruments
   (:func:`mst_jax.notes.played_by`), measured against the content and the style as every
-  transfer is (:func:`mst_jax.evaluate.evaluate`). Its MFCC ratio is what keeping the content
-  exactly and taking the style's instruments exactly scores; a transfer below it has taken
-  more than the instruments (the style's notes or register).
+  transfer is (:func:`mst_jax.evaluate.evaluate`; the same reference
+  :mod:`benchmarks.quality` draws as its ``ideal`` row). Its MFCC ratio is what keeping the
+  content exactly and taking the style's instruments exactly scores.
 * **Transposition**: each pitched piece against itself rendered ``--shifts`` semitones higher
   (the same instruments and rhythm, other notes), beside the distance between two different
   pieces: how far notes alone move the MFCC Fréchet distance.
@@ -59,27 +59,18 @@ def render(piece, *, transpose: int = 0) -> np.ndarray:
     return wave
 
 
-def write_csv(path: str, rows: list[dict]) -> None:
-    """``rows`` to ``path`` atomically (temp file, then rename)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
-
-
-def ideals(waves: dict) -> dict[int, np.ndarray]:
-    """Pair index -> the content's notes played by the style's instruments, for every quality
-    pair whose style has a pitched part."""
-    from mst_jax import notes, scores
+def ideals() -> dict[int, np.ndarray]:
+    """Pair index -> its ideal (:func:`benchmarks.quality.ideal_wave`), for every quality pair
+    whose style has a pitched part."""
+    from mst_jax import scores
 
     out = {}
     for i, (c, s) in enumerate(scores.QUALITY_PAIRS):
-        if all(p.channel == notes.DRUM_CHANNEL for p in scores.PIECES[s].parts):
+        wave = quality.ideal_wave(c, s, DURATION_S.value)
+        if wave is None:
             print(f"pair {i} {c} <- {s}: the style is drums only, no instrument to play the notes")
-            continue
-        out[i] = render(notes.played_by(scores.PIECES[c], scores.PIECES[s]))
+        else:
+            out[i] = wave
     return out
 
 
@@ -149,7 +140,7 @@ def result_rows(folders: list[str], waves: dict, ideal_waves: dict) -> list[dict
             done = list(csv.DictReader(f))
         for r in done:
             i = int(r["pair"])
-            if i not in ideal_waves:
+            if i not in ideal_waves or r["config"] == quality.IDEAL_CONFIG:
                 continue
             path = os.path.join(folder, r["config"], f"{i}_{r['content']}__{r['style']}.wav")
             result = audio.load(path, sr=SR)
@@ -170,16 +161,16 @@ def main(argv):
     waves = {n: render(n) for n in names}
     os.makedirs(OUTPUT_DIR.value, exist_ok=True)
     print("The ideal transfer: the content's notes played by the style's instruments")
-    ideal_waves = ideals(waves)
+    ideal_waves = ideals()
     ideal = ideal_rows(waves, ideal_waves)
-    write_csv(os.path.join(OUTPUT_DIR.value, "ideal_transfer.csv"), ideal)
+    quality.write_csv(os.path.join(OUTPUT_DIR.value, "ideal_transfer.csv"), ideal)
     if RESULTS.value:
         print("\nTransfers against the ideal")
-        write_csv(os.path.join(OUTPUT_DIR.value, "against_ideal.csv"),
+        quality.write_csv(os.path.join(OUTPUT_DIR.value, "against_ideal.csv"),
                   result_rows(RESULTS.value, waves, ideal_waves))
     print("\nMFCC Fréchet distance of each piece to itself transposed (semitones)")
     moved = transposition_rows(waves, [int(s) for s in SHIFTS.value])
-    write_csv(os.path.join(OUTPUT_DIR.value, "mfcc_transposition.csv"), moved)
+    quality.write_csv(os.path.join(OUTPUT_DIR.value, "mfcc_transposition.csv"), moved)
     print(f"wrote {OUTPUT_DIR.value}/ideal_transfer.csv, mfcc_transposition.csv")
 
 

@@ -21,6 +21,12 @@ and calibration included; the compilation cache is shared). Each run's record ca
   style taken (MFCC distance to the style / to the content), one point per configuration
   (mean over pairs, with each pair as a small dot), labelled with its seconds per transfer.
 
+With ``--ideal`` (the default) each pair whose style has a pitched instrument also gets the
+row ``ideal``: not a transfer but the reference one is judged against, the content's notes
+played by the style's instruments (:func:`mst_jax.notes.played_by`, rendered by FluidSynth
+from the score, ``<output_dir>/ideal/``), measured like every transfer and drawn as a star.
+A perfect transfer scores there, not at chroma 1 and MFCC ratio 0.
+
 The transfers' own WAV/JSON/PNG files stay in ``<output_dir>/<config>/``, so every number
 can be listened to.
 """
@@ -66,6 +72,11 @@ EXTRA = flags.DEFINE_string("extra", "", "Flags appended to every transfer (e.g.
 DURATION_S = flags.DEFINE_float("duration_s", 10.0, "Seconds of each rendered piece.")
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "out/quality", "Where inputs, transfers and tables go.")
 SEED = flags.DEFINE_integer("transfer_seed", 0, "--seed of every transfer.")
+IDEAL = flags.DEFINE_bool(
+    "ideal", True,
+    "Also measure each pair's ideal (the content's notes played by the style's instruments, "
+    "rendered from the score) and draw it as the reference point.",
+)
 REUSE = flags.DEFINE_bool(
     "reuse", False,
     "Reuse a transfer whose record (with its quality block) is already in --output_dir instead of "
@@ -73,6 +84,8 @@ REUSE = flags.DEFINE_bool(
 )
 
 SR = 22050  # Hz
+IDEAL_CONFIG = "ideal"
+IDEAL_DESCRIPTION = "reference, not a transfer: the content's notes played by the style's instruments"
 GOAL_CHROMA = 0.6  # chroma correlation with the content, every pair (issue 12)
 GOAL_RATIO = 0.5  # MFCC distance to the style / to the content
 GOAL_FLATNESS_MARGIN = 0.02  # above the noisier input
@@ -99,6 +112,40 @@ def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
             writing.save(path, wave, sr=SR, subtype="FLOAT")
         paths[name] = path
     return paths
+
+
+def ideal_wave(content: str, style: str, duration_s: float) -> np.ndarray | None:
+    """Piece ``content``'s notes played by piece ``style``'s instruments, ``duration_s`` long at
+    :data:`SR`, peak 1 (:func:`mst_jax.notes.played_by`); None when the style has no pitched part."""
+    from mst_jax import notes, render, scores
+
+    style_piece = scores.PIECES[style]
+    if all(p.channel == notes.DRUM_CHANNEL for p in style_piece.parts):
+        return None
+    notices: list[str] = []
+    wave = render.render_piece(notes.played_by(scores.PIECES[content], style_piece), sr=SR,
+                               duration_s=duration_s, notices=notices)
+    for line in notices:
+        print(f"notice: ideal {content} <- {style}: {line}", file=sys.stderr)
+    return wave
+
+
+def ideal_row(index: int, content: str, style: str, inputs: dict[str, str], out_dir: str) -> dict | None:
+    """The :data:`IDEAL_CONFIG` row of one pair (its WAV written under ``<out_dir>/ideal/``), or
+    None when the style has no pitched part."""
+    from mst_jax import audio, evaluate, writing
+
+    t0 = time.perf_counter()
+    wave = ideal_wave(content, style, DURATION_S.value)
+    if wave is None:
+        return None
+    os.makedirs(os.path.join(out_dir, IDEAL_CONFIG), exist_ok=True)
+    writing.save(os.path.join(out_dir, IDEAL_CONFIG, f"{index}_{content}__{style}.wav"), wave, sr=SR,
+                 subtype="FLOAT")
+    q = evaluate.evaluate(wave, content=audio.load(inputs[content], sr=SR),
+                          style=audio.load(inputs[style], sr=SR), sr=SR)
+    record = {"quality": evaluate.record(q), "benchmark_seconds": time.perf_counter() - t0, "iterations": 0}
+    return row_of(IDEAL_CONFIG, index, content, style, record)
 
 
 def index_entry(config: str, record: dict) -> dict:
@@ -163,7 +210,8 @@ def summarise(rows: list[dict]) -> list[dict]:
     for config in dict.fromkeys(r["config"] for r in rows):
         rs = [r for r in rows if r["config"] == config]
         ok = [passes(r) for r in rs]
-        s = {"config": config, "description": CONFIGS[config][1], "pairs": len(rs)}
+        description = IDEAL_DESCRIPTION if config == IDEAL_CONFIG else CONFIGS[config][1]
+        s = {"config": config, "description": description, "pairs": len(rs)}
         for k in ("seconds", "chroma_content", "pcp_content", "onset_content", "mfcc_ratio", "gram_to_style", "flatness"):
             vals = [r[k] for r in rs if r[k] is not None and math.isfinite(r[k])]
             s[k] = round(float(np.mean(vals)), 4) if vals else None
@@ -198,17 +246,23 @@ def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
         rs = [r for r in rows if r["config"] == s["config"]]
         xs = [max(r["mfcc_ratio"], 1e-3) for r in rs]
         ys = [r["chroma_content"] for r in rs]
-        ax.scatter(xs, ys, s=12, color=cmap(i % 10), alpha=0.35)
-        ax.scatter([max(s["mfcc_ratio"], 1e-3)], [s["chroma_content"]], s=90, color=cmap(i % 10),
-                   edgecolor="black", label=f"{s['config']} ({s['seconds']:.0f} s)")
+        ideal = s["config"] == IDEAL_CONFIG
+        color, marker = ("black", "*") if ideal else (cmap(i % 10), "o")
+        label = "ideal (content's notes, style's instruments)" if ideal else f"{s['config']} ({s['seconds']:.0f} s)"
+        ax.scatter(xs, ys, s=30 if ideal else 12, color=color, marker=marker, alpha=0.35)
+        ax.scatter([max(s["mfcc_ratio"], 1e-3)], [s["chroma_content"]], s=160 if ideal else 90,
+                   color=color, marker=marker, edgecolor="black", label=label)
     ax.set_xscale("log")
     ax.invert_xaxis()
     ax.axhline(GOAL_CHROMA, color="grey", lw=0.8, ls="--")
     ax.axvline(GOAL_RATIO, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("style taken: MFCC distance to style / to content (log, right = more style)")
     ax.set_ylabel("content kept: chroma correlation with the content")
-    ax.set_title(f"{len(summary)} configurations x {len({r['pair'] for r in rows})} pairs "
-                 "(big: mean, small: each pair; seconds per transfer)")
+    configs = [s["config"] for s in summary if s["config"] != IDEAL_CONFIG]
+    pairs = {r["pair"] for r in rows if r["config"] != IDEAL_CONFIG}
+    ax.set_title(f"{len(configs)} configuration{'s' * (len(configs) != 1)} x {len(pairs)} pairs"
+                 f"{' and the ideal' if len(configs) < len(summary) else ''} "
+                 "(big: mean, small: each pair; seconds per transfer)", fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -257,6 +311,11 @@ def main(argv):
     inputs = render_inputs([p for _, c, s in pairs for p in (c, s)], out, DURATION_S.value)
     extra = shlex.split(EXTRA.value)
     rows, entries, failures = [], [], []
+    if IDEAL.value:
+        for i, content, style in pairs:
+            row = ideal_row(i, content, style, inputs, out)
+            if row is not None:
+                rows.append(row)
     for config in names:
         os.makedirs(os.path.join(out, config), exist_ok=True)
         for i, content, style in pairs:
@@ -274,7 +333,7 @@ def main(argv):
                   f"{r['chroma_content']:.2f} (floor {r['chroma_floor']:.2f}), MFCC ratio "
                   f"{r['mfcc_ratio']:.2f}, flatness {r['flatness']:.3f}", flush=True)
             summary = write_tables(out, rows, entries)  # after every run: a stopped run keeps them
-    if not rows:
+    if not any(r["config"] != IDEAL_CONFIG for r in rows):
         sys.exit(f"every transfer failed ({len(failures)})")
     print(format_table(summary, list(summary[0])))
     print(f"wrote {out}/quality.csv, quality_summary.csv, quality.png, index.html "

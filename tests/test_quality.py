@@ -148,3 +148,27 @@ def test_quality_benchmark_goals_and_summary():
     assert quality.passes(bad) == {"chroma": False, "ratio": False, "flatness": False}
     (s,) = quality.summarise([good, bad])
     assert s["pass_chroma"] == "1/2" and s["chroma_content"] == pytest.approx(0.595)
+
+
+def test_quality_benchmark_ideal_row_is_the_content_played_by_the_style(tmp_path):
+    """The benchmark's ``ideal`` reference: the content's notes (its chroma is near the content's,
+    far from the style's) with the style's instruments; none for a drum-only style; drawn in
+    the plot beside a transfer's row."""
+    from benchmarks import quality
+    from mst_jax import render, writing
+
+    assert quality.ideal_wave("piano", "drum_groove", 1.0) is None
+    inputs = {}
+    for name in ("string_quartet", "electronic"):
+        inputs[name] = str(tmp_path / f"{name}.wav")
+        writing.save(inputs[name], render.render_piece(name, sr=quality.SR, duration_s=4.0), sr=quality.SR)
+    with flagsaver.flagsaver(duration_s=4.0):
+        row = quality.ideal_row(1, "string_quartet", "electronic", inputs, str(tmp_path))
+    assert os.path.exists(tmp_path / "ideal" / "1_string_quartet__electronic.wav")
+    assert row["config"] == quality.IDEAL_CONFIG and row["iterations"] == 0
+    assert row["pcp_content"] > 0.8 and row["pcp_style"] < 0.2  # the content's key, not the style's
+    transfer_row = dict(row, config="default", mfcc_ratio=0.3)
+    summary = quality.summarise([row, transfer_row])
+    assert summary[0]["description"] == quality.IDEAL_DESCRIPTION
+    quality.plot(str(tmp_path / "q.png"), [row, transfer_row], summary)
+    assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
