@@ -141,6 +141,14 @@ GRIFFINLIM_ITER = flags.DEFINE_integer(
     "Griffin-Lim iterations after the baseline preset's spectrogram optimisation.",
 )
 
+STYLE_SHIFTS = flags.DEFINE_list(
+    "style_shifts",
+    ["0"],
+    "Semitones by which every style clip is also transposed (librosa pitch shift) before its "
+    "grams are taken; the grams of all copies are averaged, so the style's key counts less "
+    "(e.g. -2,-1,0,1,2). An addition to the paper (BUILD_NOTES.md, 'Where the chroma goes'); "
+    "0 alone is the paper. Quality is still measured against the style as given.",
+)
 QUALITY = flags.DEFINE_bool(
     "quality",
     True,
@@ -250,7 +258,7 @@ SHARED = (
 STUDY_SOLVER_FLAGS = (MAX_ITER, SR, CHUNK, TOL)
 # Flags that mean nothing to reconstruct (it has one fixed term and no networks).
 LOSS_FLAGS = (
-    PRESET, STYLE, RAW_WEIGHTS, GRIFFINLIM_ITER, STYLE_STRENGTH, *GAMMAS.values(), *SIZE_FLAGS
+    PRESET, STYLE, RAW_WEIGHTS, GRIFFINLIM_ITER, STYLE_STRENGTH, STYLE_SHIFTS, *GAMMAS.values(), *SIZE_FLAGS
 )
 
 
@@ -296,6 +304,8 @@ class RunConfig:
       demo: the no-flag demo on the shipped clips.
       page: write the listening page (``--page``).
       quality: measure the result (``--quality``, :mod:`mst_jax.evaluate`).
+      style_shifts: semitones by which each style clip is also transposed for its grams
+        (``--style_shifts``; ``(0,)``: the clips as given).
     """
 
     script: str
@@ -317,6 +327,7 @@ class RunConfig:
     demo: bool = False
     quality: bool = True
     page: bool = True
+    style_shifts: tuple[int, ...] = (0,)
 
     @property
     def max_iter(self) -> int:

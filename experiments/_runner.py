@@ -40,7 +40,7 @@ import numpy as np
 from experiments import _flags, compile_cache, console, objectives, outputs, preflight, resume
 from experiments.console import EXIT_BAD_INPUT, EXIT_FAILED, RunError, notice, one_line, say
 from experiments.preflight import Inputs
-from mst_jax import audio, filters, losses, synthesis, writing
+from mst_jax import audio, filters, losses, synthesis, transpose, writing
 
 
 def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
@@ -56,6 +56,8 @@ def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
     key = jax.random.key(cfg.seed)
     net_key, init_key = jax.random.split(key)
     styles = inputs.styles
+    if tuple(cfg.style_shifts) != (0,):  # grams of transposed copies, averaged (mst_jax.transpose)
+        styles = [w for s in styles for w in transpose.transposed(s, sr=cfg.sr, semitones=cfg.style_shifts)]
     style = None if not styles else (styles[0] if len(styles) == 1 else list(styles))
     objective = kind.build(
         cfg.loss,

@@ -44,6 +44,7 @@ from experiments._flags import (
     SIZE_FLAGS,
     SR,
     STYLE,
+    STYLE_SHIFTS,
     STYLE_STRENGTH,
     SUBTYPE,
     SUBTYPES,
@@ -214,6 +215,24 @@ def _paths(value: str | None, holder) -> tuple[str, ...]:
     return paths
 
 
+def _style_shifts() -> list[int]:
+    """``--style_shifts`` as distinct whole semitones in [-12, 12], in the order given."""
+    given = ",".join(STYLE_SHIFTS.value)
+    shifts: list[int] = []
+    for text in STYLE_SHIFTS.value:
+        try:
+            k = int(text)
+        except ValueError:
+            raise _flag_error(STYLE_SHIFTS, given, f"{text!r} is not a whole number of semitones") from None
+        if not -12 <= k <= 12:
+            raise _flag_error(STYLE_SHIFTS, given, f"{k} is outside [-12, 12]")
+        if k not in shifts:
+            shifts.append(k)
+    if not shifts:
+        raise _flag_error(STYLE_SHIFTS, given, "give at least one shift (0: the style as given)")
+    return shifts
+
+
 def run_config(
     script: str,
     *,
@@ -352,6 +371,7 @@ def run_config(
             f"demo: no input given, running preset {preset} on the shipped example clips at reduced sizes "
             f"({', '.join(f'--{k}={v}' for k, v in DEMO.items() if k != 'preset')} where unset)"
         )
+    shifts = _style_shifts()
     return RunConfig(
         script=script,
         content=content,
@@ -372,4 +392,5 @@ def run_config(
         demo=demo,
         quality=QUALITY.value,
         page=PAGE.value,
+        style_shifts=tuple(shifts),
     )

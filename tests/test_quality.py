@@ -107,6 +107,47 @@ def test_every_transfer_records_its_quality_and_ends_with_the_verdict(files, tmp
     assert "quality:" not in stdout
 
 
+def test_style_shifts_average_transposed_style_grams_and_quality_keeps_the_given_style(files, tmp_path, capsys):
+    import json
+
+    from mst_jax import audio, losses, presets, transpose
+
+    records = {}
+    for name, shifts in (("plain", ["0"]), ("shifted", ["-1", "0", "1"])):
+        code, _, stderr = _run(
+            transfer, capsys, content=files["content"], style=files["style"], preset="1",
+            output=str(tmp_path / f"{name}.wav"), style_shifts=shifts, **TINY,
+        )
+        assert code == 0, stderr
+        with open(str(tmp_path / f"{name}.json")) as f:
+            records[name] = json.load(f)
+    # Eq. 7 at the same noise: the shifted run's style term has the gradient norm of an
+    # objective built on the mean gram of the three transposed copies (built here directly).
+    style = audio.load(files["style"], sr=SR)
+    content = audio.load(files["content"], sr=SR)
+    cfg = presets.map_nets(presets.table1(1), lambda t: dataclasses.replace(t.net, filters=16, kernel=3))
+    net_key, init_key = jax.random.split(jax.random.key(0))
+    noise = synthesis.init_noise(init_key, content.size)
+    norms = {}
+    for name, styles in (("plain", style), ("shifted", transpose.transposed(style, sr=SR, semitones=[-1, 0, 1]))):
+        obj = losses.build(cfg, net_key, content=content, style=styles, sr=SR)
+        norms[name] = losses.term_gradient_norms(obj, noise)["style_stft"]
+    for name in records:
+        got = records[name]["terms"]["style_stft"]["grad_norm_at_init"]
+        assert got == pytest.approx(norms[name], rel=1e-3)
+    assert norms["shifted"] != pytest.approx(norms["plain"], rel=1e-3)
+    # quality is measured against the style file as given, not its transposed copies
+    wave, _ = sf.read(str(tmp_path / "shifted.wav"), dtype="float32")
+    q = evaluate.evaluate(wave, content=content, style=style, sr=SR)
+    assert records["shifted"]["quality"]["values"]["mfcc_to_style"] == pytest.approx(q.mfcc_to_style, rel=0.05)
+
+    code, _, stderr = _run(
+        transfer, capsys, content=files["content"], style=files["style"],
+        output=str(tmp_path / "bad.wav"), style_shifts=["13"], **TINY,
+    )
+    assert code == 2 and stderr.strip().startswith("error: --style_shifts='13': 13 is outside [-12, 12]")
+
+
 def test_style_strength_must_be_positive(files, tmp_path, capsys):
     code, _, stderr = _run(
         transfer, capsys, content=files["content"], style=files["style"],
