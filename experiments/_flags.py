@@ -146,7 +146,7 @@ STYLE_SHIFTS = flags.DEFINE_list(
     ["0"],
     "Semitones by which every style clip is also transposed (librosa pitch shift) before its "
     "grams are taken; the grams of all copies are averaged, so the style's key counts less "
-    "(e.g. -2,-1,0,1,2). An addition to the paper (BUILD_NOTES.md, 'Where the chroma goes'); "
+    "(e.g. -2,-1,0,1,2). An addition to the paper (BUILD_NOTES.md, 'Key-neutral style statistics'); "
     "0 alone is the paper. Quality is still measured against the style as given.",
 )
 QUALITY = flags.DEFINE_bool(
@@ -250,6 +250,7 @@ SHARED = (
     GRIFFINLIM_ITER,
     QUALITY,
     STYLE_STRENGTH,
+    STYLE_SHIFTS,
     PAGE,
     *GAMMAS.values(),
     *SIZE_FLAGS,

@@ -51,7 +51,7 @@ from experiments._flags import (
     TOL,
     RunConfig,
 )
-from mst_jax import filters, presets
+from mst_jax import filters, presets, transpose
 from mst_jax.config import (
     CqtNetConfig,
     LossConfig,
@@ -215,22 +215,14 @@ def _paths(value: str | None, holder) -> tuple[str, ...]:
     return paths
 
 
-def _style_shifts() -> list[int]:
-    """``--style_shifts`` as distinct whole semitones in [-12, 12], in the order given."""
+def _style_shifts() -> tuple[int, ...]:
+    """``--style_shifts`` as distinct whole semitones (:func:`mst_jax.transpose.check_shifts`),
+    in the order given."""
     given = ",".join(STYLE_SHIFTS.value)
-    shifts: list[int] = []
-    for text in STYLE_SHIFTS.value:
-        try:
-            k = int(text)
-        except ValueError:
-            raise _flag_error(STYLE_SHIFTS, given, f"{text!r} is not a whole number of semitones") from None
-        if not -12 <= k <= 12:
-            raise _flag_error(STYLE_SHIFTS, given, f"{k} is outside [-12, 12]")
-        if k not in shifts:
-            shifts.append(k)
-    if not shifts:
-        raise _flag_error(STYLE_SHIFTS, given, "give at least one shift (0: the style as given)")
-    return shifts
+    try:
+        return transpose.check_shifts(list(dict.fromkeys(int(t) for t in STYLE_SHIFTS.value)))
+    except ValueError as e:
+        raise _flag_error(STYLE_SHIFTS, given, str(e).replace("invalid literal for int() with base 10", "not a whole number")) from None
 
 
 def run_config(
@@ -392,5 +384,5 @@ def run_config(
         demo=demo,
         quality=QUALITY.value,
         page=PAGE.value,
-        style_shifts=tuple(shifts),
+        style_shifts=shifts,
     )

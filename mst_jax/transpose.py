@@ -13,7 +13,26 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["transposed"]
+__all__ = ["MAX_SHIFT", "check_shifts", "transposed"]
+
+MAX_SHIFT = 12  # semitones: an octave either way
+
+
+def check_shifts(semitones: Sequence[int]) -> tuple[int, ...]:
+    """``semitones`` as a tuple of ints, each a whole number in [-MAX_SHIFT, MAX_SHIFT].
+
+    Raises:
+      ValueError: an empty list or any other value.
+
+    >>> check_shifts([0, 2.0, -3])
+    (0, 2, -3)
+    """
+    if not semitones:
+        raise ValueError("give at least one shift in semitones (0: the clip as given)")
+    for k in semitones:
+        if int(k) != k or not -MAX_SHIFT <= k <= MAX_SHIFT:
+            raise ValueError(f"a shift of {k!r} semitones is not a whole number in [-{MAX_SHIFT}, {MAX_SHIFT}]")
+    return tuple(int(k) for k in semitones)
 
 
 def transposed(wave, *, sr: int, semitones: Sequence[int]) -> list[np.ndarray]:
@@ -36,11 +55,10 @@ def transposed(wave, *, sr: int, semitones: Sequence[int]) -> list[np.ndarray]:
     """
     import librosa
 
-    if not semitones:
-        raise ValueError("transposed: give at least one shift in semitones")
-    for k in semitones:
-        if int(k) != k or not -12 <= k <= 12:
-            raise ValueError(f"transposed: a shift of {k!r} semitones is not a whole number in [-12, 12]")
+    try:
+        shifts = check_shifts(semitones)
+    except ValueError as e:
+        raise ValueError(f"transposed: {e}") from None
     y = np.asarray(wave, np.float32)
-    return [y if k == 0 else librosa.effects.pitch_shift(y, sr=sr, n_steps=int(k)).astype(np.float32)
-            for k in semitones]
+    return [y if k == 0 else librosa.effects.pitch_shift(y, sr=sr, n_steps=k).astype(np.float32)
+            for k in shifts]

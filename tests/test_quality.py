@@ -145,7 +145,9 @@ def test_style_shifts_average_transposed_style_grams_and_quality_keeps_the_given
         transfer, capsys, content=files["content"], style=files["style"],
         output=str(tmp_path / "bad.wav"), style_shifts=["13"], **TINY,
     )
-    assert code == 2 and stderr.strip().startswith("error: --style_shifts='13': 13 is outside [-12, 12]")
+    assert code == 2 and stderr.strip() == (
+        "error: --style_shifts='13': a shift of 13 semitones is not a whole number in [-12, 12]")
+    assert records["shifted"]["flags"]["style_shifts"] == ["-1", "0", "1"]  # the record reproduces it
 
 
 def test_style_strength_must_be_positive(files, tmp_path, capsys):
