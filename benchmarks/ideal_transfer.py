@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
@@ -45,18 +44,6 @@ RESULTS = flags.DEFINE_list(
 SR = quality.SR
 IDEAL_FIELDS = ("chroma_content", "pcp_content", "pcp_style", "onset_content", "mfcc_to_style",
                 "mfcc_ratio", "gram_to_style", "flatness")
-
-
-def render(piece, *, transpose: int = 0) -> np.ndarray:
-    """``piece`` (a name or a :class:`~mst_jax.notes.Piece`) rendered for ``--duration_s``."""
-    from mst_jax import render as render_lib
-
-    notices: list[str] = []
-    wave = render_lib.render_piece(piece, sr=SR, duration_s=DURATION_S.value, transpose=transpose,
-                                   notices=notices)
-    for line in notices:
-        print(f"notice: {line}", file=sys.stderr)
-    return wave
 
 
 def ideals() -> dict[int, np.ndarray]:
@@ -98,11 +85,12 @@ def transposition_rows(waves: dict, shifts: list[int]) -> list[dict]:
                for i, a in enumerate(names) for b in names[i + 1:]}
     rows = []
     for n in names:
-        if all(p.channel == notes.DRUM_CHANNEL for p in scores.PIECES[n].parts):
+        if not notes.has_pitched_part(scores.PIECES[n]):
             continue
         row = {"piece": n}
         for k in shifts:
-            moved = evaluate.features(render(n, transpose=k), sr=SR).mfcc
+            moved = evaluate.features(quality.render_score(n, DURATION_S.value, label=f"{n} {k:+d}",
+                                                           transpose=k), sr=SR).mfcc
             row[f"{k:+d}"] = evaluate.frechet_distance(mfcc[n], moved)
         row["nearest_other_piece"] = min(d for (a, b), d in between.items() if n in (a, b))
         rows.append(row)
@@ -158,7 +146,7 @@ def main(argv):
     from mst_jax import scores
 
     names = sorted({n for pair in scores.QUALITY_PAIRS for n in pair})
-    waves = {n: render(n) for n in names}
+    waves = {n: quality.render_score(n, DURATION_S.value, label=n) for n in names}
     os.makedirs(OUTPUT_DIR.value, exist_ok=True)
     print("The ideal transfer: the content's notes played by the style's instruments")
     ideal_waves = ideals()

@@ -96,20 +96,28 @@ FIELDS = (
 )
 
 
+def render_score(piece, duration_s: float, *, label: str, transpose: int = 0) -> np.ndarray:
+    """:func:`mst_jax.render.render_piece` at :data:`SR` (``piece`` a name or a Piece), its
+    notices (FluidSynth missing) printed to stderr after ``label``."""
+    from mst_jax import render
+
+    notices: list[str] = []
+    wave = render.render_piece(piece, sr=SR, duration_s=duration_s, transpose=transpose, notices=notices)
+    for line in notices:
+        print(f"notice: {label}: {line}", file=sys.stderr)
+    return wave
+
+
 def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
     """Renders each piece once to ``<out_dir>/inputs/<name>.wav``; returns name -> path."""
-    from mst_jax import render, writing
+    from mst_jax import writing
 
     os.makedirs(os.path.join(out_dir, "inputs"), exist_ok=True)
     paths = {}
     for name in sorted(set(names)):
         path = os.path.join(out_dir, "inputs", f"{name}.wav")
         if not os.path.exists(path):
-            notices: list[str] = []
-            wave = render.render_piece(name, sr=SR, duration_s=duration_s, notices=notices)
-            for line in notices:
-                print(f"notice: {name}: {line}", file=sys.stderr)
-            writing.save(path, wave, sr=SR, subtype="FLOAT")
+            writing.save(path, render_score(name, duration_s, label=name), sr=SR, subtype="FLOAT")
         paths[name] = path
     return paths
 
@@ -117,17 +125,13 @@ def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
 def ideal_wave(content: str, style: str, duration_s: float) -> np.ndarray | None:
     """Piece ``content``'s notes played by piece ``style``'s instruments, ``duration_s`` long at
     :data:`SR`, peak 1 (:func:`mst_jax.notes.played_by`); None when the style has no pitched part."""
-    from mst_jax import notes, render, scores
+    from mst_jax import notes, scores
 
     style_piece = scores.PIECES[style]
-    if all(p.channel == notes.DRUM_CHANNEL for p in style_piece.parts):
+    if not notes.has_pitched_part(style_piece):
         return None
-    notices: list[str] = []
-    wave = render.render_piece(notes.played_by(scores.PIECES[content], style_piece), sr=SR,
-                               duration_s=duration_s, notices=notices)
-    for line in notices:
-        print(f"notice: ideal {content} <- {style}: {line}", file=sys.stderr)
-    return wave
+    return render_score(notes.played_by(scores.PIECES[content], style_piece), duration_s,
+                        label=f"ideal {content} <- {style}")
 
 
 def ideal_row(index: int, content: str, style: str, inputs: dict[str, str], out_dir: str) -> dict | None:

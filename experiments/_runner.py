@@ -55,9 +55,8 @@ def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
     kind = objectives.of(cfg.preset)
     key = jax.random.key(cfg.seed)
     net_key, init_key = jax.random.split(key)
-    styles = inputs.styles
-    if tuple(cfg.style_shifts) != (0,):  # grams of transposed copies, averaged (mst_jax.transpose)
-        styles = [w for s in styles for w in transpose.transposed(s, sr=cfg.sr, semitones=cfg.style_shifts)]
+    # --style_shifts: the grams of transposed copies are averaged; (0,) is each clip as given
+    styles = [w for s in inputs.styles for w in transpose.transposed(s, sr=cfg.sr, semitones=cfg.style_shifts)]
     style = None if not styles else (styles[0] if len(styles) == 1 else list(styles))
     objective = kind.build(
         cfg.loss,

@@ -220,9 +220,13 @@ def _style_shifts() -> tuple[int, ...]:
     in the order given."""
     given = ",".join(STYLE_SHIFTS.value)
     try:
-        return transpose.check_shifts(list(dict.fromkeys(int(t) for t in STYLE_SHIFTS.value)))
+        shifts = [int(t) for t in STYLE_SHIFTS.value]
+    except ValueError:
+        raise _flag_error(STYLE_SHIFTS, given, "every shift must be a whole number of semitones") from None
+    try:
+        return transpose.check_shifts(list(dict.fromkeys(shifts)))
     except ValueError as e:
-        raise _flag_error(STYLE_SHIFTS, given, str(e).replace("invalid literal for int() with base 10", "not a whole number")) from None
+        raise _flag_error(STYLE_SHIFTS, given, str(e)) from None
 
 
 def run_config(

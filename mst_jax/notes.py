@@ -33,6 +33,7 @@ __all__ = [
     "kit",
     "line",
     "midi_to_hz",
+    "has_pitched_part",
     "note_fields",
     "played_by",
     "pitch",
@@ -216,6 +217,11 @@ def as_parts(notes, program: int = 0) -> tuple[Part, ...]:
     return (Part(notes=notes, program=program, channel=0),)
 
 
+def has_pitched_part(piece: Piece) -> bool:
+    """Whether ``piece`` has a part off the drum channel (an instrument that plays notes)."""
+    return any(p.channel != DRUM_CHANNEL for p in piece.parts)
+
+
 def played_by(piece: Piece, other: Piece) -> Piece:
     """``piece``'s notes played by ``other``'s instruments: a style transfer's ideal, as a score.
 
@@ -231,10 +237,10 @@ def played_by(piece: Piece, other: Piece) -> Piece:
     >>> [p.program for p in played_by(a, b).parts]
     [52, 52]
     """
+    if not has_pitched_part(other):
+        raise ValueError("played_by: the other piece has no pitched part to play the notes")
     programs = [p.program for p in other.parts if p.channel != DRUM_CHANNEL]
     kits = [p.program for p in other.parts if p.channel == DRUM_CHANNEL]
-    if not programs:
-        raise ValueError("played_by: the other piece has no pitched part to play the notes")
     parts, k = [], 0
     for p in piece.parts:
         if p.channel == DRUM_CHANNEL:
