@@ -77,6 +77,12 @@ IDEAL = flags.DEFINE_bool(
     "Also measure each pair's ideal (the content's notes played by the style's instruments, "
     "rendered from the score) and draw it as the reference point.",
 )
+BASELINE_MAX_ITER = flags.DEFINE_integer(
+    "baseline_max_iter", 300,
+    "Iterations of the baseline configuration: 300 as published; fewer to give it another "
+    "configuration's time (BUILD_NOTES, 'The baseline at the default's time').",
+    lower_bound=1,
+)
 REUSE = flags.DEFINE_bool(
     "reuse", False,
     "Reuse a transfer whose record (with its quality block) is already in --output_dir instead of "
@@ -84,6 +90,7 @@ REUSE = flags.DEFINE_bool(
 )
 
 SR = 22050  # Hz
+BASELINE_PUBLISHED_ITER = 300
 IDEAL_CONFIG = "ideal"
 IDEAL_DESCRIPTION = "reference, not a transfer: the content's notes played by the style's instruments"
 GOAL_CHROMA = 0.6  # chroma correlation with the content, every pair (issue 12)
@@ -161,6 +168,17 @@ def index_entry(config: str, record: dict) -> dict:
     return dict(row, config={"configuration": config, **row["config"], "seconds": record["benchmark_seconds"]})
 
 
+def config_of(config: str) -> tuple[tuple[str, ...], str]:
+    """``(flags, description)`` of a configuration: ``CONFIGS[config]``, with the baseline's
+    ``--max_iter`` set by ``--baseline_max_iter``."""
+    flags_, description = CONFIGS[config]
+    n = BASELINE_MAX_ITER.value
+    if config == "baseline" and n != BASELINE_PUBLISHED_ITER:
+        flags_ = tuple(f for f in flags_ if not f.startswith("--max_iter=")) + (f"--max_iter={n}",)
+        description = description.replace(f"{BASELINE_PUBLISHED_ITER} iterations", f"{n} iterations")
+    return flags_, description
+
+
 def run_one(config: str, content: str, style: str, output: str, extra: list[str], seed: int) -> dict:
     """One transfer through the command line; returns its record plus the measured seconds."""
     done = os.path.splitext(output)[0] + ".json"
@@ -170,7 +188,7 @@ def run_one(config: str, content: str, style: str, output: str, extra: list[str]
         if "quality" in record:
             record["benchmark_seconds"] = record["wall_seconds"]
             return record
-    flags_ = extra + list(CONFIGS[config][0])  # the configuration's own flags win
+    flags_ = extra + list(config_of(config)[0])  # the configuration's own flags win
     cmd = [sys.executable, "-m", "experiments.transfer", f"--content={content}", f"--style={style}",
            f"--output={output}", f"--seed={seed}", "--checkpoint_every=0", *flags_]
     t0 = time.perf_counter()
@@ -214,7 +232,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     for config in dict.fromkeys(r["config"] for r in rows):
         rs = [r for r in rows if r["config"] == config]
         ok = [passes(r) for r in rs]
-        description = IDEAL_DESCRIPTION if config == IDEAL_CONFIG else CONFIGS[config][1]
+        description = IDEAL_DESCRIPTION if config == IDEAL_CONFIG else config_of(config)[1]
         s = {"config": config, "description": description, "pairs": len(rs)}
         for k in ("seconds", "chroma_content", "pcp_content", "onset_content", "mfcc_ratio", "gram_to_style", "flatness"):
             vals = [r[k] for r in rs if r[k] is not None and math.isfinite(r[k])]
@@ -296,7 +314,7 @@ def write_tables(out: str, rows: list[dict], entries: list[dict]) -> list[dict]:
 
 def argv_flags() -> list[str]:
     """This run's flags, for the notes that say how a table was made."""
-    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, DURATION_S, SEED, REUSE)]
+    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, BASELINE_MAX_ITER, DURATION_S, SEED, REUSE)]
 
 
 def main(argv):

@@ -193,6 +193,19 @@ def test_quality_benchmark_goals_and_summary():
     assert s["pass_chroma"] == "1/2" and s["chroma_content"] == pytest.approx(0.595)
 
 
+def test_quality_benchmark_baseline_iterations_replace_the_published_count():
+    """--baseline_max_iter gives the baseline configuration (only) another iteration count, and
+    its description says so; at 300 it is the published configuration unchanged."""
+    from benchmarks import quality
+
+    assert quality.config_of("baseline") == quality.CONFIGS["baseline"]
+    with flagsaver.flagsaver(baseline_max_iter=190):
+        flags_, description = quality.config_of("baseline")
+        assert [f for f in flags_ if f.startswith("--max_iter")] == ["--max_iter=190"]
+        assert "190 iterations" in description and "300" not in description
+        assert quality.config_of("default") == quality.CONFIGS["default"]
+
+
 def test_quality_benchmark_ideal_row_is_the_content_played_by_the_style(tmp_path):
     """The benchmark's ``ideal`` reference: the content's notes (its chroma is near the content's,
     far from the style's) with the style's instruments; none for a drum-only style; drawn in
