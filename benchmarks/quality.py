@@ -27,6 +27,9 @@ played by the style's instruments (:func:`mst_jax.notes.played_by`, rendered by 
 from the score, ``<output_dir>/ideal/``), measured like every transfer and drawn as a star.
 A perfect transfer scores there, not at chroma 1 and MFCC ratio 0.
 
+``--baseline_max_iter`` gives the ``baseline`` configuration another iteration count than the
+published 300, e.g. the count whose seconds match another configuration's (equal time).
+
 The transfers' own WAV/JSON/PNG files stay in ``<output_dir>/<config>/``, so every number
 can be listened to.
 """
