@@ -43,9 +43,20 @@ from experiments.preflight import Inputs
 from mst_jax import audio, filters, losses, synthesis, transpose, writing
 
 
-def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
+def style_clips(cfg: _flags.RunConfig, inputs: Inputs) -> list[np.ndarray]:
+    """The clips whose grams the style terms average: each style clip transposed by each of
+    ``--style_shifts`` (``(0,)``: the clips as given)."""
+    return [w for s in inputs.styles for w in transpose.transposed(s, sr=cfg.sr, semitones=cfg.style_shifts)]
+
+
+def make_objective(cfg: _flags.RunConfig, inputs: Inputs, *, styles: list[np.ndarray] | None = None):
     """The uncalibrated objective (β = Γ), the calibration point and the initial iterate, of the
     kind the preset optimises (:func:`experiments.objectives.of`).
+
+    Args:
+      cfg, inputs: the run's configuration and checked inputs.
+      styles: :func:`style_clips` of ``inputs`` when the caller already has them (a batch whose
+        rows share a style transposes it once); computed here otherwise.
 
     Returns:
       ``(objective, x_cal, x0)``. ``x_cal`` is the initial noise N(0, 1e-3²) as the optimised
@@ -55,8 +66,8 @@ def make_objective(cfg: _flags.RunConfig, inputs: Inputs):
     kind = objectives.of(cfg.preset)
     key = jax.random.key(cfg.seed)
     net_key, init_key = jax.random.split(key)
-    # --style_shifts: the grams of transposed copies are averaged; (0,) is each clip as given
-    styles = [w for s in inputs.styles for w in transpose.transposed(s, sr=cfg.sr, semitones=cfg.style_shifts)]
+    if styles is None:
+        styles = style_clips(cfg, inputs)
     style = None if not styles else (styles[0] if len(styles) == 1 else list(styles))
     objective = kind.build(
         cfg.loss,

@@ -308,6 +308,25 @@ def test_cli_batch_writes_every_output(tmp_path, capsys):
         assert (tmp_path / "out" / f"{stem}.png").exists()
 
 
+def test_cli_batch_transposes_a_shared_style_once(tmp_path, capsys, monkeypatch):
+    """--style_shifts in a batch: rows that share a style file share its transposed copies
+    (one pitch shift per nonzero shift, not one per row), and every row still runs."""
+    import librosa
+
+    contents, styles, _ = examples()
+    for name, w in [("c1.wav", contents[0]), ("c2.wav", contents[1]), ("s.wav", styles[0])]:
+        sf.write(str(tmp_path / name), w, SR, subtype="FLOAT")
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("content,style,output\nc1.wav,s.wav,a.wav\nc2.wav,s.wav,b.wav\n")
+    calls = []
+    shift = librosa.effects.pitch_shift
+    monkeypatch.setattr(librosa.effects, "pitch_shift", lambda y, **kw: calls.append(kw["n_steps"]) or shift(y, **kw))
+    code, stdout, stderr = run_main(capsys, batch=str(jobs), style_shifts=["0", "2"], **TINY)
+    assert code == 0, stderr
+    assert "wrote 2 of 2 outputs" in stdout
+    assert calls == [2]
+
+
 def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys):
     contents, styles, _ = examples()
     sf.write(str(tmp_path / "c1.wav"), contents[0], SR)
