@@ -81,6 +81,7 @@ def plot(path: str, series: dict[str, list[dict]], ideal: list[dict]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     import matplotlib
+    from matplotlib import ticker
 
     from mst_jax import writing
 
@@ -105,6 +106,9 @@ def plot(path: str, series: dict[str, list[dict]], ideal: list[dict]) -> None:
             ax.scatter([max(p["mfcc_ratio"], 1e-3)], [p["chroma_content"]], marker="*", s=90,
                        color="black", label="ideal")
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.invert_xaxis()
         ax.axhline(quality.GOAL_CHROMA, color="grey", lw=0.8, ls="--")
         ax.axvline(quality.GOAL_RATIO, color="grey", lw=0.8, ls="--")
