@@ -49,6 +49,7 @@ import time
 import numpy as np
 from absl import app, flags
 
+BASELINE_PUBLISHED_ITER = 300  # L-BFGS-B iterations in their released code
 CONFIGS = {
     # name: (extra flags for experiments.transfer, description)
     "default": ((), "the command line's defaults"),
@@ -62,8 +63,8 @@ CONFIGS = {
     "weak": (("--style_strength=0.3",), "defaults, style Gamma x 0.3"),
     "strong": (("--style_strength=3",), "defaults, style Gamma x 3"),
     "baseline": (
-        ("--preset=baseline", "--init=noise", "--max_iter=300"),
-        "Ulyanov & Lebedev as published (from noise, 300 iterations, then Griffin-Lim)",
+        ("--preset=baseline", "--init=noise", f"--max_iter={BASELINE_PUBLISHED_ITER}"),
+        f"Ulyanov & Lebedev as published (from noise, {BASELINE_PUBLISHED_ITER} iterations, then Griffin-Lim)",
     ),
 }
 
@@ -93,7 +94,6 @@ REUSE = flags.DEFINE_bool(
 )
 
 SR = 22050  # Hz
-BASELINE_PUBLISHED_ITER = 300
 IDEAL_CONFIG = "ideal"
 IDEAL_DESCRIPTION = "reference, not a transfer: the content's notes played by the style's instruments"
 GOAL_CHROMA = 0.6  # chroma correlation with the content, every pair (issue 12)
