@@ -87,6 +87,11 @@ BASELINE_MAX_ITER = flags.DEFINE_integer(
     "configuration's time (BUILD_NOTES, 'The baseline at the default's time').",
     lower_bound=1,
 )
+SOUNDFONT = flags.DEFINE_string(
+    "soundfont", None,
+    "A General MIDI .sf2 file to render the pieces (and the ideal) with: other instrument samples "
+    "than the default FluidR3 GM, e.g. /usr/share/sounds/sf2/TimGM6mb.sf2 (Debian timgm6mb-soundfont).",
+)
 REUSE = flags.DEFINE_bool(
     "reuse", False,
     "Reuse a transfer whose record (with its quality block) is already in --output_dir instead of "
@@ -112,7 +117,8 @@ def render_score(piece, duration_s: float, *, label: str, transpose: int = 0) ->
     from mst_jax import render
 
     notices: list[str] = []
-    wave = render.render_piece(piece, sr=SR, duration_s=duration_s, transpose=transpose, notices=notices)
+    wave = render.render_piece(piece, sr=SR, duration_s=duration_s, transpose=transpose, notices=notices,
+                               soundfont=SOUNDFONT.value)
     for line in notices:
         print(f"notice: {label}: {line}", file=sys.stderr)
     return wave
@@ -317,7 +323,8 @@ def write_tables(out: str, rows: list[dict], entries: list[dict]) -> list[dict]:
 
 def argv_flags() -> list[str]:
     """This run's flags, for the notes that say how a table was made."""
-    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, BASELINE_MAX_ITER, DURATION_S, SEED, REUSE)]
+    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, BASELINE_MAX_ITER, SOUNDFONT, DURATION_S,
+                                              SEED, REUSE)]
 
 
 def main(argv):
@@ -329,6 +336,8 @@ def main(argv):
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         raise app.UsageError(f"--configs: unknown {unknown}; known: {', '.join(CONFIGS)}")
+    if SOUNDFONT.value is not None and not os.path.isfile(SOUNDFONT.value):
+        raise app.UsageError(f"--soundfont={SOUNDFONT.value}: no such file")
     all_pairs = list(scores.QUALITY_PAIRS)
     idx = range(len(all_pairs)) if PAIRS.value == "all" else [int(i) for i in PAIRS.value.split(",")]
     pairs = [(i, *all_pairs[i]) for i in idx]

@@ -146,6 +146,7 @@ def render(
     transpose: int = 0,
     duration_s: float | None = None,
     notices: list[str] | None = None,
+    soundfont: str | Path | None = None,
 ) -> np.ndarray:
     """Renders notes with FluidSynth when available, else with the additive synthesiser.
 
@@ -159,16 +160,22 @@ def render(
         duration_s: Output length in seconds (trimmed or zero-padded); None keeps the last
             note-off plus 0.5 s.
         notices: If given, a one-line notice is appended when the fallback is used.
+        soundfont: ``.sf2`` file for FluidSynth; None: the first of :data:`SOUNDFONT_CANDIDATES`.
 
     Returns:
         ``(samples,)`` float32 peak-normalised (before trimming) waveform.
+
+    Raises:
+        FileNotFoundError: ``soundfont`` given but not a file.
 
     Example:
         >>> render([(60, 0.0, 1.0)], sr=8000, bpm=60.0, duration_s=0.5).shape
         (4000,)
     """
     notes = tuple(notes)
-    wave = render_fluidsynth(notes, sr=sr, bpm=bpm, program=program, transpose=transpose)
+    if soundfont is not None and not Path(soundfont).is_file():
+        raise FileNotFoundError(f"{soundfont}: no such soundfont file")
+    wave = render_fluidsynth(notes, sr=sr, bpm=bpm, program=program, transpose=transpose, soundfont=soundfont)
     if wave is None:
         if notices is not None:
             notices.append(FLUIDSYNTH_NOTICE)
@@ -187,6 +194,7 @@ def render_piece(
     duration_s: float | None = None,
     transpose: int = 0,
     notices: list[str] | None = None,
+    soundfont: str | Path | None = None,
 ) -> np.ndarray:
     """Renders one of :data:`mst_jax.scores.PIECES` (or any :class:`~mst_jax.notes.Piece`) at its own tempo.
 
@@ -199,12 +207,14 @@ def render_piece(
         duration_s: Length in seconds; None gives the whole piece plus a 0.5 s release.
         transpose: Semitones added to every non-drum pitch (the same instruments, other notes).
         notices: If given, receives the fallback notice when FluidSynth is missing.
+        soundfont: ``.sf2`` file (other instrument samples); None: FluidR3 GM, as everywhere.
 
     Returns:
         ``(round(duration_s * sr),)`` float32, peak-normalised to 1.
 
     Raises:
         ValueError: Unknown name or a duration that is not positive.
+        FileNotFoundError: ``soundfont`` given but not a file.
 
     Example:
         >>> render_piece("drum_groove", sr=8000, duration_s=0.5).shape
@@ -229,7 +239,8 @@ def render_piece(
         for p in piece.parts
     )
     parts = tuple(p for p in parts if p.notes)
-    wave = render(parts, sr=sr, bpm=piece.bpm, duration_s=duration_s, transpose=transpose, notices=notices)
+    wave = render(parts, sr=sr, bpm=piece.bpm, duration_s=duration_s, transpose=transpose, notices=notices,
+                  soundfont=soundfont)
     return peak_normalise(wave)
 
 
