@@ -206,6 +206,17 @@ def test_quality_benchmark_baseline_iterations_replace_the_published_count():
         assert quality.config_of("default") == quality.CONFIGS["default"]
 
 
+def test_quality_benchmark_refuses_a_missing_soundfont(tmp_path):
+    from absl import app
+
+    from benchmarks import quality
+
+    with flagsaver.flagsaver(soundfont=str(tmp_path / "none.sf2"), output_dir=str(tmp_path / "q")):
+        with pytest.raises(app.UsageError, match="none.sf2: no such file"):
+            quality.main(["quality"])
+    assert not (tmp_path / "q").exists()  # refused before rendering anything
+
+
 def test_quality_benchmark_ideal_row_is_the_content_played_by_the_style(tmp_path):
     """The benchmark's ``ideal`` reference: the content's notes (its chroma is near the content's,
     far from the style's) with the style's instruments; none for a drum-only style; drawn in

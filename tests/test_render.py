@@ -5,6 +5,7 @@ of the notes that sound in it, counted from the score: an independent check that
 plays the score, in its key.
 """
 
+import os
 import shutil
 
 import librosa
@@ -110,6 +111,20 @@ def test_render_piece_fluidsynth(name):
     wave = render.render_piece(name, sr=SR, duration_s=EXCERPT_S, notices=notices)
     assert notices == []
     _check_excerpt(name, wave)
+
+
+TIMGM = "/usr/share/sounds/sf2/TimGM6mb.sf2"  # Debian timgm6mb-soundfont (.ci/run installs it)
+
+
+@needs_fluidsynth
+@pytest.mark.skipif(not os.path.isfile(TIMGM), reason="TimGM6mb soundfont missing")
+def test_render_piece_with_another_soundfont_plays_the_same_score_with_other_samples():
+    wave = render.render_piece("string_quartet", sr=SR, duration_s=EXCERPT_S, soundfont=TIMGM)
+    _check_excerpt("string_quartet", wave)  # the score's pitch classes, in its key
+    default = render.render_piece("string_quartet", sr=SR, duration_s=EXCERPT_S)
+    assert abs(np.corrcoef(wave, default)[0, 1]) < 0.5  # other samples (measured 0.03 over 4 s)
+    with pytest.raises(FileNotFoundError, match="no_such.sf2: no such soundfont file"):
+        render.render_piece("piano", sr=SR, duration_s=0.5, soundfont="/no_such.sf2")
 
 
 @needs_fluidsynth
