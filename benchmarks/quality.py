@@ -82,8 +82,8 @@ IDEAL = flags.DEFINE_bool(
     "rendered from the score) and draw it as the reference point.",
 )
 BASELINE_MAX_ITER = flags.DEFINE_integer(
-    "baseline_max_iter", 300,
-    "Iterations of the baseline configuration: 300 as published; fewer to give it another "
+    "baseline_max_iter", BASELINE_PUBLISHED_ITER,
+    f"Iterations of the baseline configuration: {BASELINE_PUBLISHED_ITER} as published; fewer to give it another "
     "configuration's time (BUILD_NOTES, 'The baseline at the default's time').",
     lower_bound=1,
 )
