@@ -145,6 +145,8 @@ def main(argv):
     del argv
     from mst_jax import scores
 
+    quality.check_soundfont()
+
     names = sorted({n for pair in scores.QUALITY_PAIRS for n in pair})
     waves = {n: quality.render_score(n, DURATION_S.value, label=n) for n in names}
     os.makedirs(OUTPUT_DIR.value, exist_ok=True)

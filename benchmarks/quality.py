@@ -111,6 +111,12 @@ FIELDS = (
 )
 
 
+def check_soundfont() -> None:
+    """``--soundfont``, when given, must be a file (a one-line usage error otherwise)."""
+    if SOUNDFONT.value is not None and not os.path.isfile(SOUNDFONT.value):
+        raise app.UsageError(f"--soundfont={SOUNDFONT.value}: no such file")
+
+
 def render_score(piece, duration_s: float, *, label: str, transpose: int = 0) -> np.ndarray:
     """:func:`mst_jax.render.render_piece` at :data:`SR` (``piece`` a name or a Piece), its
     notices (FluidSynth missing) printed to stderr after ``label``."""
@@ -336,8 +342,7 @@ def main(argv):
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         raise app.UsageError(f"--configs: unknown {unknown}; known: {', '.join(CONFIGS)}")
-    if SOUNDFONT.value is not None and not os.path.isfile(SOUNDFONT.value):
-        raise app.UsageError(f"--soundfont={SOUNDFONT.value}: no such file")
+    check_soundfont()
     all_pairs = list(scores.QUALITY_PAIRS)
     idx = range(len(all_pairs)) if PAIRS.value == "all" else [int(i) for i in PAIRS.value.split(",")]
     pairs = [(i, *all_pairs[i]) for i in idx]

@@ -206,14 +206,15 @@ def test_quality_benchmark_baseline_iterations_replace_the_published_count():
         assert quality.config_of("default") == quality.CONFIGS["default"]
 
 
-def test_quality_benchmark_refuses_a_missing_soundfont(tmp_path):
+def test_quality_benchmarks_refuse_a_missing_soundfont(tmp_path):
     from absl import app
 
-    from benchmarks import quality
+    from benchmarks import ideal_transfer, quality
 
     with flagsaver.flagsaver(soundfont=str(tmp_path / "none.sf2"), output_dir=str(tmp_path / "q")):
-        with pytest.raises(app.UsageError, match="none.sf2: no such file"):
-            quality.main(["quality"])
+        for main in (quality.main, ideal_transfer.main):
+            with pytest.raises(app.UsageError, match="none.sf2: no such file"):
+                main(["benchmark"])
     assert not (tmp_path / "q").exists()  # refused before rendering anything
 
 
