@@ -26,7 +26,6 @@ then have the content's notes, so the notes no longer count as style. Writes
 
 from __future__ import annotations
 
-import csv
 import os
 
 import numpy as np
@@ -103,7 +102,8 @@ def transposition_rows(waves: dict, shifts: list[int]) -> list[dict]:
 
 
 def against_ideal(result, ideal, content) -> dict:
-    """A transfer ``result`` measured against its pair's ``ideal`` (waveforms at :data:`SR`).
+    """A transfer ``result`` measured against its pair's ``ideal`` (waveforms at :data:`SR`, or
+    their :func:`mst_jax.evaluate.features` when the caller measures one ideal many times).
 
     Returns:
       ``mfcc_to_ideal`` (MFCC Fréchet distance), ``content_to_ideal`` (the same for the
@@ -112,7 +112,8 @@ def against_ideal(result, ideal, content) -> dict:
     """
     from mst_jax import evaluate
 
-    r, i, c = (evaluate.features(w, sr=SR) for w in (result, ideal, content))
+    r, i, c = (w if isinstance(w, evaluate.Features) else evaluate.features(w, sr=SR)
+               for w in (result, ideal, content))
     d, d0 = evaluate.frechet_distance(r.mfcc, i.mfcc), evaluate.frechet_distance(c.mfcc, i.mfcc)
     return {"mfcc_to_ideal": d, "content_to_ideal": d0, "ideal_ratio": d / d0,
             "chroma_ideal": evaluate.frame_correlation(r.chroma, i.chroma)}
@@ -120,20 +121,23 @@ def against_ideal(result, ideal, content) -> dict:
 
 def result_rows(folders: list[str], waves: dict, ideal_waves: dict) -> list[dict]:
     """Every transfer of the quality benchmark's ``folders`` against its pair's ideal."""
-    from mst_jax import audio
+    from mst_jax import audio, evaluate
 
+    # each ideal's and content's features once, not once per transfer measured against them
+    ideal_f = {i: evaluate.features(w, sr=SR) for i, w in ideal_waves.items()}
+    content_f = {}
     rows = []
     for folder in folders:
-        with open(os.path.join(folder, "quality.csv")) as f:
-            done = list(csv.DictReader(f))
-        for r in done:
+        for r in quality.read_table(folder):
             i = int(r["pair"])
             if i not in ideal_waves or r["config"] == quality.IDEAL_CONFIG:
                 continue
-            path = os.path.join(folder, r["config"], f"{i}_{r['content']}__{r['style']}.wav")
+            path = quality.transfer_path(folder, r["config"], i, r["content"], r["style"])
             result = audio.load(path, sr=SR)
+            if r["content"] not in content_f:
+                content_f[r["content"]] = evaluate.features(waves[r["content"]], sr=SR)
             row = {"folder": folder, "config": r["config"], "pair": i, "content": r["content"],
-                   "style": r["style"], **against_ideal(result, ideal_waves[i], waves[r["content"]])}
+                   "style": r["style"], **against_ideal(result, ideal_f[i], content_f[r["content"]])}
             rows.append(row)
             print(f"{folder}/{r['config']} pair {i} {r['content']} <- {r['style']}: MFCC to the ideal "
                   f"{row['mfcc_to_ideal']:.0f} (the content's {row['content_to_ideal']:.0f}, ratio "

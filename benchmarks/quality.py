@@ -156,6 +156,25 @@ def ideal_wave(content: str, style: str, duration_s: float) -> np.ndarray | None
                         label=f"ideal {content} <- {style}")
 
 
+def transfer_path(out_dir: str, config: str, index: int, content: str, style: str) -> str:
+    """Where a benchmark folder keeps one configuration's WAV for pair ``index``
+    (``<out_dir>/<config>/<index>_<content>__<style>.wav``; its record and page beside it)."""
+    return os.path.join(out_dir, config, f"{index}_{content}__{style}.wav")
+
+
+def read_table(folder: str) -> list[dict]:
+    """The rows of ``<folder>/quality.csv`` (a finished or stopped benchmark run), as strings.
+
+    Raises:
+      FileNotFoundError: no such table (one line naming the path).
+    """
+    path = os.path.join(folder, "quality.csv")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file (not a benchmarks.quality output folder?)")
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def ideal_row(index: int, content: str, style: str, inputs: dict[str, str], out_dir: str) -> dict | None:
     """The :data:`IDEAL_CONFIG` row of one pair (its WAV written under ``<out_dir>/ideal/``), or
     None when the style has no pitched part."""
@@ -166,8 +185,7 @@ def ideal_row(index: int, content: str, style: str, inputs: dict[str, str], out_
     if wave is None:
         return None
     os.makedirs(os.path.join(out_dir, IDEAL_CONFIG), exist_ok=True)
-    writing.save(os.path.join(out_dir, IDEAL_CONFIG, f"{index}_{content}__{style}.wav"), wave, sr=SR,
-                 subtype="FLOAT")
+    writing.save(transfer_path(out_dir, IDEAL_CONFIG, index, content, style), wave, sr=SR, subtype="FLOAT")
     q = evaluate.evaluate(wave, content=audio.load(inputs[content], sr=SR),
                           style=audio.load(inputs[style], sr=SR), sr=SR)
     record = {"quality": evaluate.record(q), "benchmark_seconds": time.perf_counter() - t0, "iterations": 0}
@@ -358,7 +376,7 @@ def main(argv):
     for config in names:
         os.makedirs(os.path.join(out, config), exist_ok=True)
         for i, content, style in pairs:
-            output = os.path.join(out, config, f"{i}_{content}__{style}.wav")
+            output = transfer_path(out, config, i, content, style)
             try:
                 record = run_one(config, inputs[content], inputs[style], output, extra, SEED.value)
             except RuntimeError as error:  # one failed transfer is reported, the rest still run

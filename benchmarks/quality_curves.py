@@ -19,7 +19,6 @@ dominates it (keeps more of the content and takes at least as much style).
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 
@@ -39,18 +38,14 @@ FIELDS = ("series", "pair", "content", "style", "iterations", "chroma_content", 
 
 
 def read_rows(folder: str, config: str) -> list[dict]:
-    """Rows of ``config`` in ``<folder>/quality.csv``, numbers as numbers."""
-    path = os.path.join(folder, "quality.csv")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file (not a benchmarks.quality output folder?)")
-    with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["config"] == config]
+    """Rows of ``config`` in ``<folder>/quality.csv`` (:func:`benchmarks.quality.read_table`),
+    numbers as numbers."""
     return [
         dict(series=config, pair=int(r["pair"]), content=r["content"], style=r["style"],
              iterations=int(r["iterations"]), chroma_content=float(r["chroma_content"]),
              mfcc_ratio=float(r["mfcc_ratio"]), flatness=float(r["flatness"]),
              seconds=float(r["seconds"]), folder=folder)
-        for r in rows
+        for r in quality.read_table(folder) if r["config"] == config
     ]
 
 
