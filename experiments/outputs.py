@@ -136,8 +136,14 @@ def versions() -> dict:
 
 
 def device() -> dict:
-    """The platform and devices JAX runs on (the run record's ``device``)."""
+    """The platform and devices JAX runs on (the run record's ``device``).
+
+    ``peak_memory_bytes``: the first device's peak allocation so far in this process, where
+    its backend reports one (GPUs, TPUs); None on the CPU, whose peak is the process's RSS.
+    Called after the run, it is the run's peak on the accelerator."""
     d = jax.devices()[0]
+    stats = d.memory_stats() or {}
+    peak = stats.get("peak_bytes_in_use")
     return {
         "platform": d.platform,
         "device_kind": getattr(d, "device_kind", ""),
@@ -145,6 +151,7 @@ def device() -> dict:
         "cpu_cores": os.cpu_count(),
         "machine": platform.machine(),
         "processor": platform.processor(),
+        "peak_memory_bytes": None if peak is None else int(peak),
     }
 
 

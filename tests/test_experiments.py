@@ -402,6 +402,27 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
+def test_record_device_carries_the_accelerators_peak_memory(monkeypatch):
+    """The record's ``device`` block gives the backend's peak allocation where it reports one
+    (a GPU's ``memory_stats``) and None where it does not (the CPU)."""
+    from experiments import outputs
+
+    class Fake:
+        platform, device_kind = "gpu", "NVIDIA H200"
+
+        def __init__(self, stats):
+            self.stats = stats
+
+        def memory_stats(self):
+            return self.stats
+
+    monkeypatch.setattr(outputs.jax, "devices", lambda: [Fake({"peak_bytes_in_use": 3_500_000_000})])
+    assert outputs.device()["peak_memory_bytes"] == 3_500_000_000
+    assert outputs.device()["device_kind"] == "NVIDIA H200"
+    monkeypatch.setattr(outputs.jax, "devices", lambda: [Fake(None)])
+    assert outputs.device()["peak_memory_bytes"] is None
+
+
 def test_host_memory_is_the_available_memory_not_the_free_pages(tmp_path, monkeypatch):
     """A machine whose RAM is mostly page cache has little free but much available memory:
     the memory check must count what the kernel would hand over (MemAvailable)."""
