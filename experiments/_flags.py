@@ -119,7 +119,10 @@ MATMUL_PRECISION = flags.DEFINE_enum(
     "highest",
     ["highest", "tensorfloat32", "bfloat16"],
     "Matrix-product precision of the networks: highest = true float32 (default); tensorfloat32 "
-    "and bfloat16 multiply in reduced precision with float32 accumulation (GPU/TPU speed-ups).",
+    "and bfloat16 multiply in reduced precision with float32 accumulation. Each loss+gradient is "
+    "about 8x faster on a GPU, but the line searches fail near convergence, so an iteration costs "
+    "several evaluations: a 500-iteration preset-6 transfer took 123 s on an H200 in TF32 "
+    "(BUILD_NOTES.md, 'GPU, second lease').",
 )
 COMPILATION_CACHE_DIR = flags.DEFINE_string(
     "compilation_cache_dir",

@@ -115,10 +115,19 @@ def best_seconds(f: Callable, *args, repeats: int = 3) -> float:
     return best
 
 
-def matmul_flops_per_s(n: int = 1024, *, repeats: int = 3, precision=None) -> float:
+def probe_size(platform: str) -> int:
+    """Side of the square matmul that :func:`matmul_flops_per_s` times by default: 1024 on a CPU
+    (a few hundredths of a second there), 4096 on an accelerator, which a 1024 product does not
+    fill (an H200, float32: 11-17 TFLOP/s at 1024 against 45 at 4096; BUILD_NOTES "GPU")."""
+    return 1024 if platform == "cpu" else 4096
+
+
+def matmul_flops_per_s(n: int | None = None, *, repeats: int = 3, precision=None) -> float:
     """This device's rate for one square float32 ``(n, n) @ (n, n)`` matmul, in FLOP/s (best
-    of ``repeats``). ``precision``: a ``jax.lax.Precision``; None uses the current default
-    (``jax.default_matmul_precision``)."""
+    of ``repeats``); ``n`` None: :func:`probe_size` of the default backend. ``precision``: a
+    ``jax.lax.Precision``; None uses the current default (``jax.default_matmul_precision``)."""
+    if n is None:
+        n = probe_size(jax.default_backend())
     a = jax.random.normal(jax.random.key(0), (n, n), jax.numpy.float32)
     f = jax.jit(lambda x: jax.numpy.dot(x, x, precision=precision))
     return 2.0 * n**3 / best_seconds(f, a, repeats=repeats)

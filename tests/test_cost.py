@@ -1,6 +1,7 @@
 """The timing helpers in ``mst_jax.cost`` (the runner's estimate line and the benchmarks use them)."""
 
 import jax
+import numpy as np
 
 from mst_jax import cost
 
@@ -25,6 +26,18 @@ def test_matmul_rate_counts_two_flops_per_multiply_add(monkeypatch):
     rate = cost.matmul_flops_per_s(64, repeats=4, precision=jax.lax.Precision.HIGHEST)
     assert rate == 2 * 64**3 / 0.5
     assert seen == {"shape": (64, 64), "repeats": 4}
+
+
+def test_matmul_probe_fills_an_accelerator(monkeypatch):
+    """The default probe is 1024 on the CPU and 4096 on a GPU (a 1024 product leaves an H200
+    two thirds idle, so the run's time estimate came out 3-4x too long there)."""
+    seen = {}
+    monkeypatch.setattr(cost, "best_seconds", lambda f, a, repeats: seen.setdefault("n", a.shape[0]) and 1.0)
+    monkeypatch.setattr(cost.jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(cost.jax.random, "normal", lambda key, shape, dtype: np.zeros(shape, np.float32))
+    cost.matmul_flops_per_s()
+    assert seen["n"] == 4096
+    assert cost.probe_size("cpu") == 1024 and cost.probe_size("tpu") == 4096
 
 
 def test_bench_docstring_names_the_count_it_reports():
