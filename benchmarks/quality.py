@@ -341,14 +341,20 @@ def write_tables(out: str, rows: list[dict], entries: list[dict]) -> list[dict]:
     write_csv(os.path.join(out, "quality_summary.csv"), summary)
     plot(os.path.join(out, "quality.png"), rows, summary)
     page.write_index(os.path.join(out, "index.html"), entries, title="Quality benchmark",
-                     note=f"python3 -m benchmarks.quality {' '.join(argv_flags())}")
+                     note=f"python3 -m benchmarks.quality {' '.join(map(shlex.quote, argv_flags()))}")
     return summary
 
 
 def argv_flags() -> list[str]:
-    """This run's flags, for the notes that say how a table was made."""
-    return [f"--{h.name}={h.value}" for h in (PAIRS, CONFIG_NAMES, EXTRA, BASELINE_MAX_ITER, SOUNDFONT, DURATION_S,
-                                              SEED, REUSE)]
+    """This run's flags as a command line that makes the table again (for the notes that say
+    how it was made): unset flags left out, booleans as ``--name`` / ``--noname``."""
+    out = []
+    for h in (PAIRS, CONFIG_NAMES, EXTRA, BASELINE_MAX_ITER, SOUNDFONT, DURATION_S, OUTPUT_DIR, SEED, IDEAL, REUSE):
+        if isinstance(h.value, bool):
+            out.append(f"--{'' if h.value else 'no'}{h.name}")
+        elif h.value is not None:
+            out.append(f"--{h.name}={h.value}")
+    return out
 
 
 def main(argv):

@@ -206,6 +206,25 @@ def test_quality_benchmark_baseline_iterations_replace_the_published_count():
         assert quality.config_of("default") == quality.CONFIGS["default"]
 
 
+def test_quality_benchmark_prints_a_command_that_makes_the_table_again(tmp_path):
+    """The command line the benchmark prints and writes into its page parses back to the same
+    flags: no ``--soundfont=None`` for an unset soundfont, booleans as --name / --noname, the
+    output folder included, quoting kept."""
+    import shlex
+
+    from benchmarks import quality
+
+    chosen = dict(pairs="2,3", configs="default,baseline", extra="--max_iter=80 --stft_filters=512",
+                  baseline_max_iter=190, output_dir=str(tmp_path / "a folder"), ideal=False, reuse=True)
+    with flagsaver.flagsaver(**chosen):
+        line = " ".join(map(shlex.quote, quality.argv_flags()))
+    assert "None" not in line and "--noideal" in line and "--reuse" in line
+    with flagsaver.flagsaver():
+        flags.FLAGS(["quality", *shlex.split(line)])
+        assert {k: flags.FLAGS[k].value for k in chosen} == chosen
+        assert flags.FLAGS["soundfont"].value is None
+
+
 def test_quality_benchmarks_refuse_a_missing_soundfont(tmp_path):
     from absl import app
 
