@@ -253,10 +253,10 @@ def run(build, recorded_flags, after, stopper) -> int:
     csv_path, rows = jobs.csv, jobs.jobs
     cfg0 = rows[0].cfg
 
-    inputs = []
+    inputs, load = [], preflight.reading_once()
     for j in rows:
         try:
-            inputs.append(preflight.load_inputs(j.cfg))
+            inputs.append(preflight.load_inputs(j.cfg, load=load))
         except (RunError, audio.AudioError, ValueError) as error:
             raise _row_error(csv_path, j.line, error) from None
         n, n0 = inputs[-1].num_samples, inputs[0].num_samples

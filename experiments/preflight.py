@@ -56,16 +56,17 @@ def _check_length(what: str, n: int, cfg, notices: list[str]):
         )
 
 
-def load_inputs(cfg: _flags.RunConfig, *, duration_flag: str = "--duration") -> Inputs:
-    """Reads and checks every input (host only, nothing compiled)."""
+def load_inputs(cfg: _flags.RunConfig, *, duration_flag: str = "--duration", load=audio.load) -> Inputs:
+    """Reads and checks every input (host only, nothing compiled). ``load``: ``audio.load`` or
+    a stand-in with its signature (a batch's :func:`reading_once`)."""
     notices: list[str] = []
     content = None
     if cfg.content is not None:
-        content = audio.load(cfg.content, sr=cfg.sr, notices=notices)
+        content = load(cfg.content, sr=cfg.sr, notices=notices)
         _check_length(cfg.content, content.size, cfg, notices)
     styles = []
     for path in cfg.styles:
-        wave = audio.load(path, sr=cfg.sr, notices=notices)
+        wave = load(path, sr=cfg.sr, notices=notices)
         _check_length(path, wave.size, cfg, notices)
         styles.append(wave)
     if content is not None:
@@ -76,6 +77,24 @@ def load_inputs(cfg: _flags.RunConfig, *, duration_flag: str = "--duration") -> 
     else:
         n = styles[0].size
     return Inputs(content, styles, n, notices)
+
+
+def reading_once():
+    """``audio.load`` that reads, mixes down and resamples each file once: a later call for the
+    same path and rate gets the same waveform, and that file's notice lines are added to its
+    ``notices`` list again without being printed again (a batch whose rows share a file)."""
+    seen: dict[tuple[str, int], tuple[np.ndarray, list[str]]] = {}
+
+    def load(path: str, *, sr: int, notices: list[str]) -> np.ndarray:
+        key = (os.path.abspath(path), sr)
+        if key not in seen:
+            own: list[str] = []
+            seen[key] = (audio.load(path, sr=sr, notices=own), own)
+        wave, own = seen[key]
+        notices.extend(own)
+        return wave
+
+    return load
 
 
 def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:

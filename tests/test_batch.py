@@ -327,6 +327,30 @@ def test_cli_batch_transposes_a_shared_style_once(tmp_path, capsys, monkeypatch)
     assert calls == [2]
 
 
+def test_cli_batch_reads_a_shared_file_once_and_says_its_notices_once(tmp_path, capsys, monkeypatch):
+    """One stereo content under two styles: the file is read (mixed down) once, its notice is
+    printed once, and both rows' records still carry it."""
+    from mst_jax import audio
+
+    contents, styles, _ = examples()
+    for name, w in [("c.wav", np.stack([contents[0]] * 2, axis=1)), ("s1.wav", styles[0]),
+                    ("s2.wav", styles[1][1])]:
+        sf.write(str(tmp_path / name), w, SR, subtype="FLOAT")
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("content,style,output\nc.wav,s1.wav,a.wav\nc.wav,s2.wav,b.wav\n")
+    reads = []
+    load = audio.load
+    monkeypatch.setattr(audio, "load", lambda path, **kw: reads.append(os.path.basename(path)) or load(path, **kw))
+    code, stdout, stderr = run_main(capsys, batch=str(jobs), **TINY)
+    assert code == 0, stderr
+    assert "wrote 2 of 2 outputs" in stdout
+    assert sorted(reads) == ["c.wav", "s1.wav", "s2.wav"]
+    assert stderr.count("c.wav: 2 channels mixed down to mono") == 1, stderr
+    for stem in ("a", "b"):
+        with open(tmp_path / f"{stem}.json") as f:
+            assert any("c.wav: 2 channels mixed down to mono" in n for n in json.load(f)["notices"])
+
+
 def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys):
     contents, styles, _ = examples()
     sf.write(str(tmp_path / "c1.wav"), contents[0], SR)
