@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue 16 in one device call (BUILD_NOTES, "GPU, second lease").
+# The GPU measurements of issue 16 in two device calls (BUILD_NOTES, "GPU, second lease").
 #
-#   bash benchmarks/gpu_session.sh smoke   # environment + a tiny transfer in both precisions
-#   bash benchmarks/gpu_session.sh main    # the measurements, most important first
-#   bash benchmarks/gpu_session.sh second  # the default end to end and row 6 in float32 only
+#   bash benchmarks/gpu_session.sh smoke    # environment + a tiny transfer in both precisions
+#   bash benchmarks/gpu_session.sh quality  # call 1: the default at 500 iterations on the 8 pairs; row 6 in TF32
+#   bash benchmarks/gpu_session.sh speed    # call 2: bench, TF32 quality, long audio, the batch
 #
 # Inputs: $GPU_IN/inputs/<piece>.wav, the eight quality pairs' pieces rendered here by
 # `python3 -m benchmarks.quality` (the device machine has no FluidSynth). Outputs under $OUT
-# (at most 8 files come back): log.txt and a.tar, b.tar, c.tar holding the bench JSON and the
+# (at most 8 files come back): log.txt and one tar per step holding the bench JSON or the
 # results' WAVs and run records (their quality is measured afterwards on the CPU with
 # `python3 -m experiments.evaluate`, so the GPU minutes go to the transfers).
 # Carried wheels in .whl (jaxopt, librosa and what they need) are installed first where those are missing.
 # Every step has its own time limit and the whole call a deadline ($DEADLINE_S seconds), so
 # a step that runs long costs only the steps after it. On a fresh H200 a float32 process spent
 # over 90 s compiling and calibrating before its first iteration (BUILD_NOTES, "GPU, second
-# lease"): 15 minutes of device time hold about five such processes. SMOKE_CPU=1 runs every step at toy
+# lease"), so each mode compiles its float32 programs once and then loads them from the
+# compilation cache. 15 minutes of device time hold `quality` (DEADLINE_S=480, about nine
+# minutes with the machine's start) and about five minutes of `speed` (DEADLINE_S=270): skip
+# `smoke` when the wheels and the script are unchanged since a lease where it passed. SMOKE_CPU=1 runs every step at toy
 # sizes on a CPU, to check the script before device time is spent.
 set -u
-MODE=${1:-main}
+MODE=${1:-quality}
+case $MODE in smoke|quality|speed) ;; *) echo "usage: $0 smoke|quality|speed" >&2; exit 2;; esac
 OUT=${OUT:-out/gpu_session}
 GPU_IN=${GPU_IN:-gpu_in}
 DEADLINE_S=${DEADLINE_S:-520}
@@ -39,9 +43,9 @@ PAIRS=(piano:rock_band string_quartet:electronic rock_band:choir electronic:stri
        nylon_guitar:brass choir:nylon_guitar brass:drum_groove piano:drum_groove)
 if [ "${SMOKE_CPU:-0}" = 1 ]; then
   SIZES="--stft_filters=32 --mel_filters=16 --cqt_filters=8"
-  IT500=3; IT2000=4; IT_LONG=2; LONG_S=20; BENCH="--durations=0.5 --repeats=1 --lbfgs_iters=1 --gemm_n=256"
+  IT500=3; IT_LONG=2; LONG_S=20; BENCH="--durations=0.5 --repeats=1 --lbfgs_iters=1 --gemm_n=256"
 else
-  SIZES=""; IT500=500; IT2000=2000; IT_LONG=10; LONG_S=180; BENCH="--durations=10"
+  SIZES=""; IT500=500; IT_LONG=10; LONG_S=180; BENCH="--durations=10"
 fi
 
 left() { echo $(( DEADLINE_S - ($(date +%s) - T0) )); }
@@ -90,71 +94,67 @@ if [ "$MODE" = smoke ]; then
   exit 0
 fi
 
-if [ "$MODE" = second ]; then  # the second lease's few minutes: the default end to end, row 6 in float32
-  mkdir -p "$R/second"
-  step default500_highest 150 "${T[@]}" --content="$P0_C" --style="$P0_S" --output="$R/second/default500.wav" \
-    --max_iter=$IT500 $SIZES
-  cp "$R/second/default500.wav" "$R/second/default500.json" "$OUT/" 2>>"$LOG"
-  step bench_highest 80 python3 -m benchmarks.bench --nets=ensemble --precision=highest \
-    --json="$OUT/bench_highest.json" $BENCH
+# singles NAME PRECISION ITERS "i j ...": the default on those pairs, one process each, one after
+# another; the first compiles (minutes in float32 on a fresh GPU), the rest load the programs
+# from the compilation cache.
+singles() {
+  local name=$1 prec=$2 iters=$3 i
+  mkdir -p "$R/$name"
+  for i in $4; do
+    local c=${PAIRS[$i]%%:*} s=${PAIRS[$i]##*:}
+    step "${name}_$i" 240 "${T[@]}" --content="$GPU_IN/inputs/$c.wav" --style="$GPU_IN/inputs/$s.wav" \
+      --output="$R/$name/${i}_${c}__${s}.wav" --max_iter="$iters" --matmul_precision="$prec" $SIZES
+    pack "$name" "$name"
+  done
+}
+
+if [ "$MODE" = quality ]; then  # call 1 (~9 min): the default at 500 iterations on the eight pairs
+  # 1. float32, one process per pair (the quality issue's measures, read afterwards on the CPU;
+  #    the seconds of pairs 1-7 are a run whose programs come from the cache).
+  singles default500_highest highest $IT500 "0 1 2 3 4 5 6 7"
+  # 2. Preset 6, 500 iterations, TF32, end to end, cold then warm cache.
+  mkdir -p "$R/p6_tf32"
+  for run in cold warm; do
+    [ $run = cold ] && export JAX_COMPILATION_CACHE_DIR=/tmp/gpu_jax_cache_p6
+    step "p6_tf32_$run" 200 "${T[@]}" --content="$P0_C" --style="$P0_S" --output="$R/p6_tf32/$run.wav" \
+      --preset=6 --max_iter=$IT500 --matmul_precision=tensorfloat32 $SIZES
+  done
+  export JAX_COMPILATION_CACHE_DIR=/tmp/gpu_jax_cache
+  pack p6_tf32 p6_tf32
+  echo "=== done after $(( $(date +%s) - T0 )) s" | tee -a "$LOG"
   exit 0
 fi
 
-# 1. The default (preset 5 from the content, paper widths) on all eight pairs at 500 iterations,
-#    float32, one --batch (8 rows vmapped on one GPU).
-step batch500_highest 240 "${T[@]}" --batch="$(batch_csv batch500_highest "0 1 2 3 4 5 6 7")" \
-  --max_iter=$IT500 $SIZES
-pack a batch500_highest
-
-# 2. End to end, preset 6, 500 iterations, TF32, 10 s: cold (empty compilation cache), then warm.
-mkdir -p "$R/p6_tf32"
-for run in cold warm; do
-  [ $run = cold ] && export JAX_COMPILATION_CACHE_DIR=/tmp/gpu_jax_cache_p6
-  step "p6_tf32_$run" 150 "${T[@]}" --content="$P0_C" --style="$P0_S" --output="$R/p6_tf32/$run.wav" \
-    --preset=6 --max_iter=$IT500 --matmul_precision=tensorfloat32 $SIZES
-done
-export JAX_COMPILATION_CACHE_DIR=/tmp/gpu_jax_cache
-pack a batch500_highest p6_tf32
-
+# speed, call 2 (~9 min).
 # 3. Loss+gradient and L-BFGS-B per iteration, row 6 ensemble, 10 s: float32, TF32, bf16.
+mkdir -p "$R/bench"
 for prec in highest tensorfloat32 bfloat16; do
-  mkdir -p "$R/bench"
-  step "bench_$prec" 80 python3 -m benchmarks.bench --nets=ensemble --precision=$prec \
+  step "bench_$prec" 150 python3 -m benchmarks.bench --nets=ensemble --precision=$prec \
     --json="$R/bench/bench_$prec.json" $BENCH
 done
-pack a batch500_highest p6_tf32 bench
+pack bench bench
 
-# 4. The default on all eight pairs in TF32 (quality against step 1's float32).
-step batch500_tf32 120 "${T[@]}" --batch="$(batch_csv batch500_tf32 "0 1 2 3 4 5 6 7")" \
-  --max_iter=$IT500 --matmul_precision=tensorfloat32 $SIZES
-pack b batch500_tf32
+# 4. The default in TF32 on the eight pairs (quality against call 1's float32).
+singles default500_tf32 tensorfloat32 $IT500 "0 1 2 3 4 5 6 7"
 
-# 5. Long audio: a content clip of $LONG_S s (the piano tiled), preset 5 (float32) and 6 (TF32).
-python3 - "$P0_C" "$R/long_content.wav" "$LONG_S" <<'EOF' >>"$LOG" 2>&1
+# 5. Long audio: a content clip of $LONG_S s (the piano tiled), preset 5 (float32) and 6 (TF32);
+#    the records hold the time per iteration and the peak GPU memory (device.peak_memory_bytes).
+python3 - "$P0_C" "$R/long_content.wav" "$LONG_S" <<'PY' >>"$LOG" 2>&1
 import sys, numpy as np, soundfile as sf
 x, sr = sf.read(sys.argv[1], dtype="float32")
-n = int(float(sys.argv[3]) * sr)
-sf.write(sys.argv[2], np.resize(x, n), sr, subtype="FLOAT")
-EOF
+sf.write(sys.argv[2], np.resize(x, int(float(sys.argv[3]) * sr)), sr, subtype="FLOAT")
+PY
 mkdir -p "$R/long"
-step long_p5 100 "${T[@]}" --content="$R/long_content.wav" --style="$P0_S" --output="$R/long/p5.wav" \
+step long_p5 200 "${T[@]}" --content="$R/long_content.wav" --style="$P0_S" --output="$R/long/p5.wav" \
   --max_iter=$IT_LONG $SIZES
-step long_p6_tf32 140 "${T[@]}" --content="$R/long_content.wav" --style="$P0_S" --output="$R/long/p6_tf32.wav" \
+step long_p6_tf32 200 "${T[@]}" --content="$R/long_content.wav" --style="$P0_S" --output="$R/long/p6_tf32.wav" \
   --preset=6 --max_iter=$IT_LONG --matmul_precision=tensorfloat32 $SIZES
-rm -f "$R/long/"*.wav  # the records (time, peak memory) are what matter; the WAVs are 16 MB each
-pack b batch500_tf32 long
+rm -f "$R/long/"*.wav  # the records are what matter; the WAVs are 16 MB each
+pack long long
 
-# 6. One after another: the default on pairs 0 and 1 as single runs (warm cache), 500 iterations.
-mkdir -p "$R/single500"
-for i in 0 1; do
-  c=${PAIRS[$i]%%:*}; s=${PAIRS[$i]##*:}
-  step "single500_$i" 60 "${T[@]}" --content="$GPU_IN/inputs/$c.wav" --style="$GPU_IN/inputs/$s.wav" \
-    --output="$R/single500/${i}_${c}__${s}.wav" --max_iter=$IT500 $SIZES
-done
-pack b batch500_tf32 long single500
-
-# 7. More iterations where the default has not beaten the baseline on the CPU: 2000, float32.
-step batch2000_highest 400 "${T[@]}" --batch="$(batch_csv batch2000_highest "2 3 5 6 7")" \
-  --max_iter=$IT2000 $SIZES
-pack c batch2000_highest
+# 6. Many at once: the eight pairs as one --batch, float32 (transfers per hour against step 1's
+#    one after another).
+step batch500_highest 300 "${T[@]}" --batch="$(batch_csv batch500_highest "0 1 2 3 4 5 6 7")" \
+  --max_iter=$IT500 $SIZES
+pack batch500_highest batch500_highest
 echo "=== done after $(( $(date +%s) - T0 )) s" | tee -a "$LOG"
