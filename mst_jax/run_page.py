@@ -75,9 +75,13 @@ def _seconds(value) -> str:
 
 
 def _device(record: Mapping) -> str:
+    """Platform / device kind, and the accelerator's peak memory where the record has it."""
     dev = record.get("device", {})
     parts = [str(dev[k]) for k in ("platform", "device_kind") if dev.get(k)]
-    return " / ".join(dict.fromkeys(parts)) or "?"
+    text = " / ".join(dict.fromkeys(parts)) or "?"
+    if dev.get("peak_memory_bytes"):
+        text += f", peak memory {dev['peak_memory_bytes'] / 1e9:.2f} GB"
+    return text
 
 
 def _status(record: Mapping) -> str:

@@ -196,6 +196,16 @@ def test_no_quality_block_without_quality_and_interrupted_run_says_so(tmp_path):
     _assert_numbers_match(parsed, record)
 
 
+def test_run_page_gives_the_accelerators_peak_memory(tmp_path):
+    """A GPU run's record carries its peak device memory; the page says it beside the device."""
+    record, o = _record(tmp_path)
+    record["device"] = {"platform": "gpu", "device_kind": "NVIDIA H200", "peak_memory_bytes": 3_504_000_000}
+    html = open(_write(tmp_path, record, o)).read()
+    assert "gpu / NVIDIA H200, peak memory 3.50 GB" in html
+    record["device"] = {"platform": "cpu", "device_kind": "cpu", "peak_memory_bytes": None}
+    assert "peak memory" not in open(_write(tmp_path, record, o)).read()
+
+
 def test_unplayable_input_gets_a_note_and_the_folder_copies(tmp_path):
     record, o = _record(tmp_path, content="in/content.aiff")
     html_path = _write(tmp_path, record, o)
