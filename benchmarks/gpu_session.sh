@@ -4,6 +4,7 @@
 #   bash benchmarks/gpu_session.sh smoke    # environment + a tiny transfer in both precisions
 #   bash benchmarks/gpu_session.sh quality  # call 1: the default at 500 iterations on the 8 pairs; row 6 in TF32
 #   bash benchmarks/gpu_session.sh speed    # call 2: bench, TF32 quality, long audio, the batch
+#   bash benchmarks/gpu_session.sh evaluate DIR  # here, afterwards: measure the returned results
 #
 # Inputs: $GPU_IN/inputs/<piece>.wav, the eight quality pairs' pieces rendered here by
 # `python3 -m benchmarks.quality` (the device machine has no FluidSynth). Outputs under $OUT
@@ -21,7 +22,23 @@
 # sizes on a CPU, to check the script before device time is spent.
 set -u
 MODE=${1:-quality}
-case $MODE in smoke|quality|speed) ;; *) echo "usage: $0 smoke|quality|speed" >&2; exit 2;; esac
+case $MODE in smoke|quality|speed|evaluate) ;; *) echo "usage: $0 smoke|quality|speed|evaluate DIR" >&2; exit 2;; esac
+
+if [ "$MODE" = evaluate ]; then  # here, after a lease: the quality of every returned transfer
+  DIR=${2:?usage: $0 evaluate DIR (the folder the device tool put the tars in)}
+  GPU_IN=${GPU_IN:-gpu_in}
+  for tar in "$DIR"/*.tar; do
+    X=$(mktemp -d); tar -xf "$tar" -C "$X"
+    for wav in "$X"/*/*_*__*.wav; do
+      [ -e "$wav" ] || continue
+      base=$(basename "$wav" .wav); pair=${base#*_}; c=${pair%%__*}; s=${pair##*__}
+      echo "== $(basename "$tar" .tar)/$base"
+      python3 -m experiments.evaluate --content="$GPU_IN/inputs/$c.wav" --style="$GPU_IN/inputs/$s.wav" "$wav"
+    done
+    rm -rf "$X"
+  done
+  exit 0
+fi
 OUT=${OUT:-out/gpu_session}
 GPU_IN=${GPU_IN:-gpu_in}
 DEADLINE_S=${DEADLINE_S:-520}
