@@ -18,8 +18,9 @@
 # lease"), so each mode compiles its float32 programs once and then loads them from the
 # compilation cache. 15 minutes of device time hold `quality` (DEADLINE_S=480, about nine
 # minutes with the machine's start) and about five minutes of `speed` (DEADLINE_S=270): skip
-# `smoke` when the wheels and the script are unchanged since a lease where it passed. SMOKE_CPU=1 runs every step at toy
-# sizes on a CPU, to check the script before device time is spent.
+# `smoke` when the wheels and the script are unchanged since a lease where it passed.
+# SMOKE_CPU=1 runs every step at toy sizes on a CPU, to check the script before device time
+# is spent.
 set -u
 MODE=${1:-quality}
 case $MODE in smoke|quality|speed|evaluate) ;; *) echo "usage: $0 smoke|quality|speed|evaluate DIR" >&2; exit 2;; esac
