@@ -81,14 +81,20 @@ step() {
   return $rc
 }
 
+# pair_files I NAME: pair I's content, style and output paths (the output as the quality
+# benchmark names it, benchmarks.quality.transfer_path: $R/NAME/<I>_<content>__<style>.wav).
+pair_files() {
+  local c=${PAIRS[$1]%%:*} s=${PAIRS[$1]##*:}
+  echo "$PWD/$GPU_IN/inputs/$c.wav" "$PWD/$GPU_IN/inputs/$s.wav" "$R/$2/${1}_${c}__${s}.wav"
+}
+
 # batch_csv NAME "i j ...": a --batch CSV of those pairs writing under $R/NAME.
 batch_csv() {
-  local name=$1 idx=$2 csv=$R/$1.csv
+  local name=$1 idx=$2 csv=$R/$1.csv i
   mkdir -p "$R/$name"
   echo "content,style,output" >"$csv"
   for i in $idx; do
-    local c=${PAIRS[$i]%%:*} s=${PAIRS[$i]##*:}
-    echo "$PWD/$GPU_IN/inputs/$c.wav,$PWD/$GPU_IN/inputs/$s.wav,$R/$name/${i}_${c}__${s}.wav" >>"$csv"
+    pair_files "$i" "$name" | tr ' ' ',' >>"$csv"
   done
   echo "$csv"
 }
@@ -119,9 +125,9 @@ singles() {
   local name=$1 prec=$2 iters=$3 i
   mkdir -p "$R/$name"
   for i in $4; do
-    local c=${PAIRS[$i]%%:*} s=${PAIRS[$i]##*:}
-    step "${name}_$i" 240 "${T[@]}" --content="$GPU_IN/inputs/$c.wav" --style="$GPU_IN/inputs/$s.wav" \
-      --output="$R/$name/${i}_${c}__${s}.wav" --max_iter="$iters" --matmul_precision="$prec" $SIZES
+    local files; read -r -a files <<<"$(pair_files "$i" "$name")"
+    step "${name}_$i" 240 "${T[@]}" --content="${files[0]}" --style="${files[1]}" \
+      --output="${files[2]}" --max_iter="$iters" --matmul_precision="$prec" $SIZES
     pack "$name" "$name"
   done
 }
