@@ -163,7 +163,7 @@ def read_csv(csv_path: str) -> list[tuple[int, str, tuple[str, ...], str]]:
     return out
 
 
-def builder(content_flag, init_flag):
+def builder(content_flag, init_flag, floor_flag=None):
     """``build(notices) -> Jobs`` for :func:`experiments._runner.execute`: every row validated."""
 
     def build(notices: list[str]) -> Jobs:
@@ -173,6 +173,11 @@ def builder(content_flag, init_flag):
                 raise ValueError(
                     f"--{holder.name}: not used with --batch (each CSV row names its files)"
                 )
+        if floor_flag is not None and floor_flag.value not in (None, 0):
+            raise ValueError(
+                f"--{floor_flag.name}: not available with --batch (its rows run as one "
+                "optimisation, so none can stop alone)"
+            )
         if _flags.RESUME.value:
             raise ValueError("--resume: not available with --batch (a batch keeps no state files)")
         if not csv_path.strip():

@@ -29,6 +29,9 @@ DEFAULT_MAX_ITER = 500  # SPEC.md §1: from noise (--init=noise, texture, recons
 # largest of 80/120/160 that kept chroma >= 0.7 on all eight benchmark pairs, and 10 s at paper
 # width then fit in two minutes on 2 CPU cores (benchmarks/quality.py; BUILD_NOTES.md "Quality").
 DEFAULT_MAX_ITER_FROM_CONTENT = 120
+# Iterations between content-floor checks (--content_floor) when --chunk is not given: each
+# check costs about 0.06 s for 10 s of audio, a chunk at paper width about 7 s.
+FLOOR_CHUNK = 10
 MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
@@ -310,6 +313,9 @@ class RunConfig:
       quality: measure the result (``--quality``, :mod:`mst_jax.evaluate`).
       style_shifts: semitones by which each style clip is also transposed for its grams
         (``--style_shifts``; ``(0,)``: the clips as given).
+      content_floor: stop when the result's chroma correlation with the content falls below
+        this, keeping the last iterate above it (``--content_floor``, transfer from the
+        content; :mod:`mst_jax.content_floor`); None: run every iteration.
     """
 
     script: str
@@ -332,6 +338,7 @@ class RunConfig:
     quality: bool = True
     page: bool = True
     style_shifts: tuple[int, ...] = (0,)
+    content_floor: float | None = None
 
     @property
     def max_iter(self) -> int:

@@ -9,7 +9,9 @@ Order of work (issue 7: nothing is compiled before every input has been checked)
    measure each term's gradient norm at the initial noise and set β by Eq. 7-8;
 3. run ``mst_jax.synthesis.synthesize`` in chunks: one progress line per chunk, a checkpoint
    (WAV + resumable state) every ``--checkpoint_every`` iterations, SIGINT/SIGTERM polled
-   between chunks;
+   between chunks; with ``--content_floor`` the content kept is measured each chunk
+   (:mod:`mst_jax.content_floor`) and the run stops below the floor, keeping the last
+   iterate above it;
 4. write, each atomically: the WAV, the run record ``<stem>.json``, the figure ``<stem>.png``,
    then (unless ``--nopage``) the loss figure ``<stem>.loss.png`` and the listening page
    ``<stem>.html`` (:mod:`mst_jax.run_page`), also when interrupted.
@@ -40,7 +42,7 @@ import numpy as np
 from experiments import _flags, compile_cache, console, objectives, outputs, preflight, resume
 from experiments.console import EXIT_BAD_INPUT, EXIT_FAILED, RunError, notice, one_line, say
 from experiments.preflight import Inputs
-from mst_jax import audio, filters, losses, synthesis, transpose, writing
+from mst_jax import audio, content_floor, filters, losses, synthesis, transpose, writing
 
 
 def style_clips(cfg: _flags.RunConfig, inputs: Inputs) -> list[np.ndarray]:
@@ -96,6 +98,8 @@ def calibrated(objective, norms: dict[str, float]):
         ) from None
     return objective._replace(params=dict(objective.params, beta={k: jnp.float32(v) for k, v in beta.items()}))
 
+
+FLOOR_STOP = "content floor"  # the stop reason of a run that fell below --content_floor
 
 After = Callable[[_flags.RunConfig, Inputs, np.ndarray, dict, bool], None]
 
@@ -236,19 +240,36 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     seconds: list[float] = []
     start_iteration = int(saved["meta"]["iteration"]) if saved else 0
     chunks = {"n": 0, "it": start_iteration, "last_checkpoint": start_iteration}
+    wave_of = lambda x: outputs.to_wave(cfg, np.array(x), inputs.num_samples)  # noqa: E731
+    if cfg.content_floor is not None:
+        x_first = state.x if state is not None else x0
+        chunks["floor"] = content_floor.start(
+            inputs.content, sr=cfg.sr, floor=cfg.content_floor, iteration=start_iteration,
+            x=x_first, wave=wave_of(x_first),
+        )
+
+    def should_stop():
+        if "floor" in chunks and chunks["floor"].crossed:
+            return FLOOR_STOP
+        return stopper()
 
     def on_chunk(info):
         seconds.extend([info["seconds_per_iteration"]] * (info["iteration"] - chunks["it"]))
         chunks["it"] = info["iteration"]
-        console.report_progress(cfg.script, info, cfg.max_iter, chunks["n"] == 0)
-        chunks["n"] += 1
         it = info["iteration"]
+        extra = ""
+        if "floor" in chunks:
+            x = info["state"].x
+            chunks["floor"] = content_floor.check(chunks["floor"], it, x, wave_of(x), sr=cfg.sr)
+            extra = f"  content kept {chunks['floor'].checks[-1][1]:.2f}"
+        console.report_progress(cfg.script, info, cfg.max_iter, chunks["n"] == 0, extra)
+        chunks["n"] += 1
         every = cfg.checkpoint_every
         if (
             every
             and it // every > chunks["last_checkpoint"] // every
             and it < cfg.max_iter
-            and not stopper()
+            and not should_stop()
         ):
             chunks["last_checkpoint"] = it
             st = info["state"]
@@ -272,8 +293,19 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         solver=cfg.solver,
         state=state,
         on_chunk=on_chunk,
-        should_stop=stopper,
+        should_stop=should_stop,
     )
+    if "floor" in chunks:
+        # The result is the last iterate at or above the floor (the run's last one if none fell below).
+        floor = chunks["floor"]
+        result = result._replace(
+            wave=floor.kept_x,
+            stop_reason=(
+                FLOOR_STOP
+                if floor.crossed and result.stop_reason != "non-finite loss"
+                else result.stop_reason
+            ),
+        )
     interrupted = result.stop_reason == "interrupted"
     iteration = int(result.state.iteration)
     signum = stopper.signum
@@ -307,6 +339,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         "wall_seconds": wall,
         "iterations": iteration,
         "stop_reason": result.stop_reason,
+        **({"content_floor": content_floor.record(chunks["floor"])} if "floor" in chunks else {}),
         "interrupted": interrupted,
         "resumed": saved is not None,
         "config": outputs.config_record(cfg),
@@ -360,6 +393,9 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         f"{', ' + paths.html if cfg.page else ''}; "
         f"{iteration} iterations ({result.stop_reason}), median {spi:.3g} s/iteration, {wall:.1f} s in all"
     )
+    if "floor" in chunks and chunks["floor"].crossed:
+        say(f"{cfg.script}: {content_floor.summary(chunks['floor'])}")
     if cfg.quality:
         say(f"{cfg.script}: {record['quality']['verdict']}")
     return 0
+

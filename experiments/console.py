@@ -74,15 +74,16 @@ def hms(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def report_progress(script: str, info: dict, max_iter: int, first: bool):
-    """One progress line: iteration, total loss, seconds per iteration, estimated time left."""
+def report_progress(script: str, info: dict, max_iter: int, first: bool, extra: str = ""):
+    """One progress line: iteration, total loss, seconds per iteration, estimated time left
+    (and ``extra``, e.g. the content kept, appended)."""
     it, spi = info["iteration"], info["seconds_per_iteration"]
     # The first chunk's time is mostly compilation: no estimate from it.
     eta = float("nan") if first and it < max_iter else (max_iter - it) * spi
     note = " (first chunk: includes compilation)" if first else ""
     say(
         f"{script}: iteration {it}/{max_iter}  loss {info['loss']:.6g}  "
-        f"{spi:.3g} s/iteration  ETA {hms(eta)}{note}"
+        f"{spi:.3g} s/iteration  ETA {hms(eta)}{extra}{note}"
     )
 
 

@@ -21,6 +21,7 @@ from experiments._flags import (
     DEFAULT_MAX_ITER_FROM_CONTENT,
     DEFAULT_PRESET,
     DEMO,
+    FLOOR_CHUNK,
     GAMMAS,
     GRIFFINLIM_ITER,
     HOP_LENGTH,
@@ -229,11 +230,28 @@ def _style_shifts() -> tuple[int, ...]:
         raise _flag_error(STYLE_SHIFTS, given, str(e)) from None
 
 
+def _content_floor(value, holder, script: str, init: str, preset: str) -> float | None:
+    """``--content_floor`` validated: None (or 0) for no floor, else a value in (0, 1]."""
+    if value is None or value == 0:
+        return None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise _flag_error(holder, value, "must be in (0, 1], or 0 for no floor")
+    if script != "transfer" or init != "content":
+        raise _flag_error(
+            holder, value, "needs --init=content (from noise there is no content to keep; 0 turns it off)"
+        )
+    if preset == "baseline":
+        raise _flag_error(holder, value, "not with --preset=baseline (it optimises a spectrogram; 0 turns it off)")
+    return float(value)
+
+
 def run_config(
     script: str,
     *,
     content: str | None = None,
     content_flag=None,
+    content_floor: float | None = None,
+    content_floor_flag=None,
     init: str = "noise",
     duration_s: float | None = None,
     duration_flag=None,
@@ -246,6 +264,8 @@ def run_config(
       script: ``"transfer"``, ``"texture"`` or ``"reconstruct"``.
       content: ``--content`` (transfer) or ``--input`` (reconstruct); None means unset.
       content_flag: that flag's holder (for messages).
+      content_floor: ``--content_floor`` (transfer only; None or 0: no floor).
+      content_floor_flag: its holder.
       init: ``--init`` (transfer only).
       duration_s: ``--duration`` (texture only).
       duration_flag: its holder.
@@ -346,6 +366,9 @@ def run_config(
     ):
         raise _flag_error(duration_flag, duration_s, "must be a finite number of seconds > 0")
 
+    floor = _content_floor(content_floor, content_floor_flag, script, init, preset)
+    if floor is not None and not CHUNK.present:
+        chunk = FLOOR_CHUNK  # measured every chunk: finer than the default 25
     lower, upper = objectives.of(preset).bounds
     solver = SolverConfig(
         max_iter=max_iter,
@@ -389,4 +412,5 @@ def run_config(
         quality=QUALITY.value,
         page=PAGE.value,
         style_shifts=shifts,
+        content_floor=floor,
     )

@@ -22,6 +22,14 @@ INIT = flags.DEFINE_enum(
     "Initial waveform: the content itself (default: keeps the content, BUILD_NOTES.md 'Quality'), "
     "or the paper's N(0, 1e-3^2) noise from --seed.",
 )
+CONTENT_FLOOR = flags.DEFINE_float(
+    "content_floor",
+    None,
+    "Stop when the result's chroma correlation with the content (melody and harmony, as the "
+    "quality line's 'content kept') falls below this, and keep the last result above it; "
+    "measured every --chunk iterations (10 unless given). With a larger --max_iter it takes "
+    "as much style as each pair's content survives. Needs --init=content; 0 turns it off.",
+)
 flags.adopt_module_key_flags(_flags)
 flags.adopt_module_key_flags(_batch)
 
@@ -30,15 +38,21 @@ def build(notices):
     """The flags of this script as a RunConfig (validated, nothing compiled)."""
     _batch.check_unused()
     return resolve.run_config(
-        "transfer", content=CONTENT.value, content_flag=CONTENT, init=INIT.value, notices=notices
+        "transfer",
+        content=CONTENT.value,
+        content_flag=CONTENT,
+        content_floor=CONTENT_FLOOR.value,
+        content_floor_flag=CONTENT_FLOOR,
+        init=INIT.value,
+        notices=notices,
     )
 
 
 def main(argv):
-    recorded = _flags.flag_values((CONTENT, INIT, *_flags.SHARED))
+    recorded = _flags.flag_values((CONTENT, INIT, CONTENT_FLOOR, *_flags.SHARED))
     if _batch.BATCH.value is not None:
         recorded.update(_flags.flag_values(_batch.FLAGS))
-        _runner.execute(argv, _batch.builder(CONTENT, INIT), recorded, run=_batch.run)
+        _runner.execute(argv, _batch.builder(CONTENT, INIT, CONTENT_FLOOR), recorded, run=_batch.run)
         return
     _runner.execute(argv, build, recorded)
 

@@ -95,6 +95,13 @@ def _status(record: Mapping) -> str:
         )
     else:
         head = f"{it} iterations of {total} ({record.get('stop_reason', '?')})."
+    floor = record.get("content_floor")
+    if floor and floor.get("crossed"):
+        head += (
+            f" The content fell below the floor {page.fmt(floor.get('floor'))}: the result is "
+            f"iteration {floor.get('kept_iteration')}'s, the last that kept it "
+            f"({page.fmt(floor.get('kept_chroma'))})."
+        )
     return f"{head} {page.fmt(seconds)} s in all on {_device(record)}."
 
 
@@ -188,6 +195,12 @@ def _config(record: Mapping) -> str:
         ("seconds in all", page.num_cell(record.get("wall_seconds"), "wall_seconds"), None),
         ("median s/iteration", page.num_cell(median), None),
     ]
+    floor = record.get("content_floor")
+    if floor:
+        checks = ", ".join(f"{it}: {page.fmt(c)}" for it, c in floor.get("checks", []))
+        items.append(("content floor", page.text_cell(
+            f"{page.fmt(floor.get('floor'))}; kept iteration {floor.get('kept_iteration')}; "
+            f"chroma with the content at each check: {checks}"), None))
     if record.get("batch"):
         b = record["batch"]
         items.append(("batch", page.text_cell(f"CSV line {b.get('line')} of {b.get('size')} rows; {b.get('note', '')}"), None))

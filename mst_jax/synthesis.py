@@ -322,7 +322,7 @@ def synthesize(
     solver: SolverConfig = SolverConfig(),
     state: SynthesisState | None = None,
     on_chunk: Callable[[dict], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str] | None = None,
 ) -> Result:
     """Minimise ``objective`` over the waveform with ``solver.optimizer`` within the bounds.
 
@@ -336,7 +336,8 @@ def synthesize(
       on_chunk: called after every chunk with a dict: ``iteration``, ``loss``,
         ``best_loss``, ``seconds_per_iteration``, ``state``, ``loss_history``,
         ``term_history`` (the histories so far).
-      should_stop: polled between chunks; True stops the run ("interrupted").
+      should_stop: polled between chunks; True stops the run (stop reason "interrupted"),
+        a non-empty string stops it with that string as the stop reason.
 
     Returns:
       A :class:`Result`; ``wave`` is the best iterate seen.
@@ -354,8 +355,9 @@ def synthesize(
     loss_hist, term_hist, secs = [], [], []
     stop_reason = "max_iter"
     while int(state.iteration) < max_iter:
-        if should_stop is not None and should_stop():
-            stop_reason = "interrupted"
+        stop = should_stop() if should_stop is not None else False
+        if stop:
+            stop_reason = stop if isinstance(stop, str) else "interrupted"
             break
         n = min(solver.chunk, max_iter - int(state.iteration))
         t0 = time.perf_counter()
