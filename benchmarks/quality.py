@@ -11,7 +11,8 @@ configuration, each run in its own process (so the seconds are what a user waits
 and calibration included; the compilation cache is shared). Each run's record carries its
 ``quality`` block (:mod:`mst_jax.evaluate`); this script collects them into
 
-* ``quality.csv``: one row per (configuration, pair): seconds, iterations, every measure;
+* ``quality.csv``: one row per (configuration, pair): seconds, iterations (run, and the one
+  whose iterate was written: earlier with ``--content_floor``), every measure;
 * ``quality_summary.csv``: per configuration, the mean over pairs and the pass counts of the
   quality goals (chroma correlation with the content >= 0.6, MFCC distance ratio <= 0.5,
   flatness at most 0.02 above the noisier input);
@@ -245,6 +246,8 @@ def row_of(config: str, index: int, content: str, style: str, record: dict) -> d
         "style": style,
         "seconds": round(record["benchmark_seconds"], 2),
         "iterations": record["iterations"],
+        # the iterate written: earlier than the last one run when a --content_floor stopped the run
+        "result_iteration": record.get("content_floor", {}).get("kept_iteration", record["iterations"]),
     }
     row.update({k: values.get(k) for k in FIELDS})
     return row

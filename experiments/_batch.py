@@ -190,6 +190,7 @@ def builder(content_flag, init_flag, floor_flag=None):
                     content=content,
                     content_flag=content_flag,
                     init=init_flag.value,
+                    content_floor=0,  # none: the rows run as one optimisation
                     styles=styles,
                     notices=notices if not jobs else [],
                 )

@@ -29,6 +29,11 @@ DEFAULT_MAX_ITER = 500  # SPEC.md §1: from noise (--init=noise, texture, recons
 # largest of 80/120/160 that kept chroma >= 0.7 on all eight benchmark pairs, and 10 s at paper
 # width then fit in two minutes on 2 CPU cores (benchmarks/quality.py; BUILD_NOTES.md "Quality").
 DEFAULT_MAX_ITER_FROM_CONTENT = 120
+# A transfer from the content stops where its chroma correlation with the content falls below
+# this and writes the last iterate above it (mst_jax.content_floor). 0.7 is the margin the
+# iteration rule above kept (0.1 over issue 12's 0.6 goal); it changed no result on the eight
+# FluidR3 pairs and kept the one TimGM6mb pair that lost its content (BUILD_NOTES.md "Quality").
+DEFAULT_CONTENT_FLOOR = 0.7
 # Iterations between content-floor checks (--content_floor) when --chunk is not given: each
 # check costs about 0.06 s for 10 s of audio, a chunk at paper width about 7 s.
 FLOOR_CHUNK = 10
@@ -89,8 +94,10 @@ RESUME = flags.DEFINE_bool(
 )
 CHUNK = flags.DEFINE_integer(
     "chunk",
-    SolverConfig().chunk,  # one default, the library's
-    "Iterations per compiled chunk: one progress line, checkpoint and signal check each.",
+    None,
+    f"Iterations per compiled chunk: one progress line, checkpoint and signal check each "
+    f"(default {SolverConfig().chunk}, the library's; {FLOOR_CHUNK} with --content_floor, "
+    f"which is measured every chunk).",
 )
 RAW_WEIGHTS = flags.DEFINE_bool(
     "raw_weights", False, "Use beta = Gamma as is, instead of Eq. 7-8 gradient-norm weighting."

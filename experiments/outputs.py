@@ -177,6 +177,7 @@ def config_record(cfg: _flags.RunConfig) -> dict:
         "seed": cfg.seed,
         "sr": cfg.sr,
         "init": cfg.init,
+        "content_floor": cfg.content_floor,
         "duration_s": cfg.duration_s,
         "normalize_output": cfg.normalize,
         "subtype": cfg.subtype,

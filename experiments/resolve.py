@@ -18,6 +18,7 @@ from experiments._flags import (
     CHECKPOINT_EVERY,
     CHUNK,
     DEFAULT_MAX_ITER,
+    DEFAULT_CONTENT_FLOOR,
     DEFAULT_MAX_ITER_FROM_CONTENT,
     DEFAULT_PRESET,
     DEMO,
@@ -169,7 +170,8 @@ def _validate_sizes() -> dict:
 
 
 def _common(script: str, demo: bool, init: str = "noise"):
-    """Validated shared scalars: (max_iter, sr, seed, chunk, checkpoint_every, n_fft, hop, subtype)."""
+    """Validated shared scalars: (max_iter, sr, seed, chunk (None: unset), checkpoint_every, n_fft,
+    hop, tol)."""
     max_iter = MAX_ITER.value
     if max_iter is None:
         if demo:
@@ -179,7 +181,7 @@ def _common(script: str, demo: bool, init: str = "noise"):
     _int_flag(MAX_ITER, max_iter, minimum=1)
     sr = _int_flag(SR, SR.value, minimum=MIN_SR, maximum=MAX_SR)
     seed = _int_flag(SEED, SEED.value, minimum=0, maximum=2**32 - 1)
-    chunk = _int_flag(CHUNK, CHUNK.value, minimum=1)
+    chunk = None if CHUNK.value is None else _int_flag(CHUNK, CHUNK.value, minimum=1)
     every = _int_flag(CHECKPOINT_EVERY, CHECKPOINT_EVERY.value, minimum=0)
     n_fft = _int_flag(N_FFT, N_FFT.value, minimum=16)
     hop = _int_flag(HOP_LENGTH, HOP_LENGTH.value, minimum=1)
@@ -231,8 +233,15 @@ def _style_shifts() -> tuple[int, ...]:
 
 
 def _content_floor(value, holder, script: str, init: str, preset: str) -> float | None:
-    """``--content_floor`` validated: None (or 0) for no floor, else a value in (0, 1]."""
-    if value is None or value == 0:
+    """``--content_floor`` validated: None for no floor, else a value in (0, 1].
+
+    Unset (None), a transfer from the content gets :data:`DEFAULT_CONTENT_FLOOR` and every other
+    run none; 0 turns it off; a value given for a run that cannot have one is an error.
+    """
+    if value is None:
+        waveform_from_content = script == "transfer" and init == "content" and preset != "baseline"
+        return DEFAULT_CONTENT_FLOOR if waveform_from_content else None
+    if value == 0:
         return None
     if not (math.isfinite(value) and 0.0 < value <= 1.0):
         raise _flag_error(holder, value, "must be in (0, 1], or 0 for no floor")
@@ -264,7 +273,7 @@ def run_config(
       script: ``"transfer"``, ``"texture"`` or ``"reconstruct"``.
       content: ``--content`` (transfer) or ``--input`` (reconstruct); None means unset.
       content_flag: that flag's holder (for messages).
-      content_floor: ``--content_floor`` (transfer only; None or 0: no floor).
+      content_floor: ``--content_floor`` (transfer only; None: the default for the run, 0: no floor).
       content_floor_flag: its holder.
       init: ``--init`` (transfer only).
       duration_s: ``--duration`` (texture only).
@@ -367,8 +376,8 @@ def run_config(
         raise _flag_error(duration_flag, duration_s, "must be a finite number of seconds > 0")
 
     floor = _content_floor(content_floor, content_floor_flag, script, init, preset)
-    if floor is not None and not CHUNK.present:
-        chunk = FLOOR_CHUNK  # measured every chunk: finer than the default 25
+    if chunk is None:  # a content floor is measured every chunk: finer chunks than the library's
+        chunk = FLOOR_CHUNK if floor is not None else SolverConfig().chunk
     lower, upper = objectives.of(preset).bounds
     solver = SolverConfig(
         max_iter=max_iter,

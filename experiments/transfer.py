@@ -25,10 +25,11 @@ INIT = flags.DEFINE_enum(
 CONTENT_FLOOR = flags.DEFINE_float(
     "content_floor",
     None,
-    "Stop when the result's chroma correlation with the content (melody and harmony, as the "
-    "quality line's 'content kept') falls below this, and keep the last result above it; "
-    "measured every --chunk iterations (10 unless given). With a larger --max_iter it takes "
-    "as much style as each pair's content survives. Needs --init=content; 0 turns it off.",
+    f"Stop when the result's chroma correlation with the content (melody and harmony, the "
+    f"quality line's 'content kept') falls below this, and write the last result above it; "
+    f"measured every --chunk iterations (10 unless given). Default {_flags.DEFAULT_CONTENT_FLOOR} "
+    f"from the content (none from noise, for the baseline or with --batch); 0 turns it off. "
+    f"With a larger --max_iter each pair takes as much style as its content survives.",
 )
 flags.adopt_module_key_flags(_flags)
 flags.adopt_module_key_flags(_batch)

@@ -75,7 +75,7 @@ def start(content, *, sr: int, floor: float, iteration: int, x, wave) -> FloorSt
 
     Raises:
       ValueError: ``floor`` outside (0, 1], or the first iterate already below it (a run
-        from noise has no content to keep: start from the content).
+        from noise has no content to keep; a resumed run may have passed a higher floor).
     """
     if not (isinstance(floor, (int, float)) and 0.0 < floor <= 1.0):
         raise ValueError(f"content floor {floor!r}: must be in (0, 1]")
@@ -83,8 +83,9 @@ def start(content, *, sr: int, floor: float, iteration: int, x, wave) -> FloorSt
     kept = _kept(content_chroma, wave, sr)
     if not kept >= floor:
         raise ValueError(
-            f"the starting waveform keeps chroma {kept:.2f} of the content, below the floor "
-            f"{floor:g}: a content floor needs a run that starts from the content"
+            f"content floor {floor:g}: the iterate at iteration {iteration} keeps chroma "
+            f"{kept:.2f} of the content, already below it (a floor needs a run that starts from "
+            "the content, or a resumed one still above it)"
         )
     return FloorState(
         float(floor), int(sr), content_chroma, ((int(iteration), kept),), int(iteration),

@@ -46,9 +46,12 @@ def write_loss_figure(png_path: str, record: Mapping) -> None:
 
     weighted = {k: list(v) for k, v in record.get("term_history", {}).items()}
     panels = [("weighted: β·L (as optimised)", weighted), ("raw: L = weighted / β", _raw_history(record))]
-    fig = Figure(figsize=(10.0, 3.4), layout="constrained")
+    floor = record.get("content_floor")
+    fig = Figure(figsize=(14.5 if floor else 10.0, 3.4), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2, squeeze=False)[0]
+    axes = fig.subplots(1, 3 if floor else 2, squeeze=False)[0]
+    if floor:
+        _floor_panel(axes[2], floor)
     for i, (ax, (title, series)) in enumerate(zip(axes, panels)):
         if i == 0 and record.get("loss_history"):
             series = {"total": list(record["loss_history"]), **series}
@@ -68,6 +71,19 @@ def write_loss_figure(png_path: str, record: Mapping) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     writing.atomic_write_bytes(png_path, buf.getvalue())
+
+
+def _floor_panel(ax, floor: Mapping) -> None:
+    """The content kept at each check of a ``--content_floor`` run, the floor, the kept iterate."""
+    checks = [(it, c) for it, c in floor.get("checks", []) if c is not None]
+    ax.plot([it for it, _ in checks], [c for _, c in checks], "o-", color="tab:green", lw=1.3, ms=3)
+    ax.axhline(floor["floor"], color="tab:red", ls="--", lw=1.0)
+    ax.axvline(floor["kept_iteration"], color="gray", ls=":", lw=1.0)
+    ax.set_ylim(min([0.0] + [c for _, c in checks]), 1.02)
+    ax.set_title(f"content kept (floor {floor['floor']:g}; kept: iteration {floor['kept_iteration']})")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("chroma correlation with the content")
+    ax.grid(True, alpha=0.3)
 
 
 def _seconds(value) -> str:

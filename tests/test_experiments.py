@@ -378,11 +378,18 @@ def test_demo_iteration_count_is_stated_once_and_matches_the_run():
 
 
 def test_chunk_default_is_the_librarys():
-    """--chunk unset gives SolverConfig's chunk (the command line once said 10, the library 25)."""
+    """--chunk unset gives SolverConfig's chunk (the command line once said 10, the library 25),
+    or FLOOR_CHUNK with --content_floor (measured every chunk); a given --chunk always wins."""
     library = SolverConfig().chunk
-    assert flags.FLAGS["chunk"].default == library
-    with flagsaver.flagsaver(content="a.wav", style="b.wav"):
+    assert str(library) in flags.FLAGS["chunk"].help
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", content_floor=0.0):
         assert transfer.build([]).solver.chunk == library
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", init="noise"):
+        assert transfer.build([]).solver.chunk == library
+    with flagsaver.flagsaver(content="a.wav", style="b.wav"):  # the default floor
+        assert transfer.build([]).solver.chunk == _flags.FLOOR_CHUNK != library
+    with flagsaver.flagsaver(chunk=3, content_floor=0.7):
+        assert transfer.build([]).solver.chunk == 3
     with flagsaver.flagsaver(chunk=3):
         assert transfer.build([]).solver.chunk == 3
 

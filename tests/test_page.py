@@ -318,8 +318,8 @@ def test_transfer_writes_its_page_and_nopage_does_not(clips, tmp_path, capsys):
 def test_interrupted_run_page_offers_the_best_result_so_far(clips, tmp_path, capsys, monkeypatch):
     original = console.report_progress
 
-    def report(script, info, max_iter, first):  # SIGINT right after the first chunk
-        original(script, info, max_iter, first)
+    def report(script, info, max_iter, first, *rest):  # SIGINT right after the first chunk
+        original(script, info, max_iter, first, *rest)
         signal.raise_signal(signal.SIGINT)
 
     monkeypatch.setattr(console, "report_progress", report)

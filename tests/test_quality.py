@@ -193,6 +193,17 @@ def test_quality_benchmark_goals_and_summary():
     assert s["pass_chroma"] == "1/2" and s["chroma_content"] == pytest.approx(0.595)
 
 
+def test_quality_row_names_the_iteration_whose_result_was_written():
+    """A --content_floor run writes an earlier iterate than its last: the row says which."""
+    from benchmarks import quality
+
+    record = {"quality": {"values": {"chroma_content": 0.75}}, "benchmark_seconds": 50.0, "iterations": 70}
+    assert quality.row_of("default", 3, "a", "b", record)["result_iteration"] == 70
+    record["content_floor"] = {"kept_iteration": 60}
+    row = quality.row_of("default", 3, "a", "b", record)
+    assert row["iterations"] == 70 and row["result_iteration"] == 60 and row["chroma_content"] == 0.75
+
+
 def test_quality_benchmark_baseline_iterations_replace_the_published_count():
     """--baseline_max_iter gives the baseline configuration (only) another iteration count, and
     its description says so; at 300 it is the published configuration unchanged."""

@@ -107,6 +107,9 @@ BAD_INPUTS = [
     ("output over the input", dict(output="CONTENT"), "would overwrite the input"),
     ("content without style", dict(style=None), "--style is required"),
     ("resume without state", dict(resume=True), "no saved state"),
+    ("content floor above 1", dict(content_floor=1.5), "--content_floor=1.5: must be in (0, 1]"),
+    ("content floor from noise", dict(content_floor=0.5, init="noise"), "--content_floor=0.5: needs --init=content"),
+    ("content floor on the baseline", dict(content_floor=0.5, preset="baseline"), "not with --preset=baseline"),
     (
         "every term removed",
         dict(preset="1", gamma_content_stft=0.0, gamma_style_stft=0.0),
@@ -273,8 +276,8 @@ def _interrupt_at(monkeypatch, iteration, signum=signal.SIGINT):
     """Deliver ``signum`` to this process right after the progress line of ``iteration``."""
     original = console.report_progress
 
-    def report(script, info, max_iter, first):
-        original(script, info, max_iter, first)
+    def report(script, info, max_iter, first, *rest):
+        original(script, info, max_iter, first, *rest)
         if info["iteration"] == iteration:
             signal.raise_signal(signum)
 
@@ -322,8 +325,8 @@ def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
     crash = str(tmp_path / "crash.wav")
     original = console.report_progress
 
-    def crash_at_4(script, info, max_iter, first):
-        original(script, info, max_iter, first)
+    def crash_at_4(script, info, max_iter, first, *rest):
+        original(script, info, max_iter, first, *rest)
         if info["iteration"] == 4:
             raise RuntimeError("simulated crash")
 
