@@ -295,16 +295,12 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         on_chunk=on_chunk,
         should_stop=should_stop,
     )
-    if "floor" in chunks:
-        # The result is the last iterate at or above the floor (the run's last one if none fell below).
-        floor = chunks["floor"]
+    if "floor" in chunks and chunks["floor"].crossed:
+        # Below the floor: the result is the last iterate at or above it. Otherwise the floor
+        # changes nothing (the best iterate, as without it).
         result = result._replace(
-            wave=floor.kept_x,
-            stop_reason=(
-                FLOOR_STOP
-                if floor.crossed and result.stop_reason != "non-finite loss"
-                else result.stop_reason
-            ),
+            wave=chunks["floor"].kept_x,
+            stop_reason=FLOOR_STOP if result.stop_reason != "non-finite loss" else result.stop_reason,
         )
     interrupted = result.stop_reason == "interrupted"
     iteration = int(result.state.iteration)
