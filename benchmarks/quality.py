@@ -247,7 +247,9 @@ def row_of(config: str, index: int, content: str, style: str, record: dict) -> d
         "seconds": round(record["benchmark_seconds"], 2),
         "iterations": record["iterations"],
         # the iterate written: earlier than the last one run when a --content_floor stopped the run
-        "result_iteration": record.get("content_floor", {}).get("kept_iteration", record["iterations"]),
+        "result_iteration": record.get("content_floor", {}).get(
+            "kept_iteration", record["iterations"]
+        ),
     }
     row.update({k: values.get(k) for k in FIELDS})
     return row

@@ -240,7 +240,10 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     seconds: list[float] = []
     start_iteration = int(saved["meta"]["iteration"]) if saved else 0
     chunks = {"n": 0, "it": start_iteration, "last_checkpoint": start_iteration}
-    wave_of = lambda x: outputs.to_wave(cfg, np.array(x), inputs.num_samples)  # noqa: E731
+
+    def wave_of(x):
+        return outputs.to_wave(cfg, np.array(x), inputs.num_samples)
+
     if cfg.content_floor is not None:
         x_first = state.x if state is not None else x0
         chunks["floor"] = content_floor.start(
@@ -300,7 +303,9 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         # changes nothing (the best iterate, as without it).
         result = result._replace(
             wave=chunks["floor"].kept_x,
-            stop_reason=FLOOR_STOP if result.stop_reason != "non-finite loss" else result.stop_reason,
+            stop_reason=(
+                result.stop_reason if result.stop_reason == "non-finite loss" else FLOOR_STOP
+            ),
         )
     interrupted = result.stop_reason == "interrupted"
     iteration = int(result.state.iteration)
@@ -394,4 +399,3 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     if cfg.quality:
         say(f"{cfg.script}: {record['quality']['verdict']}")
     return 0
-

@@ -17,8 +17,8 @@ from experiments import objectives
 from experiments._flags import (
     CHECKPOINT_EVERY,
     CHUNK,
-    DEFAULT_MAX_ITER,
     DEFAULT_CONTENT_FLOOR,
+    DEFAULT_MAX_ITER,
     DEFAULT_MAX_ITER_FROM_CONTENT,
     DEFAULT_PRESET,
     DEMO,
@@ -247,10 +247,14 @@ def _content_floor(value, holder, script: str, init: str, preset: str) -> float 
         raise _flag_error(holder, value, "must be in (0, 1], or 0 for no floor")
     if script != "transfer" or init != "content":
         raise _flag_error(
-            holder, value, "needs --init=content (from noise there is no content to keep; 0 turns it off)"
+            holder,
+            value,
+            "needs --init=content (from noise there is no content to keep; 0 turns it off)",
         )
     if preset == "baseline":
-        raise _flag_error(holder, value, "not with --preset=baseline (it optimises a spectrogram; 0 turns it off)")
+        raise _flag_error(
+            holder, value, "not with --preset=baseline (it optimises a spectrogram; 0 turns it off)"
+        )
     return float(value)
 
 
@@ -273,7 +277,7 @@ def run_config(
       script: ``"transfer"``, ``"texture"`` or ``"reconstruct"``.
       content: ``--content`` (transfer) or ``--input`` (reconstruct); None means unset.
       content_flag: that flag's holder (for messages).
-      content_floor: ``--content_floor`` (transfer only; None: the default for the run, 0: no floor).
+      content_floor: ``--content_floor`` (transfer only; None: the run's default; 0: none).
       content_floor_flag: its holder.
       init: ``--init`` (transfer only).
       duration_s: ``--duration`` (texture only).

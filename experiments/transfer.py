@@ -53,7 +53,8 @@ def main(argv):
     recorded = _flags.flag_values((CONTENT, INIT, CONTENT_FLOOR, *_flags.SHARED))
     if _batch.BATCH.value is not None:
         recorded.update(_flags.flag_values(_batch.FLAGS))
-        _runner.execute(argv, _batch.builder(CONTENT, INIT, CONTENT_FLOOR), recorded, run=_batch.run)
+        build_rows = _batch.builder(CONTENT, INIT, CONTENT_FLOOR)
+        _runner.execute(argv, build_rows, recorded, run=_batch.run)
         return
     _runner.execute(argv, build, recorded)
 

@@ -134,7 +134,10 @@ def summary(state: FloorState) -> str:
     """
     it, below = state.checks[-1]
     if not state.crossed:
-        return f"content floor {state.floor:g}: never crossed (last check {below:.3f} at iteration {it})"
+        return (
+            f"content floor {state.floor:g}: never crossed "
+            f"(last check {below:.3f} at iteration {it})"
+        )
     return (
         f"content floor {state.floor:g}: content kept {below:.3f} at iteration {it}; "
         f"wrote iteration {state.kept_iteration}'s result ({state.kept_chroma:.3f})"

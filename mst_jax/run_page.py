@@ -80,7 +80,9 @@ def _floor_panel(ax, floor: Mapping) -> None:
     ax.axhline(floor["floor"], color="tab:red", ls="--", lw=1.0)
     ax.axvline(floor["kept_iteration"], color="gray", ls=":", lw=1.0)
     ax.set_ylim(min([0.0] + [c for _, c in checks]), 1.02)
-    ax.set_title(f"content kept (floor {floor['floor']:g}; kept: iteration {floor['kept_iteration']})")
+    ax.set_title(
+        f"content kept (floor {floor['floor']:g}; kept: iteration {floor['kept_iteration']})"
+    )
     ax.set_xlabel("iteration")
     ax.set_ylabel("chroma correlation with the content")
     ax.grid(True, alpha=0.3)
