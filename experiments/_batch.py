@@ -30,7 +30,7 @@ from absl import flags
 
 from experiments import _flags, _runner, console, outputs, preflight, resolve
 from experiments.console import RunError
-from mst_jax import audio, batch, batch_synthesis, devices, page, run_page, writing
+from mst_jax import audio, batch, batch_synthesis, content_floor, devices, page, run_page, writing
 
 COLUMNS = ("content", "style", "output")
 
@@ -173,11 +173,6 @@ def builder(content_flag, init_flag, floor_flag=None):
                 raise ValueError(
                     f"--{holder.name}: not used with --batch (each CSV row names its files)"
                 )
-        if floor_flag is not None and floor_flag.value not in (None, 0):
-            raise ValueError(
-                f"--{floor_flag.name}: not available with --batch (its rows run as one "
-                "optimisation, so none can stop alone)"
-            )
         if _flags.RESUME.value:
             raise ValueError("--resume: not available with --batch (a batch keeps no state files)")
         if not csv_path.strip():
@@ -190,7 +185,8 @@ def builder(content_flag, init_flag, floor_flag=None):
                     content=content,
                     content_flag=content_flag,
                     init=init_flag.value,
-                    content_floor=0,  # none: the rows run as one optimisation
+                    content_floor=None if floor_flag is None else floor_flag.value,
+                    content_floor_flag=floor_flag,
                     styles=styles,
                     notices=notices if not jobs else [],
                 )
@@ -236,14 +232,14 @@ def builder(content_flag, init_flag, floor_flag=None):
     return build
 
 
-def _progress(info, max_iter: int, size: int, first: bool):
+def _progress(info, max_iter: int, size: int, first: bool, extra: str = ""):
     it, spi = info["iteration"], info["seconds_per_iteration"]
     eta = float("nan") if first and it < max_iter else (max_iter - it) * spi
     losses = ", ".join(f"{v:.4g}" for v in info["losses"])
     note = " (first chunk: includes compilation)" if first else ""
     _say(
         f"transfer --batch: iteration {it}/{max_iter}  losses [{losses}]  {spi:.3g} s/iteration "
-        f"for {size}  ETA {console.hms(eta)}{note}"
+        f"for {size}  ETA {console.hms(eta)}{extra}{note}"
     )
 
 
@@ -300,10 +296,36 @@ def run(build, recorded_flags, after, stopper) -> int:
             raise _row_error(csv_path, j.line, error) from None
     bobj = batch.with_beta(bobj, betas)
 
+    # The content floor, row by row: the rows run as one optimisation, so a row that falls below
+    # its floor keeps its last iterate above it while the others go on; the batch stops when
+    # every row has fallen below.
+    def wave_of(k, x):
+        return outputs.to_wave(rows[k].cfg, np.asarray(x), inputs[k].num_samples)
+
+    floors = {
+        k: content_floor.start(
+            i.content, sr=j.cfg.sr, floor=j.cfg.content_floor, iteration=0, x=x0, wave=wave_of(k, x0)
+        )
+        for k, (j, i, (_, _, x0)) in enumerate(zip(rows, inputs, made))
+        if j.cfg.content_floor is not None
+    }
     chunks = {"n": 0}
 
+    def should_stop():
+        if len(floors) == len(rows) and all(f.crossed for f in floors.values()):
+            return _runner.FLOOR_STOP
+        return stopper()
+
     def on_chunk(info):
-        _progress(info, cfg0.max_iter, len(rows), chunks["n"] == 0)
+        extra = ""
+        if floors:
+            xs, its = devices.gather(info["state"].x), devices.gather(info["state"].iteration)
+            for k, f in floors.items():
+                x = xs[k]
+                floors[k] = content_floor.check(f, int(its[k]), x, wave_of(k, x), sr=rows[k].cfg.sr)
+            kept = ", ".join(f"{floors[k].checks[-1][1]:.2f}" for k in sorted(floors))
+            extra = f"  content kept [{kept}]"
+        _progress(info, cfg0.max_iter, len(rows), chunks["n"] == 0, extra)
         chunks["n"] += 1
 
     results = batch_synthesis.synthesize_batch(
@@ -313,8 +335,13 @@ def run(build, recorded_flags, after, stopper) -> int:
         solver=cfg0.solver,
         mesh=mesh,
         on_chunk=on_chunk,
-        should_stop=stopper,
+        should_stop=should_stop,
     )
+    for k, f in floors.items():
+        if f.crossed:  # as a single run: the last iterate at or above the floor
+            r = results[k]
+            reason = r.stop_reason if r.stop_reason == "non-finite loss" else _runner.FLOOR_STOP
+            results[k] = r._replace(wave=f.kept_x, stop_reason=reason)
     iteration = max(int(r.state.iteration) for r in results)
     interrupted = any(r.stop_reason == "interrupted" for r in results)
     if interrupted and iteration == 0:
@@ -326,7 +353,7 @@ def run(build, recorded_flags, after, stopper) -> int:
     wall = time.perf_counter() - t_start
     versions, device = outputs.versions(), outputs.device()
     status, written, index_rows = 0, [], []
-    for j, i, r, beta, n in zip(rows, inputs, results, betas, norms):
+    for k, (j, i, r, beta, n) in enumerate(zip(rows, inputs, results, betas, norms)):
         cfg, paths = j.cfg, outputs.Paths.of(j.cfg.output)
         raw = outputs.to_wave(cfg, r.wave, i.num_samples)
         if not np.all(np.isfinite(raw)):
@@ -354,6 +381,7 @@ def run(build, recorded_flags, after, stopper) -> int:
             "wall_seconds": wall,
             "iterations": int(r.state.iteration),
             "stop_reason": r.stop_reason,
+            **({"content_floor": content_floor.record(floors[k])} if k in floors else {}),
             "interrupted": r.stop_reason == "interrupted",
             "resumed": False,
             "config": outputs.config_record(cfg),
@@ -369,6 +397,8 @@ def run(build, recorded_flags, after, stopper) -> int:
                 "note": "seconds_per_iteration and wall_seconds are the whole batch's",
             },
         }
+        if k in floors and floors[k].crossed:
+            _say(f"transfer --batch: line {j.line}: {content_floor.summary(floors[k])}")
         if cfg.quality:
             record["quality"] = outputs.quality_block(cfg, i, wave)
             _say(f"transfer --batch: line {j.line}: {record['quality']['verdict']}")

@@ -61,7 +61,7 @@ def synthesize_batch(
     solver: SolverConfig = SolverConfig(),
     mesh=None,
     on_chunk: Callable[[dict], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str] | None = None,
 ) -> list[synthesis.Result]:
     """Minimises every example of ``batch`` with its own L-BFGS-B, vmapped and sharded.
 
@@ -79,7 +79,8 @@ def synthesize_batch(
       on_chunk: called after every chunk with a dict: ``iteration`` (of the examples still
         running), ``losses`` and ``best_losses`` (B floats), ``seconds_per_iteration``,
         ``state`` (the batched, sharded :class:`~mst_jax.synthesis.SynthesisState`, padded).
-      should_stop: polled between chunks; True stops every example ("interrupted").
+      should_stop: polled between chunks; True stops every example ("interrupted"), a
+        non-empty string stops them with that string as the stop reason.
 
     Returns:
       B :class:`~mst_jax.synthesis.Result`, in order; each ``state`` holds numpy arrays.
@@ -112,8 +113,9 @@ def synthesize_batch(
         running = stopped == 0
         if not running.any() or iteration[running].max() >= max_iter:
             break
-        if should_stop is not None and devices.any_process(should_stop()):
-            stop_reason = "interrupted"
+        stop = should_stop() if should_stop is not None else False
+        if devices.any_process(bool(stop)):
+            stop_reason = stop if isinstance(stop, str) else "interrupted"
             break
         n = min(solver.chunk, max_iter - int(iteration[running].max()))
         t0 = time.perf_counter()

@@ -301,8 +301,9 @@ def test_cli_batch_writes_every_output(tmp_path, capsys):
         assert record["flags"]["content"].endswith(f"c{line - 1}.wav")
         assert len(record["inputs"]["styles"]) == n_styles
         assert len(record["loss_history"]) == ITERS and record["stop_reason"] == "max_iter"
-        # rows run as one optimisation: no content floor, whatever a single run's default
-        assert record["config"]["content_floor"] is None and "content_floor" not in record
+        # each row watched by the default content floor, as a single run (chunks of 2 and 1)
+        assert record["config"]["content_floor"] == 0.7
+        assert [it for it, _ in record["content_floor"]["checks"]] == [0, 2, 3]
         for t in record["terms"].values():  # Eq. 7-8 at each row's initial noise
             assert t["beta"] * t["grad_norm_at_init"] == pytest.approx(
                 t["gamma"], rel=1e-4

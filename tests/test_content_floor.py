@@ -167,12 +167,42 @@ def test_the_floor_is_on_by_default_only_where_there_is_a_content_to_keep():
         assert transfer.build([]).content_floor == 0.7
 
 
-def test_content_floor_is_refused_with_batch(tmp_path, capsys):
-    csv = tmp_path / "jobs.csv"
-    csv.write_text("content,style,output\na.wav,b.wav,c.wav\n")
-    code, _, stderr = run_cli(transfer, capsys, batch=str(csv), content_floor=0.7)
-    assert code == 2 and "--content_floor: not available with --batch" in stderr
-    assert not os.path.exists(tmp_path / "c.wav")
+def test_batch_rows_keep_what_single_runs_keep(clips, tmp_path, capsys):  # noqa: F811
+    """--batch with a floor: each row stops being watched where it falls below and writes the
+    iterate a single run with that floor writes (up to the batch's float rounding)."""
+    import csv
+
+    from test_batch import run_main
+
+    styles = {"a": clips["style"], "b": clips["style2"]}
+    singles = {}
+    for name, style in styles.items():
+        (_, _, rec), _ = _run(clips, tmp_path, capsys, f"probe_{name}", style=style, content_floor=0.01)
+        singles[name] = [c for _, c in rec["content_floor"]["checks"]]
+    values = singles["a"]
+    i = max(range(2, len(values)), key=lambda j: values[j - 1] - values[j])
+    floor = (values[i - 1] + values[i]) / 2  # row a crosses at check i; row b as it may
+    for name, style in styles.items():
+        _run(clips, tmp_path, capsys, f"single_{name}", style=style, content_floor=floor)
+    jobs = tmp_path / "jobs.csv"
+    with open(jobs, "w", newline="") as f:
+        csv.writer(f).writerows([["content", "style", "output"]] + [
+            [clips["content"], style, str(tmp_path / f"batch_{name}.wav")] for name, style in styles.items()
+        ])
+    flags_ = {k: v for k, v in TINY.items() if k not in ("max_iter", "chunk")}
+    code, stdout, stderr = run_main(capsys, batch=str(jobs), preset="1", init="content", max_iter=10,
+                                    chunk=2, content_floor=floor, **flags_)
+    assert code == 0, stderr
+    assert "content kept [" in stdout
+    for name in styles:
+        single, _, s_rec = read_outputs(str(tmp_path / f"single_{name}.wav"))
+        batched, _, b_rec = read_outputs(str(tmp_path / f"batch_{name}.wav"))
+        assert b_rec["stop_reason"] == s_rec["stop_reason"]
+        assert b_rec["content_floor"]["kept_iteration"] == s_rec["content_floor"]["kept_iteration"]
+        np.testing.assert_allclose(batched, single, atol=1e-4)
+    assert b_rec["content_floor"]["floor"] == floor
+    _, _, a_rec = read_outputs(str(tmp_path / "batch_a.wav"))
+    assert a_rec["stop_reason"] == "content floor" and a_rec["content_floor"]["kept_iteration"] == 2 * (i - 1)
 
 
 def _png_width(path):
