@@ -313,7 +313,7 @@ def run(build, recorded_flags, after, stopper) -> int:
 
     def should_stop():
         if len(floors) == len(rows) and all(f.crossed for f in floors.values()):
-            return _runner.FLOOR_STOP
+            return content_floor.STOP_REASON
         return stopper()
 
     def on_chunk(info):
@@ -337,11 +337,8 @@ def run(build, recorded_flags, after, stopper) -> int:
         on_chunk=on_chunk,
         should_stop=should_stop,
     )
-    for k, f in floors.items():
-        if f.crossed:  # as a single run: the last iterate at or above the floor
-            r = results[k]
-            reason = r.stop_reason if r.stop_reason == "non-finite loss" else _runner.FLOOR_STOP
-            results[k] = r._replace(wave=f.kept_x, stop_reason=reason)
+    for k, f in floors.items():  # as a single run: the last iterate at or above the floor
+        results[k] = content_floor.result_of(results[k], f)
     iteration = max(int(r.state.iteration) for r in results)
     interrupted = any(r.stop_reason == "interrupted" for r in results)
     if interrupted and iteration == 0:

@@ -99,8 +99,6 @@ def calibrated(objective, norms: dict[str, float]):
     return objective._replace(params=dict(objective.params, beta={k: jnp.float32(v) for k, v in beta.items()}))
 
 
-FLOOR_STOP = "content floor"  # the stop reason of a run that fell below --content_floor
-
 After = Callable[[_flags.RunConfig, Inputs, np.ndarray, dict, bool], None]
 
 
@@ -253,7 +251,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
 
     def should_stop():
         if "floor" in chunks and chunks["floor"].crossed:
-            return FLOOR_STOP
+            return content_floor.STOP_REASON
         return stopper()
 
     def on_chunk(info):
@@ -298,15 +296,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         on_chunk=on_chunk,
         should_stop=should_stop,
     )
-    if "floor" in chunks and chunks["floor"].crossed:
-        # Below the floor: the result is the last iterate at or above it. Otherwise the floor
-        # changes nothing (the best iterate, as without it).
-        result = result._replace(
-            wave=chunks["floor"].kept_x,
-            stop_reason=(
-                result.stop_reason if result.stop_reason == "non-finite loss" else FLOOR_STOP
-            ),
-        )
+    if "floor" in chunks:
+        result = content_floor.result_of(result, chunks["floor"])
     interrupted = result.stop_reason == "interrupted"
     iteration = int(result.state.iteration)
     signum = stopper.signum

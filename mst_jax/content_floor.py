@@ -31,7 +31,9 @@ import numpy as np
 
 from mst_jax import evaluate
 
-__all__ = ["FloorState", "check", "record", "start", "summary"]
+__all__ = ["STOP_REASON", "FloorState", "check", "record", "result_of", "start", "summary"]
+
+STOP_REASON = "content floor"  # the stop reason of a run that fell below its floor
 
 
 class FloorState(NamedTuple):
@@ -142,3 +144,13 @@ def summary(state: FloorState) -> str:
         f"content floor {state.floor:g}: content kept {below:.3f} at iteration {it}; "
         f"wrote iteration {state.kept_iteration}'s result ({state.kept_chroma:.3f})"
     )
+
+
+def result_of(result, state: FloorState):
+    """A run's :class:`mst_jax.synthesis.Result` as the floor leaves it: unchanged unless the
+    floor was crossed; then the kept iterate, with stop reason :data:`STOP_REASON` (a run
+    stopped by a non-finite loss keeps that reason)."""
+    if not state.crossed:
+        return result
+    reason = result.stop_reason if result.stop_reason == "non-finite loss" else STOP_REASON
+    return result._replace(wave=state.kept_x, stop_reason=reason)

@@ -64,6 +64,18 @@ def test_check_keeps_the_last_iterate_at_or_above_the_floor():
     assert "iteration 30" in content_floor.summary(state) and "iteration 20's" in content_floor.summary(state)
 
 
+def test_result_of_replaces_a_result_only_once_the_floor_is_crossed():
+    content = _sines((60, 64, 67))
+    state = content_floor.start(content, sr=SR, floor=0.5, iteration=0, x=content, wave=content)
+    result = synthesis.Result(np.ones(3), None, None, None, None, "max_iter")
+    assert content_floor.result_of(result, state) is result
+    state = content_floor.check(state, 5, np.zeros_like(content), np.zeros_like(content), sr=SR)
+    kept = content_floor.result_of(result, state)
+    assert kept.stop_reason == content_floor.STOP_REASON and kept.wave is state.kept_x
+    nan_stop = content_floor.result_of(result._replace(stop_reason="non-finite loss"), state)
+    assert nan_stop.stop_reason == "non-finite loss" and nan_stop.wave is state.kept_x
+
+
 def test_a_silent_iterate_crosses_the_floor():
     content = _sines((60, 64, 67))
     state = content_floor.start(content, sr=SR, floor=0.5, iteration=0, x=content, wave=content)
