@@ -9,7 +9,9 @@ of :mod:`mst_jax.evaluate`, host side, about 0.06 s for 10 s of audio) and says 
 fallen below a floor; the run then returns the last iterate that was at or above it.
 
 Pure functions over a :class:`FloorState` (no stateful class): :func:`start` measures the
-initial iterate, :func:`check` each later one, :func:`record` is the run record's block.
+initial iterate, :func:`check` each later one, :func:`result_of` is what a crossed floor does
+to a run's result, :func:`record` and :func:`summary` report it (the run record's block, one
+line).
 
 >>> import numpy as np
 >>> sr = 22050
