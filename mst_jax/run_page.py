@@ -32,7 +32,8 @@ def _raw_history(record: Mapping) -> dict[str, list[float]]:
 
 
 def write_loss_figure(png_path: str, record: Mapping) -> None:
-    """Per-term loss against iteration on a log axis: weighted β·L (as optimised) and raw L.
+    """Per-term loss against iteration on a log axis: weighted β·L (as optimised) and raw L
+    (and, for a run with a content floor, the content kept at each check).
 
     Args:
       png_path: the PNG to write (atomically; matplotlib Agg, no global state).
@@ -324,13 +325,21 @@ def write_run_page(
     parts.append(_extra_numbers(record))
     parts.append('<section aria-labelledby="h-loss"><h2 id="h-loss">Loss</h2>')
     if loss_png is not None:
+        floor = record.get("content_floor")
+        raw = "middle" if floor else "right"
+        panel = (
+            f"; then the content kept (chroma correlation with the content) at each check, the "
+            f"floor {page.fmt(floor.get('floor'))} dashed and the iteration written dotted"
+            if floor
+            else ""
+        )
         parts.append(
             page.image(
                 loss_png,
                 html_path,
                 "Loss of each term against iteration on a logarithmic axis: left the weighted "
-                "loss β·L that the optimiser minimises (with the total), right the raw loss L.",
-                "Per-term loss, log axis: weighted β·L (left, with the total) and raw L (right).",
+                f"loss β·L that the optimiser minimises (with the total), {raw} the raw loss L{panel}.",
+                f"Per-term loss, log axis: weighted β·L (left, with the total) and raw L ({raw}){panel}.",
             )
         )
     parts.append(_terms_table(record) + "</section>")

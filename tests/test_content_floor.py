@@ -161,7 +161,9 @@ def test_transfer_floor_returns_the_plain_run_at_the_kept_iteration(clips, tmp_p
         cut_rec["content_floor"]["kept_chroma"], abs=2e-3
     )
     with open(str(tmp_path / "cut.html")) as f:
-        assert "The content fell below the floor" in f.read()
+        html = f.read()
+    assert "The content fell below the floor" in html
+    assert "raw L (middle); then the content kept (chroma correlation with the content)" in html
 
 
 def test_the_floor_is_on_by_default_only_where_there_is_a_content_to_keep():
