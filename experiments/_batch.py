@@ -322,7 +322,7 @@ def run(build, recorded_flags, after, stopper) -> int:
             xs, its = devices.gather(info["state"].x), devices.gather(info["state"].iteration)
             for k, f in floors.items():
                 x = xs[k]
-                floors[k] = content_floor.check(f, int(its[k]), x, wave_of(k, x), sr=rows[k].cfg.sr)
+                floors[k] = content_floor.check(f, int(its[k]), x, wave_of(k, x))
             kept = ", ".join(f"{floors[k].checks[-1][1]:.2f}" for k in sorted(floors))
             extra = f"  content kept [{kept}]"
         _progress(info, cfg0.max_iter, len(rows), chunks["n"] == 0, extra)

@@ -261,7 +261,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         extra = ""
         if "floor" in chunks:
             x = info["state"].x
-            chunks["floor"] = content_floor.check(chunks["floor"], it, x, wave_of(x), sr=cfg.sr)
+            chunks["floor"] = content_floor.check(chunks["floor"], it, x, wave_of(x))
             extra = f"  content kept {chunks['floor'].checks[-1][1]:.2f}"
         console.report_progress(cfg.script, info, cfg.max_iter, chunks["n"] == 0, extra)
         chunks["n"] += 1

@@ -18,8 +18,8 @@ line).
 >>> t = np.arange(sr) / sr
 >>> a4, e5 = np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 659.26 * t)
 >>> s = start(a4, sr=sr, floor=0.7, iteration=0, x=a4, wave=a4)
->>> s = check(s, 10, a4 + 0.1 * e5, a4 + 0.1 * e5, sr=sr)
->>> s = check(s, 20, e5, e5, sr=sr)
+>>> s = check(s, 10, a4 + 0.1 * e5, a4 + 0.1 * e5)
+>>> s = check(s, 20, e5, e5)
 >>> s.crossed, s.kept_iteration, [it for it, _ in s.checks]
 (True, 10, [0, 10, 20])
 """
@@ -97,8 +97,8 @@ def start(content, *, sr: int, floor: float, iteration: int, x, wave) -> FloorSt
     )
 
 
-def check(state: FloorState, iteration: int, x, wave, *, sr: int) -> FloorState:
-    """Measures the iterate ``x`` (waveform ``wave``) at ``iteration``.
+def check(state: FloorState, iteration: int, x, wave) -> FloorState:
+    """Measures the iterate ``x`` (waveform ``wave``, at the content's rate) at ``iteration``.
 
     At or above the floor it becomes the kept iterate; below it (or unmeasurable: a silent
     result) the state is ``crossed`` and the kept iterate stays the previous one. Once
@@ -106,9 +106,7 @@ def check(state: FloorState, iteration: int, x, wave, *, sr: int) -> FloorState:
     """
     if state.crossed:
         return state
-    if sr != state.sr:
-        raise ValueError(f"check: sample rate {sr} differs from the content's {state.sr}")
-    kept = _kept(state.content_chroma, wave, sr)
+    kept = _kept(state.content_chroma, wave, state.sr)
     checks = state.checks + ((int(iteration), kept),)
     if kept >= state.floor:  # False for NaN
         return state._replace(

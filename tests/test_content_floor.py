@@ -52,7 +52,7 @@ def test_check_keeps_the_last_iterate_at_or_above_the_floor():
     floor = (kept[2] + kept[3]) / 2  # iterations 20 pass, 30 does not
     state = content_floor.start(content, sr=SR, floor=floor, iteration=0, x=mixes[0], wave=mixes[0])
     for it, w in zip((10, 20, 30, 40), mixes[1:]):
-        state = content_floor.check(state, it, w, w, sr=SR)
+        state = content_floor.check(state, it, w, w)
     assert state.crossed and state.kept_iteration == 20
     np.testing.assert_array_equal(state.kept_x, mixes[2])
     assert state.kept_chroma == pytest.approx(kept[2], abs=1e-6)
@@ -69,7 +69,7 @@ def test_result_of_replaces_a_result_only_once_the_floor_is_crossed():
     state = content_floor.start(content, sr=SR, floor=0.5, iteration=0, x=content, wave=content)
     result = synthesis.Result(np.ones(3), None, None, None, None, "max_iter")
     assert content_floor.result_of(result, state) is result
-    state = content_floor.check(state, 5, np.zeros_like(content), np.zeros_like(content), sr=SR)
+    state = content_floor.check(state, 5, np.zeros_like(content), np.zeros_like(content))
     kept = content_floor.result_of(result, state)
     assert kept.stop_reason == content_floor.STOP_REASON and kept.wave is state.kept_x
     nan_stop = content_floor.result_of(result._replace(stop_reason="non-finite loss"), state)
@@ -79,7 +79,7 @@ def test_result_of_replaces_a_result_only_once_the_floor_is_crossed():
 def test_a_silent_iterate_crosses_the_floor():
     content = _sines((60, 64, 67))
     state = content_floor.start(content, sr=SR, floor=0.5, iteration=0, x=content, wave=content)
-    state = content_floor.check(state, 5, np.zeros_like(content), np.zeros_like(content), sr=SR)
+    state = content_floor.check(state, 5, np.zeros_like(content), np.zeros_like(content))
     assert state.crossed and state.kept_iteration == 0 and math.isnan(state.checks[-1][1])
     assert content_floor.record(state)["checks"][-1] == [5, None]  # JSON has no NaN
 
