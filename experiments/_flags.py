@@ -7,8 +7,9 @@ term. :func:`experiments.resolve.run_config` validates every flag, on the host, 
 is compiled, and turns them into a :class:`RunConfig`.
 
 With neither ``--content`` nor ``--style`` (``--input`` for reconstruct) the scripts run a short
-demo on the clips shipped in ``mst_jax/data``, at the reduced sizes in :data:`DEMO` (each applied
-only where its flag is unset), so that it finishes in a few minutes on a 2-core CPU.
+demo on the clips shipped in ``mst_jax/data`` with the command's own defaults (the paper's sizes), but
+:data:`DEMO_MAX_ITER_FROM_NOISE` iterations where it starts from noise, so that it ends in about a
+minute on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ FLOOR_CHUNK = 10
 MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
-# The no-flag demo: Table 1 row 5 at reduced widths (kernels, n_mels and blocks stay the paper's),
-# DEMO["max_iter"] iterations. Measured on 2 CPU cores on the two shipped 6 s clips: see
-# BUILD_NOTES.md. The --max_iter help and the "demo:" notice read their numbers from DEMO.
-DEMO = {"preset": "5", "max_iter": 150, "stft_filters": 512, "mel_filters": 128, "cqt_filters": 32}
+# The no-flag demos run the command's defaults on the shipped 6 s clips: the paper's widths, and a
+# transfer from the content its DEFAULT_MAX_ITER_FROM_CONTENT iterations (about a minute on 2 CPU
+# cores). Until 2026-11-30 they ran at reduced widths (512 / 128 / 32), which took the style only
+# halfway (BUILD_NOTES.md "The demo at the paper's widths"). From noise (texture, reconstruct,
+# transfer --init=noise) a demo runs DEMO_MAX_ITER_FROM_NOISE instead of DEFAULT_MAX_ITER.
+# The --max_iter help and the "demo:" notice read their numbers from these constants.
+DEMO_MAX_ITER_FROM_NOISE = 150
 
 TERM_NAMES = (
     "content_stft",
@@ -76,7 +80,7 @@ MAX_ITER = flags.DEFINE_integer(
     "max_iter",
     None,
     f"Optimiser iterations in all (default {DEFAULT_MAX_ITER_FROM_CONTENT} from the content, "
-    f"{DEFAULT_MAX_ITER} from noise; {DEMO['max_iter']} in the demo).",
+    f"{DEFAULT_MAX_ITER} from noise, {DEMO_MAX_ITER_FROM_NOISE} from noise in the no-flag demos).",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed of the network weights and the initial noise.")
 SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz; inputs are resampled to it.")

@@ -27,7 +27,7 @@ def use_compilation_cache(flag: str | None) -> None:
     """Points JAX's persistent compilation cache at :func:`compilation_cache_dir`.
 
     A rerun with the same shapes then loads its programs instead of compiling them: the
-    demo on the 2-core CPU, 55.0 s -> 36.6 s end to end and peak RSS 1.26 -> 0.70 GB, the
+    demo on the 2-core CPU, 69.4 s -> 56.6 s end to end and peak RSS 2.44 -> 2.06 GB, the
     same output to the bit (BUILD_NOTES.md). A folder that cannot be made or written is one
     notice, not an error.
     """

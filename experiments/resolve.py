@@ -2,7 +2,7 @@
 
 :func:`run_config` is the one function that does it for ``experiments.transfer``, ``texture``,
 ``reconstruct`` and each row of ``--batch``: the preset (:mod:`experiments.objectives`), the
-demo's sizes, the size and Γ flags, the solver. Every flag is validated here, on the host,
+demo's clips, the size and Γ flags, the solver. Every flag is validated here, on the host,
 before anything is compiled: a bad value raises ``ValueError`` whose one-line message names
 the flag; a legal but odd setting adds a notice line.
 """
@@ -21,7 +21,7 @@ from experiments._flags import (
     DEFAULT_MAX_ITER,
     DEFAULT_MAX_ITER_FROM_CONTENT,
     DEFAULT_PRESET,
-    DEMO,
+    DEMO_MAX_ITER_FROM_NOISE,
     FLOOR_CHUNK,
     GAMMAS,
     GRIFFINLIM_ITER,
@@ -174,10 +174,10 @@ def _common(script: str, demo: bool, init: str = "noise"):
     hop, tol)."""
     max_iter = MAX_ITER.value
     if max_iter is None:
-        if demo:
-            max_iter = DEMO["max_iter"]
+        if init == "content":
+            max_iter = DEFAULT_MAX_ITER_FROM_CONTENT
         else:
-            max_iter = DEFAULT_MAX_ITER_FROM_CONTENT if init == "content" else DEFAULT_MAX_ITER
+            max_iter = DEMO_MAX_ITER_FROM_NOISE if demo else DEFAULT_MAX_ITER
     _int_flag(MAX_ITER, max_iter, minimum=1)
     sr = _int_flag(SR, SR.value, minimum=MIN_SR, maximum=MAX_SR)
     seed = _int_flag(SEED, SEED.value, minimum=0, maximum=2**32 - 1)
@@ -331,17 +331,9 @@ def run_config(
         preset = "reconstruction"
         loss = dataclasses.replace(presets.reconstruction(), stft=stft)
     else:
-        preset = (
-            PRESET.value
-            if PRESET.value is not None
-            else (DEMO["preset"] if demo else DEFAULT_PRESET)
-        )
+        preset = PRESET.value if PRESET.value is not None else DEFAULT_PRESET
         preset = str(preset).strip().lower()
         sizes = _validate_sizes()
-        if demo:
-            for name in ("stft_filters", "mel_filters", "cqt_filters"):
-                if sizes[name] is None:
-                    sizes[name] = DEMO[name]
         if preset not in objectives.PRESETS:
             raise _flag_error(PRESET, preset, "must be a Table 1 row 1-6 or 'baseline'")
         loss = objectives.loss_config(preset, stft_filters=sizes["stft_filters"])
@@ -399,9 +391,12 @@ def run_config(
     if not output.strip():
         raise _flag_error(OUTPUT, output, "empty file name")
     if demo:
+        what = "the reconstruction" if script == "reconstruct" else f"preset {preset}"
+        clips = "clips" if script == "transfer" else "clip"
+        short = init != "content" and MAX_ITER.value is None
         notices.append(
-            f"demo: no input given, running preset {preset} on the shipped example clips at reduced sizes "
-            f"({', '.join(f'--{k}={v}' for k, v in DEMO.items() if k != 'preset')} where unset)"
+            f"demo: no input given, running {what} on the shipped example {clips}, {max_iter} "
+            f"iterations{f' (not the {DEFAULT_MAX_ITER} of a run from noise)' if short else ''}"
         )
     shifts = _style_shifts()
     return RunConfig(

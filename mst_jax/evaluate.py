@@ -393,8 +393,9 @@ def verdict(q: Quality) -> str:
         )
     if math.isfinite(q.mfcc_ratio):
         parts.append(f"style distance ratio {q.mfcc_ratio:.2f} (below 1 = nearer the style)")
-    elif math.isfinite(q.gram_to_style):
-        parts.append(f"gram distance to the style {q.gram_to_style:.2f} (content vs style {q.gram_floor:.2f})")
+    elif math.isfinite(q.gram_to_style):  # a texture: no content, so no ratio and no floor
+        reference = f"content vs style {q.gram_floor:.2f}" if math.isfinite(q.gram_floor) else "0 = the style's own"
+        parts.append(f"gram distance to the style {q.gram_to_style:.2f} ({reference})")
     inputs = [x for x in (q.flatness_content, q.flatness_style) if math.isfinite(x)]
     tail = f" (inputs {' / '.join(f'{x:.3f}' for x in inputs)})" if inputs else ""
     parts.append(f"flatness {q.flatness:.3f}{tail}")

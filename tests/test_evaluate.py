@@ -124,6 +124,18 @@ def test_record_rows_and_verdict_match_the_values():
     assert f"flatness {q.flatness:.3f}" in rec["verdict"]
 
 
+def test_texture_verdict_has_no_missing_numbers():
+    """A texture has a style and no content: its line gives the gram distance and flatness,
+    and no "nan" where a content floor would be (the texture demo once printed one)."""
+    style = music.drum_pattern(bpm=120.0, duration_s=1.5, sr=SR)
+    noise = np.random.default_rng(5).normal(size=style.shape).astype(np.float32)
+    q = evaluate.evaluate(0.1 * noise, content=None, style=style, sr=SR)
+    line = evaluate.verdict(q)
+    assert "nan" not in line, line
+    assert f"gram distance to the style {q.gram_to_style:.2f} (0 = the style's own)" in line, line
+    assert line.endswith(f"flatness {q.flatness:.3f} (inputs {q.flatness_style:.3f})"), line
+
+
 def test_verdict_names_whose_key_the_result_is_in():
     c_major, fsharp_major = _sines((60, 64, 67), 1.5), _sines((66, 70, 73), 1.5)
     for result, whose in ((c_major, "the content's"), (fsharp_major, "the style's")):

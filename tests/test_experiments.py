@@ -301,24 +301,37 @@ def test_clip_shorter_than_the_receptive_field_runs_with_one_notice(tmp_path, ca
 
 
 def test_no_flags_is_the_demo_on_the_shipped_clips():
+    """The demo is the command's defaults on the shipped clips: the paper's widths (the reduced
+    widths it once had took the style only halfway), from the content, the default count."""
     with flagsaver.flagsaver():
         notices = []
         cfg = transfer.build(notices)
-    assert cfg.demo and cfg.output == "transfer.wav" and cfg.max_iter == _flags.DEMO["max_iter"]
+    assert cfg.demo and cfg.output == "transfer.wav"
     assert (
         os.path.basename(cfg.content) == "content.flac"
         and os.path.basename(cfg.styles[0]) == "style.flac"
     )
-    assert cfg.loss.term("style_stft").net.filters == _flags.DEMO["stft_filters"]
-    assert any(n.startswith("demo:") for n in notices)
+    assert [n for n in notices if n.startswith("demo:")] == [
+        "demo: no input given, running preset 5 on the shipped example clips, 120 iterations"
+    ]
     assert cfg.solver.optimizer == "lbfgsb"  # SPEC §1
-    # explicit inputs get the paper's sizes, from the content; the paper's 500 from noise
     with flagsaver.flagsaver(content="a.wav", style="b.wav"):
-        cfg = transfer.build([])
-    assert not cfg.demo and cfg.loss.term("style_stft").net.filters == 4096
-    assert cfg.init == "content" and cfg.max_iter == _flags.DEFAULT_MAX_ITER_FROM_CONTENT == 120
+        given = transfer.build([])
+    assert not given.demo and given.init == cfg.init == "content"
+    assert given.loss == cfg.loss and given.loss.term("style_stft").net.filters == 4096
+    assert given.max_iter == cfg.max_iter == _flags.DEFAULT_MAX_ITER_FROM_CONTENT == 120
+    assert given.content_floor == cfg.content_floor == _flags.DEFAULT_CONTENT_FLOOR
+    # The paper's 500 from noise; a demo from noise runs fewer, and says so.
     with flagsaver.flagsaver(content="a.wav", style="b.wav", init="noise"):
         assert transfer.build([]).max_iter == _flags.DEFAULT_MAX_ITER == 500
+    with flagsaver.flagsaver(init="noise"):
+        notices = []
+        assert transfer.build(notices).max_iter == _flags.DEMO_MAX_ITER_FROM_NOISE == 150
+    assert any("150 iterations (not the 500 of a run from noise)" in n for n in notices), notices
+    with flagsaver.flagsaver(init="noise", max_iter=7):
+        notices = []
+        assert transfer.build(notices).max_iter == 7
+    assert any(n.endswith(", 7 iterations") for n in notices), notices
 
 
 def test_default_run_prints_no_empty_mel_filter_notice(capsys):
@@ -365,16 +378,18 @@ def test_chosen_n_mels_with_empty_filters_is_one_notice():
     assert not [n for n in notices if "cover no STFT bin" in n], notices
 
 
-def test_demo_iteration_count_is_stated_once_and_matches_the_run():
-    """The --max_iter help, the comment above DEMO and the demo's run agree (the help once said
-    100 while the demo ran 150): every 'N iterations' said about the demo is DEMO's number."""
+def test_demo_iteration_counts_are_stated_once_and_match_the_runs():
+    """The --max_iter help, the comment above DEMO_MAX_ITER_FROM_NOISE and the demos' runs agree
+    (the help once said 100 while the demo ran 150)."""
     with flagsaver.flagsaver():
-        runs = transfer.build([]).max_iter
-    said = re.findall(r"(\d+) in the demo", flags.FLAGS["max_iter"].help)
-    assert said == [str(runs)], flags.FLAGS["max_iter"].help
+        from_content = transfer.build([]).max_iter
+        from_noise = texture.build([]).max_iter
+    help_text = flags.FLAGS["max_iter"].help
+    assert re.findall(r"default (\d+) from the content", help_text) == [str(from_content)], help_text
+    assert re.findall(r"(\d+) from noise in the no-flag demos", help_text) == [str(from_noise)]
     source = open(_flags.__file__).read()
-    comment = source[source.index("# The no-flag demo") : source.index("\nDEMO = ")]
-    assert re.findall(r"(\d+) iterations", comment) in ([], [str(runs)]), comment
+    comment = source[source.index("# The no-flag demos") : source.index("\nDEMO_MAX_ITER_FROM_NOISE = ")]
+    assert re.findall(r"(\d+) iterations", comment) == [], comment  # numbers live in constants
 
 
 def test_chunk_default_is_the_librarys():
