@@ -289,7 +289,7 @@ class SolverConfig:
       learning_rate: Adam's step size in waveform units per iteration (ignored by the
         L-BFGS variants, whose line searches choose the step). The default 0.03 gave the
         lowest loss after 150 iterations of 0.001, 0.01, 0.03 and 0.1, from the content
-        and from noise, on the shipped 6 s demo clips at the demo's sizes (0.1 overshoots:
+        and from noise, on the shipped 6 s demo clips at widths 512 / 128 / 32 (0.1 overshoots:
         its loss was 1.8-2x higher) (BUILD_NOTES.md, "Optimisers").
     """
 
