@@ -63,6 +63,8 @@ class Features(NamedTuple):
       mfcc: ``(frames, N_MFCC - 1)`` MFCCs without c0.
       flatness: mean spectral flatness, in [0, 1].
       gram: ``(GRAM_FILTERS, GRAM_FILTERS)`` gram of the held-out net's feature map.
+      gram_self: mean relative distance of the grams of the clip's first and second halves to
+        ``gram``: how far a stretch of the clip is from the whole (NaN under two frames).
     """
 
     chroma: np.ndarray
@@ -70,6 +72,7 @@ class Features(NamedTuple):
     mfcc: np.ndarray
     flatness: float
     gram: np.ndarray
+    gram_self: float
 
 
 class Quality(NamedTuple):
@@ -99,6 +102,9 @@ class Quality(NamedTuple):
         held-out random STFT net (a key no run uses): style statistics taken.
       gram_to_content: the same against the content's gram.
       gram_floor: the same, content against style.
+      gram_self: the same, each half of the style against the whole style (mean of the two):
+        what a stretch of the style itself scores, the reference for a texture (a half is
+        shorter than the whole, so it varies a little more than a full-length stretch would).
       flatness: mean spectral flatness of the result (noise about 0.5, music 0.001–0.05).
       flatness_content: the content's, for comparison.
       flatness_style: the style's, for comparison.
@@ -119,6 +125,7 @@ class Quality(NamedTuple):
     gram_to_style: float
     gram_to_content: float
     gram_floor: float
+    gram_self: float
     flatness: float
     flatness_content: float
     flatness_style: float
@@ -200,13 +207,19 @@ def _gram_net():
     return jax.jit(net.apply), net.init(jax.random.key(GRAM_KEY))
 
 
-def _gram(wave: np.ndarray) -> np.ndarray:
+def _grams(wave: np.ndarray) -> tuple[np.ndarray, float]:
+    """The held-out net's gram of ``wave`` and :attr:`Features.gram_self`."""
     from mst_jax import spectral, terms
 
     apply, params = _gram_net()
     mag = spectral.stft_magnitude(np.asarray(wave, np.float32), n_fft=2048, hop_length=HOP_LENGTH)
-    maps = apply(params, spectral.log_spectrogram(mag))
-    return np.asarray(terms.gram(maps[-1]), np.float64)
+    maps = apply(params, spectral.log_spectrogram(mag))[-1]
+    whole = np.asarray(terms.gram(maps), np.float64)
+    half = maps.shape[0] // 2
+    if half == 0:
+        return whole, float("nan")
+    halves = [np.asarray(terms.gram(h), np.float64) for h in (maps[:half], maps[half:])]
+    return whole, float(np.mean([_gram_distance(g, whole) for g in halves]))
 
 
 def _peak_normalised(wave) -> np.ndarray:
@@ -247,7 +260,7 @@ def features(wave, *, sr: int) -> Features:
         flat = float(np.mean(librosa.feature.spectral_flatness(y=y, hop_length=HOP_LENGTH)))
     # The held-out net is defined at 22.05 kHz: other rates are resampled for it only.
     g_wave = y if sr == 22050 else librosa.resample(y, orig_sr=sr, target_sr=22050)
-    return Features(chroma_map, onset, mfcc, flat, _gram(g_wave))
+    return Features(chroma_map, onset, mfcc, flat, *_grams(g_wave))
 
 
 def pooled(feats: Sequence[Features]) -> Features:
@@ -260,6 +273,7 @@ def pooled(feats: Sequence[Features]) -> Features:
         np.concatenate([f.mfcc for f in feats]),
         float(np.mean([f.flatness for f in feats])),
         np.mean([f.gram for f in feats], axis=0),
+        float(np.mean([f.gram_self for f in feats])),
     )
 
 
@@ -303,6 +317,7 @@ def compare(result: Features, content: Features | None, style: Features | None) 
         gram_to_style=_gram_distance(result.gram, s.gram) if s else nan,
         gram_to_content=_gram_distance(result.gram, c.gram) if c else nan,
         gram_floor=_gram_distance(c.gram, s.gram) if c and s else nan,
+        gram_self=s.gram_self if s else nan,
         flatness=result.flatness,
         flatness_content=c.flatness if c else nan,
         flatness_style=s.flatness if s else nan,
@@ -347,6 +362,8 @@ _ROWS = (
      "style vs content", "large = the content's timbre was replaced"),
     ("gram_to_style", "style statistics: held-out random-net gram distance to style", "gram_floor",
      "content vs style", "0 = the style's statistics on a net the loss never saw; below the floor the style was taken"),
+    ("gram_self", "style statistics: the style's own halves to the whole style", None, None,
+     "what a stretch of the style itself scores on that net: a result near it has the style's statistics"),
     ("flatness", "noise-likeness: spectral flatness of the result", "flatness_content",
      "the content's flatness", "white noise is about 0.5, music 0.001–0.05; near the inputs' values = not noise"),
 )
@@ -393,8 +410,8 @@ def verdict(q: Quality) -> str:
         )
     if math.isfinite(q.mfcc_ratio):
         parts.append(f"style distance ratio {q.mfcc_ratio:.2f} (below 1 = nearer the style)")
-    elif math.isfinite(q.gram_to_style):  # a texture: no content, so no ratio and no floor
-        reference = f"content vs style {q.gram_floor:.2f}" if math.isfinite(q.gram_floor) else "0 = the style's own"
+    elif math.isfinite(q.gram_to_style):  # a texture: no content, so no ratio
+        reference = f"the style's own halves {q.gram_self:.2f}" if math.isfinite(q.gram_self) else "0 = the style's"
         parts.append(f"gram distance to the style {q.gram_to_style:.2f} ({reference})")
     inputs = [x for x in (q.flatness_content, q.flatness_style) if math.isfinite(x)]
     tail = f" (inputs {' / '.join(f'{x:.3f}' for x in inputs)})" if inputs else ""

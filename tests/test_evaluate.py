@@ -124,16 +124,50 @@ def test_record_rows_and_verdict_match_the_values():
     assert f"flatness {q.flatness:.3f}" in rec["verdict"]
 
 
-def test_texture_verdict_has_no_missing_numbers():
-    """A texture has a style and no content: its line gives the gram distance and flatness,
-    and no "nan" where a content floor would be (the texture demo once printed one)."""
+def test_gram_self_is_the_halves_against_the_whole_by_numpy():
+    """``gram_self``: each half's gram of the held-out net (drawn here from the public key and
+    sizes) against the whole clip's, relative Frobenius distance, mean of the two; small for
+    a steady clip, large where the halves differ."""
+    import jax
+
+    from mst_jax import networks, spectral
+    from mst_jax.config import StftNetConfig
+
+    net = networks.make(StftNetConfig(filters=evaluate.GRAM_FILTERS, kernel=evaluate.GRAM_KERNEL), n_fft=2048)
+    params = net.init(jax.random.key(evaluate.GRAM_KEY))
+
+    def by_numpy(wave):
+        y = wave / np.max(np.abs(wave))
+        mag = spectral.stft_magnitude(y.astype(np.float32), n_fft=2048, hop_length=evaluate.HOP_LENGTH)
+        maps = np.asarray(net.apply(params, spectral.log_spectrogram(mag))[-1], np.float64)
+        gram = lambda m: m.T @ m / len(m)  # noqa: E731
+        whole, h = gram(maps), len(maps) // 2
+        return np.mean([np.linalg.norm(gram(m) - whole) / np.linalg.norm(whole) for m in (maps[:h], maps[h:])])
+
+    steady = music.drum_pattern(bpm=120.0, duration_s=2.0, sr=SR)
+    parts = np.concatenate([_sines((60, 64, 67), 1.0), 0.3 * np.random.default_rng(6).normal(size=SR)])
+    found = {}
+    for name, wave in (("steady", steady), ("parts", parts.astype(np.float32))):
+        found[name] = evaluate.features(wave, sr=SR).gram_self
+        assert found[name] == pytest.approx(by_numpy(wave), rel=1e-4), name
+    assert found["steady"] < 0.3 and found["parts"] > 0.6, found  # measured 0.17 and 0.93
+
+
+def test_texture_verdict_reads_against_the_styles_own_halves():
+    """A texture has a style and no content: its line gives the gram distance beside what the
+    style's own halves score, and flatness, with no "nan" where a content floor would be (the
+    texture demo once printed one)."""
     style = music.drum_pattern(bpm=120.0, duration_s=1.5, sr=SR)
     noise = np.random.default_rng(5).normal(size=style.shape).astype(np.float32)
     q = evaluate.evaluate(0.1 * noise, content=None, style=style, sr=SR)
     line = evaluate.verdict(q)
     assert "nan" not in line, line
-    assert f"gram distance to the style {q.gram_to_style:.2f} (0 = the style's own)" in line, line
+    assert q.gram_self < q.gram_to_style
+    expected = f"gram distance to the style {q.gram_to_style:.2f} (the style's own halves {q.gram_self:.2f})"
+    assert expected in line, line
     assert line.endswith(f"flatness {q.flatness:.3f} (inputs {q.flatness_style:.3f})"), line
+    rows = {r["name"]: r for r in evaluate.record(q)["measures"]}
+    assert rows["gram_self"]["value"] == pytest.approx(q.gram_self) and "chroma_content" not in rows
 
 
 def test_verdict_names_whose_key_the_result_is_in():
