@@ -7,9 +7,9 @@ term. :func:`experiments.resolve.run_config` validates every flag, on the host, 
 is compiled, and turns them into a :class:`RunConfig`.
 
 With neither ``--content`` nor ``--style`` (``--input`` for reconstruct) the scripts run a short
-demo on the clips shipped in ``mst_jax/data`` with the command's own defaults (the paper's sizes), but
-:data:`DEMO_MAX_ITER_FROM_NOISE` iterations where it starts from noise, so that it ends in about a
-minute on a 2-core CPU.
+demo on the clips shipped in ``mst_jax/data`` with the command's own defaults (the paper's
+sizes), but :data:`DEMO_MAX_ITER_FROM_NOISE` iterations where it starts from noise, so that it
+ends in about a minute on a 2-core CPU.
 """
 
 from __future__ import annotations

@@ -411,7 +411,8 @@ def verdict(q: Quality) -> str:
     if math.isfinite(q.mfcc_ratio):
         parts.append(f"style distance ratio {q.mfcc_ratio:.2f} (below 1 = nearer the style)")
     elif math.isfinite(q.gram_to_style):  # a texture: no content, so no ratio
-        reference = f"the style's own halves {q.gram_self:.2f}" if math.isfinite(q.gram_self) else "0 = the style's"
+        own = math.isfinite(q.gram_self)
+        reference = f"the style's own halves {q.gram_self:.2f}" if own else "0 = the style's"
         parts.append(f"gram distance to the style {q.gram_to_style:.2f} ({reference})")
     inputs = [x for x in (q.flatness_content, q.flatness_style) if math.isfinite(x)]
     tail = f" (inputs {' / '.join(f'{x:.3f}' for x in inputs)})" if inputs else ""

@@ -133,19 +133,23 @@ def test_gram_self_is_the_halves_against_the_whole_by_numpy():
     from mst_jax import networks, spectral
     from mst_jax.config import StftNetConfig
 
-    net = networks.make(StftNetConfig(filters=evaluate.GRAM_FILTERS, kernel=evaluate.GRAM_KERNEL), n_fft=2048)
+    cfg = StftNetConfig(filters=evaluate.GRAM_FILTERS, kernel=evaluate.GRAM_KERNEL)
+    net = networks.make(cfg, n_fft=2048)
     params = net.init(jax.random.key(evaluate.GRAM_KEY))
 
     def by_numpy(wave):
         y = wave / np.max(np.abs(wave))
-        mag = spectral.stft_magnitude(y.astype(np.float32), n_fft=2048, hop_length=evaluate.HOP_LENGTH)
+        hop = evaluate.HOP_LENGTH
+        mag = spectral.stft_magnitude(y.astype(np.float32), n_fft=2048, hop_length=hop)
         maps = np.asarray(net.apply(params, spectral.log_spectrogram(mag))[-1], np.float64)
         gram = lambda m: m.T @ m / len(m)  # noqa: E731
         whole, h = gram(maps), len(maps) // 2
-        return np.mean([np.linalg.norm(gram(m) - whole) / np.linalg.norm(whole) for m in (maps[:h], maps[h:])])
+        halves = (maps[:h], maps[h:])
+        return np.mean([np.linalg.norm(gram(m) - whole) / np.linalg.norm(whole) for m in halves])
 
     steady = music.drum_pattern(bpm=120.0, duration_s=2.0, sr=SR)
-    parts = np.concatenate([_sines((60, 64, 67), 1.0), 0.3 * np.random.default_rng(6).normal(size=SR)])
+    noise = 0.3 * np.random.default_rng(6).normal(size=SR)
+    parts = np.concatenate([_sines((60, 64, 67), 1.0), noise])
     found = {}
     for name, wave in (("steady", steady), ("parts", parts.astype(np.float32))):
         found[name] = evaluate.features(wave, sr=SR).gram_self
@@ -163,7 +167,9 @@ def test_texture_verdict_reads_against_the_styles_own_halves():
     line = evaluate.verdict(q)
     assert "nan" not in line, line
     assert q.gram_self < q.gram_to_style
-    expected = f"gram distance to the style {q.gram_to_style:.2f} (the style's own halves {q.gram_self:.2f})"
+    expected = (
+        f"gram distance to the style {q.gram_to_style:.2f} (the style's own halves {q.gram_self:.2f})"
+    )
     assert expected in line, line
     assert line.endswith(f"flatness {q.flatness:.3f} (inputs {q.flatness_style:.3f})"), line
     rows = {r["name"]: r for r in evaluate.record(q)["measures"]}
