@@ -8,8 +8,7 @@ is compiled, and turns them into a :class:`RunConfig`.
 
 With neither ``--content`` nor ``--style`` (``--input`` for reconstruct) the scripts run a short
 demo on the clips shipped in ``mst_jax/data`` with the command's own defaults (the paper's
-sizes), but :data:`DEMO_MAX_ITER_FROM_NOISE` iterations where it starts from noise, so that it
-ends in about a minute on a 2-core CPU.
+sizes and iteration counts).
 """
 
 from __future__ import annotations
@@ -41,13 +40,11 @@ FLOOR_CHUNK = 10
 MIN_SR, MAX_SR = 1000, 384000  # Hz, as mst_jax.audio accepts.
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
-# The no-flag demos run the command's defaults on the shipped 6 s clips: the paper's widths, and a
-# transfer from the content its DEFAULT_MAX_ITER_FROM_CONTENT iterations (about a minute on 2 CPU
-# cores). Until 2026-11-30 they ran at reduced widths (512 / 128 / 32), which took the style only
-# halfway (BUILD_NOTES.md "The demo at the paper's widths"). From noise (texture, reconstruct,
-# transfer --init=noise) a demo runs DEMO_MAX_ITER_FROM_NOISE instead of DEFAULT_MAX_ITER.
-# The --max_iter help and the "demo:" notice read their numbers from these constants.
-DEMO_MAX_ITER_FROM_NOISE = 150
+# The no-flag demos run the command's own defaults on the shipped 6 s clips (a transfer about a
+# minute on 2 CPU cores, a texture about 3.5 minutes). Until 2026-11-30 they ran at reduced widths
+# (512 / 128 / 32) and 150 iterations, which took the style only halfway and left a texture three
+# times as far from the style as the style is from itself (BUILD_NOTES.md "The demo at the
+# paper's widths").
 
 TERM_NAMES = (
     "content_stft",
@@ -80,7 +77,7 @@ MAX_ITER = flags.DEFINE_integer(
     "max_iter",
     None,
     f"Optimiser iterations in all (default {DEFAULT_MAX_ITER_FROM_CONTENT} from the content, "
-    f"{DEFAULT_MAX_ITER} from noise, {DEMO_MAX_ITER_FROM_NOISE} from noise in the no-flag demos).",
+    f"{DEFAULT_MAX_ITER} from noise).",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed of the network weights and the initial noise.")
 SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz; inputs are resampled to it.")

@@ -21,7 +21,6 @@ from experiments._flags import (
     DEFAULT_MAX_ITER,
     DEFAULT_MAX_ITER_FROM_CONTENT,
     DEFAULT_PRESET,
-    DEMO_MAX_ITER_FROM_NOISE,
     FLOOR_CHUNK,
     GAMMAS,
     GRIFFINLIM_ITER,
@@ -169,15 +168,12 @@ def _validate_sizes() -> dict:
     return sizes
 
 
-def _common(script: str, demo: bool, init: str = "noise"):
+def _common(init: str = "noise"):
     """Validated shared scalars: (max_iter, sr, seed, chunk (None: unset), checkpoint_every, n_fft,
     hop, tol)."""
     max_iter = MAX_ITER.value
     if max_iter is None:
-        if init == "content":
-            max_iter = DEFAULT_MAX_ITER_FROM_CONTENT
-        else:
-            max_iter = DEMO_MAX_ITER_FROM_NOISE if demo else DEFAULT_MAX_ITER
+        max_iter = DEFAULT_MAX_ITER_FROM_CONTENT if init == "content" else DEFAULT_MAX_ITER
     _int_flag(MAX_ITER, max_iter, minimum=1)
     sr = _int_flag(SR, SR.value, minimum=MIN_SR, maximum=MAX_SR)
     seed = _int_flag(SEED, SEED.value, minimum=0, maximum=2**32 - 1)
@@ -324,7 +320,7 @@ def run_config(
         if script in ("transfer", "texture"):
             styles = (str(music.example_path("style")),)
 
-    max_iter, sr, seed, chunk, every, n_fft, hop, tol = _common(script, demo, init)
+    max_iter, sr, seed, chunk, every, n_fft, hop, tol = _common(init)
     stft = StftConfig(n_fft=n_fft, hop_length=hop)
 
     if script == "reconstruct":
@@ -393,10 +389,8 @@ def run_config(
     if demo:
         what = "the reconstruction" if script == "reconstruct" else f"preset {preset}"
         clips = "clips" if script == "transfer" else "clip"
-        short = init != "content" and MAX_ITER.value is None
         notices.append(
-            f"demo: no input given, running {what} on the shipped example {clips}, {max_iter} "
-            f"iterations{f' (not the {DEFAULT_MAX_ITER} of a run from noise)' if short else ''}"
+            f"demo: no input given, running {what} on the shipped example {clips}, {max_iter} iterations"
         )
     shifts = _style_shifts()
     return RunConfig(
