@@ -344,28 +344,32 @@ def evaluate(result, *, content=None, style=None, sr: int) -> Quality:
 
 # --------------------------------------------------------------------------- reporting
 
-# (name, label, floor field, floor label, how to read it)
+# (name, label, floors, how to read it); floors: (field, label) pairs, the first finite one is
+# the row's floor (a texture has no content, so its rows fall back to the style's references).
 _ROWS = (
-    ("chroma_content", "content kept: chroma correlation with the content", "chroma_floor",
-     "content vs itself shifted by half", "1 = same notes at the same times, 0 = unrelated; above the floor the melody and harmony are kept"),
-    ("pcp_content", "content kept: pitch-class profile vs content", "pcp_floor",
-     "style vs content", "1 = the content's key and notes; at or below the floor the result took the style's notes"),
-    ("pcp_style", "key taken from the style: pitch-class profile vs style", "pcp_floor",
-     "style vs content", "high means the result moved to the style's key (a transfer should keep the content's)"),
-    ("onset_content", "rhythm kept: onset-envelope correlation with the content", "onset_floor",
-     "content vs itself shifted by half", "1 = the same attacks at the same times; above the floor the rhythm is kept"),
-    ("mfcc_ratio", "style taken: MFCC distance to style / to content", None, None,
+    ("chroma_content", "content kept: chroma correlation with the content",
+     (("chroma_floor", "content vs itself shifted by half"),),
+     "1 = same notes at the same times, 0 = unrelated; above the floor the melody and harmony are kept"),
+    ("pcp_content", "content kept: pitch-class profile vs content", (("pcp_floor", "style vs content"),),
+     "1 = the content's key and notes; at or below the floor the result took the style's notes"),
+    ("pcp_style", "key taken from the style: pitch-class profile vs style", (("pcp_floor", "style vs content"),),
+     "high means the result is in the style's key (a transfer should keep the content's)"),
+    ("onset_content", "rhythm kept: onset-envelope correlation with the content",
+     (("onset_floor", "content vs itself shifted by half"),),
+     "1 = the same attacks at the same times; above the floor the rhythm is kept"),
+    ("mfcc_ratio", "style taken: MFCC distance to style / to content", (),
      "below 1 the timbre is nearer the style than the content; 0.5 = twice as near"),
-    ("mfcc_to_style", "timbre distance to the style (MFCC Fréchet)", "mfcc_floor",
-     "style vs content", "0 = the style's timbre statistics; the floor is how far apart the inputs are"),
-    ("mfcc_to_content", "timbre distance to the content (MFCC Fréchet)", "mfcc_floor",
-     "style vs content", "large = the content's timbre was replaced"),
-    ("gram_to_style", "style statistics: held-out random-net gram distance to style", "gram_floor",
-     "content vs style", "0 = the style's statistics on a net the loss never saw; below the floor the style was taken"),
-    ("gram_self", "style statistics: the style's own halves to the whole style", None, None,
-     "what a stretch of the style itself scores on that net: a result near it has the style's statistics"),
-    ("flatness", "noise-likeness: spectral flatness of the result", "flatness_content",
-     "the content's flatness", "white noise is about 0.5, music 0.001–0.05; near the inputs' values = not noise"),
+    ("mfcc_to_style", "timbre distance to the style (MFCC Fréchet)", (("mfcc_floor", "style vs content"),),
+     "0 = the style's timbre statistics; the floor is how far apart the inputs are"),
+    ("mfcc_to_content", "timbre distance to the content (MFCC Fréchet)", (("mfcc_floor", "style vs content"),),
+     "large = the content's timbre was replaced"),
+    ("gram_to_style", "style statistics: held-out random-net gram distance to style",
+     (("gram_floor", "content vs style"), ("gram_self", "the style's own halves vs the whole")),
+     "0 = the style's statistics on a net the loss never saw; below content vs style the style was "
+     "taken; near the style's own halves it is as close as the style is to itself"),
+    ("flatness", "noise-likeness: spectral flatness of the result",
+     (("flatness_content", "the content's flatness"), ("flatness_style", "the style's flatness")),
+     "white noise is about 0.5, music 0.001–0.05; near the inputs' values = not noise"),
 )
 
 
@@ -376,16 +380,18 @@ def _clean(x: float) -> float | None:
 def measures(q: Quality) -> list[dict]:
     """The run record's rows: ``name, label, value, floor, floor_label, read`` (None for NaN)."""
     out = []
-    for name, label, floor, floor_label, read in _ROWS:
+    for name, label, floors, read in _ROWS:
         value = _clean(getattr(q, name))
         if value is None:
             continue
+        found = [(_clean(getattr(q, f)), f_label) for f, f_label in floors]
+        floor, floor_label = next(((v, f_label) for v, f_label in found if v is not None), (None, None))
         out.append({
             "name": name,
             "label": label,
             "value": value,
-            "floor": _clean(getattr(q, floor)) if floor else None,
-            "floor_label": floor_label if floor and _clean(getattr(q, floor)) is not None else None,
+            "floor": floor,
+            "floor_label": floor_label,
             "read": read,
         })
     return out

@@ -118,6 +118,8 @@ def test_record_rows_and_verdict_match_the_values():
     assert rows["chroma_content"]["value"] == pytest.approx(q.chroma_content)
     assert rows["chroma_content"]["floor"] == pytest.approx(q.chroma_floor)
     assert rows["mfcc_ratio"]["floor"] is None
+    assert rows["gram_to_style"]["floor"] == pytest.approx(q.gram_floor)  # a transfer: content vs style
+    assert rows["flatness"]["floor_label"] == "the content's flatness"
     assert all(r["read"] for r in rec["measures"])
     assert f"content kept {q.chroma_content:.2f} of 1" in rec["verdict"]
     assert f"style distance ratio {q.mfcc_ratio:.2f}" in rec["verdict"]
@@ -173,7 +175,12 @@ def test_texture_verdict_reads_against_the_styles_own_halves():
     assert expected in line, line
     assert line.endswith(f"flatness {q.flatness:.3f} (inputs {q.flatness_style:.3f})"), line
     rows = {r["name"]: r for r in evaluate.record(q)["measures"]}
-    assert rows["gram_self"]["value"] == pytest.approx(q.gram_self) and "chroma_content" not in rows
+    assert "chroma_content" not in rows and "mfcc_ratio" not in rows
+    # The rows fall back to the style's references where a transfer has the content's.
+    assert rows["gram_to_style"]["floor"] == pytest.approx(q.gram_self)
+    assert rows["gram_to_style"]["floor_label"] == "the style's own halves vs the whole"
+    assert rows["flatness"]["floor"] == pytest.approx(q.flatness_style)
+    assert rows["flatness"]["floor_label"] == "the style's flatness"
 
 
 def test_verdict_names_whose_key_the_result_is_in():
