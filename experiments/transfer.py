@@ -27,7 +27,8 @@ CONTENT_FLOOR = flags.DEFINE_float(
     None,
     f"Stop when the result's chroma correlation with the content (melody and harmony, the "
     f"quality line's 'content kept') falls below this, and write the last result above it; "
-    f"measured every --chunk iterations (10 unless given). Default {_flags.DEFAULT_CONTENT_FLOOR} "
+    f"measured every --chunk iterations ({_flags.FLOOR_CHUNK} unless given). "
+    f"Default {_flags.DEFAULT_CONTENT_FLOOR} "
     f"from the content (none from noise or for the baseline); 0 turns it off. With --batch "
     f"each row keeps its own last result above it. "
     f"With a larger --max_iter each pair takes as much style as its content survives.",

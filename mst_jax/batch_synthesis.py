@@ -113,9 +113,9 @@ def synthesize_batch(
         running = stopped == 0
         if not running.any() or iteration[running].max() >= max_iter:
             break
-        stop = should_stop() if should_stop is not None else False
-        if devices.any_process(bool(stop)):
-            stop_reason = stop if isinstance(stop, str) else "interrupted"
+        reason = synthesis.polled_stop_reason(should_stop)
+        if devices.any_process(reason is not None):  # another process may be the one stopping
+            stop_reason = reason or "interrupted"
             break
         n = min(solver.chunk, max_iter - int(iteration[running].max()))
         t0 = time.perf_counter()

@@ -42,6 +42,7 @@ __all__ = [
     "initial_state",
     "lbfgsb",
     "make_step",
+    "polled_stop_reason",
     "synthesize",
 ]
 
@@ -314,6 +315,23 @@ def chunk_program(value_and_terms, names: tuple[str, ...], solver: SolverConfig)
     return jax.jit(chunk, donate_argnums=(0,))
 
 
+def polled_stop_reason(should_stop: Callable[[], bool | str] | None) -> str | None:
+    """Polls ``should_stop`` between chunks: None to go on, else the run's stop reason
+    (``"interrupted"`` for True, the string itself for a non-empty string).
+
+    >>> polled_stop_reason(None), polled_stop_reason(lambda: False)
+    (None, None)
+    >>> polled_stop_reason(lambda: True)
+    'interrupted'
+    >>> polled_stop_reason(lambda: "content floor")
+    'content floor'
+    """
+    stop = should_stop() if should_stop is not None else False
+    if not stop:
+        return None
+    return stop if isinstance(stop, str) else "interrupted"
+
+
 def synthesize(
     objective: Objective,
     init_wave=None,
@@ -355,9 +373,9 @@ def synthesize(
     loss_hist, term_hist, secs = [], [], []
     stop_reason = "max_iter"
     while int(state.iteration) < max_iter:
-        stop = should_stop() if should_stop is not None else False
-        if stop:
-            stop_reason = stop if isinstance(stop, str) else "interrupted"
+        reason = polled_stop_reason(should_stop)
+        if reason is not None:
+            stop_reason = reason
             break
         n = min(solver.chunk, max_iter - int(state.iteration))
         t0 = time.perf_counter()
