@@ -14,6 +14,7 @@ bit-identically.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
@@ -28,6 +29,7 @@ with __import__("warnings").catch_warnings():
     import jaxopt
 import optax
 
+from mst_jax import cauchy_point
 from mst_jax.config import SolverConfig
 from mst_jax.losses import Objective
 
@@ -118,6 +120,27 @@ class _ZoomWithoutAuxRecompute(jaxopt.ZoomLineSearch):
         return state._replace(aux=jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), aux_shape))
 
 
+@contextlib.contextmanager
+def jaxopt_cauchy_point():
+    """While tracing ``jaxopt.LBFGSB.update``, its Cauchy point is :func:`cauchy_point.cauchy_point`.
+
+    jaxopt's own (``jaxopt._src.lbfgsb._find_cauchy_point``, a module-level function its
+    ``update`` looks up when traced) sorts every breakpoint twice; ours takes the first
+    few with ``top_k`` and gives the same point (BUILD_NOTES, "Synthesis"). The swap lasts
+    only while the ``with`` body traces, and is skipped on a jaxopt without that function.
+    """
+    module = getattr(getattr(jaxopt, "_src", None), "lbfgsb", None)
+    original = getattr(module, "_find_cauchy_point", None)
+    if original is None:
+        yield
+        return
+    module._find_cauchy_point = lambda *args: cauchy_point.cauchy_point(*args)[:3]
+    try:
+        yield
+    finally:
+        module._find_cauchy_point = original
+
+
 def lbfgsb(value_and_terms, solver: SolverConfig):
     """The ``jaxopt.LBFGSB`` of ``value_and_terms(x, params) -> (value, {term: value})``.
 
@@ -202,7 +225,8 @@ def make_step(value_and_terms, solver: SolverConfig = SolverConfig()) -> Step:
         jaxopt_solver = lbfgsb(value_and_terms, solver)
 
         def update(x, st, box, params):
-            x, st = jaxopt_solver.update(x, st, box, params)
+            with jaxopt_cauchy_point():
+                x, st = jaxopt_solver.update(x, st, box, params)
             return x, st, st.value, st.aux, st.error
 
         return Step(jaxopt_solver.init_state, update)

@@ -89,6 +89,39 @@ def test_max_pool_frequency():
     np.testing.assert_array_equal(ours, ref)
 
 
+@pytest.mark.parametrize("width", [1, 2, 3])
+@pytest.mark.parametrize("c_in", [1, 2])  # one channel takes the pooled patch GEMMs
+def test_conv2d_max_pool_frequency_matches_scipy_then_numpy_pool(width, c_in):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((9, 13, c_in)).astype(np.float32)  # 13 bins: a trailing bin dropped at 2 and 3
+    w = rng.standard_normal((3, 4, c_in, 4)).astype(np.float32)
+    f = jax.jit(networks.conv2d_max_pool_frequency, static_argnames="width")
+    ours = np.asarray(f(jnp.asarray(x), jnp.asarray(w), width=width))
+    full = np.zeros((9, 13, 4), np.float32)
+    for o in range(4):
+        for i in range(c_in):
+            full[..., o] += scipy.signal.correlate2d(x[..., i], w[..., i, o], mode="same")
+    keep = 13 // width * width
+    ref = full[:, :keep].reshape(9, 13 // width, width, 4).max(axis=2)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)  # float32 sums of 12-24 products
+
+
+def test_cqt_net_pools_then_activates_as_activating_then_pooling():
+    cfg = CqtNetConfig(n_bins=15, filters=3, kernel=(3, 5), pool=2)
+    net = networks.cqt_net(cfg)
+    p = net.init(jax.random.key(9))
+    x = np.random.default_rng(7).standard_normal((10, 15))
+    ours = jax.jit(net.apply)(p, jnp.asarray(x, jnp.float32))[0]
+    act = _np_selu(_np_conv2d(x[..., None], np.asarray(p["conv"], np.float64), 1))
+    ref = act[:, :14].reshape(10, 7, 2, 3).max(axis=2)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)  # float32 vs float64, O(1) values
+    # the gradient through the pooled form is the one through conv, activation, pool
+    g_ours = jax.grad(lambda v: jnp.sum(net.apply(p, v)[0] ** 2))(jnp.asarray(x, jnp.float32))
+    unpooled = lambda v: networks.max_pool_frequency(jax.nn.selu(networks.conv2d(v[..., None], p["conv"])), width=2)
+    g_ref = jax.grad(lambda v: jnp.sum(unpooled(v) ** 2))(jnp.asarray(x, jnp.float32))
+    np.testing.assert_allclose(g_ours, g_ref, rtol=1e-5, atol=1e-5)  # same float32 arithmetic, other order
+
+
 def test_mel_net_receptive_field_is_194_frames():
     """Kernel 50, then kernel 25 dilated 2 and 4: 50 + 24*2 + 24*4 = 194 frames."""
     cfg = MelNetConfig(n_mels=4, filters=6)

@@ -99,6 +99,50 @@ def test_zoom_search_skips_only_the_redundant_aux_evaluation():
     assert len(calls) - (ours_calls - 1) == k
 
 
+def test_lbfgsb_with_our_cauchy_point_follows_plain_jaxopt(monkeypatch):
+    """synthesize swaps jaxopt's Cauchy-point search for ``cauchy_point.cauchy_point`` while
+    tracing; on a bounded problem whose first step passes hundreds of breakpoints (the full
+    sort) and later ones a few (top_k), the iterates are bit for bit those of the same
+    program with jaxopt's own search, and jaxopt's function is back in place afterwards."""
+    import contextlib
+
+    from jaxopt._src import lbfgsb as jaxopt_lbfgsb
+
+    from mst_jax import cauchy_point
+
+    n, k = 600, 15
+    rng = np.random.default_rng(3)
+    target = jnp.asarray(rng.uniform(-2.0, 2.0, n).astype(np.float32))  # a quarter outside the box
+    scale = jnp.asarray(rng.uniform(0.5, 4.0, n).astype(np.float32))
+    fun = lambda x, p: 0.5 * jnp.sum(scale * jnp.square(x - target)) + 0.1 * jnp.sum(jnp.sin(5 * x)) * p["a"]
+    obj = _toy_objective(fun, n)
+    x0 = np.zeros(n, np.float32)
+    solver = SolverConfig(chunk=k, tol=0)
+    searches, original = [], jaxopt_lbfgsb._find_cauchy_point
+    ours_search = cauchy_point.cauchy_point
+
+    def recorded(*args, **kwargs):
+        cp = ours_search(*args, **kwargs)
+        jax.debug.callback(lambda b, s: searches.append((int(b), bool(s))), cp.breakpoints, cp.sorted_all)
+        return cp
+
+    monkeypatch.setattr(cauchy_point, "cauchy_point", recorded)
+    synthesis.chunk_program.cache_clear()
+    ours = synthesis.synthesize(obj, x0, max_iter=k, solver=solver)
+    jax.effects_barrier()
+    assert jaxopt_lbfgsb._find_cauchy_point is original
+    assert len(searches) == k and searches[0][1] and not searches[-1][1]  # both branches ran
+    assert searches[0][0] > 100  # the first step crossed many breakpoints
+
+    monkeypatch.setattr(synthesis, "jaxopt_cauchy_point", contextlib.nullcontext)
+    synthesis.chunk_program.cache_clear()
+    plain = synthesis.synthesize(obj, x0, max_iter=k, solver=solver)
+    synthesis.chunk_program.cache_clear()  # no program traced without the swap stays cached
+    assert np.sum(np.abs(plain.wave) == 1.0) > 100  # the bounds bind
+    np.testing.assert_array_equal(ours.wave, plain.wave)
+    np.testing.assert_array_equal(ours.loss_history, plain.loss_history)
+
+
 def test_jaxopt_internals_the_zoom_override_relies_on():
     """``synthesis._ZoomWithoutAuxRecompute`` overrides ``ZoomLineSearch.init_state`` and leans on
     jaxopt internals (pyproject pins the version). Each check names what changed."""
@@ -132,6 +176,13 @@ def test_jaxopt_internals_the_zoom_override_relies_on():
     fun = lambda x: (jnp.sum(x**2), {"t": jnp.sum(x)})
     ls = ours(fun=fun, has_aux=True, maxiter=30, max_stepsize=1.0, jit=False)
     assert jaxopt.LBFGSB(fun=fun, has_aux=True, linesearch=ls).run_ls.__self__ is ls, why
+    # The Cauchy-point search synthesis.jaxopt_cauchy_point swaps: a module-level function
+    # that LBFGSB.update looks up by name, with the arguments cauchy_point.cauchy_point takes.
+    from jaxopt._src import lbfgsb as jaxopt_lbfgsb
+
+    assert "_find_cauchy_point" in jaxopt.LBFGSB.update.__code__.co_names, why
+    assert list(inspect.signature(jaxopt_lbfgsb._find_cauchy_point).parameters) == [
+        "x", "grad", "lower", "upper", "theta", "w", "m"], why
     # The behaviour the override removes: with value and grad given, plain init_state evaluates
     # the objective once more only when has_aux (and not at all without aux).
     calls = []
