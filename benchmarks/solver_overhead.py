@@ -5,7 +5,9 @@
 Runs ``mst_jax.synthesis.synthesize`` on an objective that costs about a millisecond (an
 ill-conditioned separable quadratic plus a ripple, so L-BFGS-B does not converge early)
 and prints seconds per iteration for each line search, beside the time of the
-``jnp.argsort`` that jaxopt's Cauchy-point search runs twice per iteration; then, for the
+``jnp.argsort`` that jaxopt's Cauchy-point search runs twice per iteration; then the
+zoom search with jaxopt's own Cauchy-point search against ours (``mst_jax.cauchy_point``,
+which synthesis swaps in), in this one process, and their ratio; then, for the
 zoom search, the same for each L-BFGS memory size (``--history_sizes``) and for each
 number of iterations per compiled chunk (``--chunks``; the host syncs, checks signals and
 writes checkpoints between chunks).
@@ -13,6 +15,7 @@ writes checkpoints between chunks).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 
@@ -58,6 +61,15 @@ def main(argv):
     for search in ("zoom", "backtracking"):
         s, why = per_iteration(SolverConfig(chunk=k, tol=0.0, linesearch=search))
         print(f"L-BFGS-B iteration, {search:<12}: {s:.4f} s ({why})")
+    ours = synthesis.jaxopt_cauchy_point
+    synthesis.jaxopt_cauchy_point = contextlib.nullcontext  # jaxopt's own search, for comparison
+    synthesis.chunk_program.cache_clear()
+    theirs, why = per_iteration(SolverConfig(chunk=k, tol=0.0))
+    synthesis.jaxopt_cauchy_point = ours
+    synthesis.chunk_program.cache_clear()
+    s, _ = per_iteration(SolverConfig(chunk=k, tol=0.0))
+    print(f"L-BFGS-B iteration, zoom, jaxopt's Cauchy point: {theirs:.4f} s ({why}); ours: {s:.4f} s; "
+          f"ratio {theirs / s:.2f}")
     for m in map(int, _HISTORY_SIZES.value):
         s, why = per_iteration(SolverConfig(chunk=k, tol=0.0, history_size=m))
         print(f"L-BFGS-B iteration, zoom, history_size {m:>3}: {s:.4f} s ({why})")

@@ -155,7 +155,7 @@ def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:
         f"estimate: {c.flops / 1e9:.0f} GFLOP and about {total / 1e9:.2f} GB per loss+gradient "
         f"(L-BFGS-B history included); {c.flops / rate:.2g}–{2 * c.flops / rate:.2g} s per iteration "
         f"for the nets' arithmetic at 100–50 % of this device's {rate / 1e9:.0f} GFLOP/s matmul rate "
-        f"(the bounded solver adds ~0.6 µs per sample on a CPU)"
+        f"(the bounded solver adds ~0.07 µs per sample on a CPU)"
     )
     limit = memory_limit_bytes()
     if limit is not None and total > 0.9 * limit:
