@@ -312,14 +312,14 @@ def test_no_flags_is_the_demo_on_the_shipped_clips():
         and os.path.basename(cfg.styles[0]) == "style.flac"
     )
     assert [n for n in notices if n.startswith("demo:")] == [
-        "demo: no input given, running preset 5 on the shipped example clips, 120 iterations"
+        "demo: no input given, running preset 5 on the shipped example clips, 160 iterations"
     ]
     assert cfg.solver.optimizer == "lbfgsb"  # SPEC §1
     with flagsaver.flagsaver(content="a.wav", style="b.wav"):
         given = transfer.build([])
     assert not given.demo and given.init == cfg.init == "content"
     assert given.loss == cfg.loss and given.loss.term("style_stft").net.filters == 4096
-    assert given.max_iter == cfg.max_iter == _flags.DEFAULT_MAX_ITER_FROM_CONTENT == 120
+    assert given.max_iter == cfg.max_iter == _flags.DEFAULT_MAX_ITER_FROM_CONTENT == 160
     assert given.content_floor == cfg.content_floor == _flags.DEFAULT_CONTENT_FLOOR
     # From noise the paper's 500, in the demos too (150 once left the texture far from the style).
     with flagsaver.flagsaver(content="a.wav", style="b.wav", init="noise"):
