@@ -3,7 +3,8 @@
 Three optimisers (``SolverConfig.optimizer``) share one solver loop: ``jaxopt.LBFGSB``
 (the default), ``optax.lbfgs`` and ``optax.adam``, the optax ones with the iterate
 projected into the bounds after every step. Each is a :class:`Step`, a pair of pure
-functions, so the chunked loop below exists once. This is the only module that imports
+functions, so the chunked loop below exists once. jaxopt's L-BFGS-B runs with our Cauchy
+point (:mod:`mst_jax.cauchy_point`, no full sort), swapped in while its update is traced. This is the only module that imports
 jaxopt (unmaintained; kept in one place). The solver runs in jitted chunks of
 iterations (``lax.while_loop`` inside one ``jax.jit``), so progress, checkpoints and
 signals are handled between chunks without retracing; the last, shorter chunk reuses the
@@ -42,6 +43,7 @@ __all__ = [
     "chunk_program",
     "init_noise",
     "initial_state",
+    "jaxopt_cauchy_point",
     "lbfgsb",
     "make_step",
     "polled_stop_reason",
@@ -128,6 +130,8 @@ def jaxopt_cauchy_point():
     ``update`` looks up when traced) sorts every breakpoint twice; ours takes the first
     few with ``top_k`` and gives the same point (BUILD_NOTES, "Synthesis"). The swap lasts
     only while the ``with`` body traces, and is skipped on a jaxopt without that function.
+    A trace in another thread at the same moment may get jaxopt's search: slower, not
+    different.
     """
     module = getattr(getattr(jaxopt, "_src", None), "lbfgsb", None)
     original = getattr(module, "_find_cauchy_point", None)
