@@ -11,8 +11,8 @@ along the path, found by visiting the breakpoints in increasing order.
 two XLA CPU sorts of 220 500 floats, 0.09 s per iteration on this project's CPU, about a
 sixth of a default transfer's iteration. The search usually stops after a few
 breakpoints, so :func:`cauchy_point` takes the ``candidates`` smallest ones in order with
-``lax.top_k`` and sorts everything only when the search passes all of them (a
-``lax.cond``: on one device the branch not taken is not run). The arithmetic of the
+``lax.top_k`` and sorts everything only when the search passes all of them (in a loop
+that runs at most once, so that under ``vmap`` it runs only when some element needs it). The arithmetic of the
 search is jaxopt's, so the result is the same (``tests/test_cauchy_point.py`` compares the
 two on the bounded and the fall-back cases).
 """
@@ -134,12 +134,21 @@ def cauchy_point(x, grad, lower, upper, theta, w, m, *, candidates: int = CANDID
     t_first = -neg_t
     state = walk(t_first, first)
 
-    def sort_all():
+    def sort_all(carry):
+        _, key, _ = lax.optimization_barrier(carry)
         order = jnp.argsort(key)
         t_sorted = key[order]
-        return finish(t_sorted, order, walk(t_sorted, order), True)
+        return jnp.asarray(False), key, finish(t_sorted, order, walk(t_sorted, order), True)
 
+    # A loop that runs at most once rather than lax.cond: under vmap (--batch) a cond whose
+    # predicate differs across the batch runs both branches for every element, so the full
+    # sort would run every iteration; a while loop runs only while some element needs it.
+    # The keys travel in the loop's carry through an optimization barrier, or XLA hoists the
+    # sort out of the loop (vmapped over 4 x 220 500 with no element needing it: 0.185 s
+    # per search with the sort hoisted, 0.012 s without).
     outran = (state[0] >= k) & (k < n)
-    t_old, c, passed, i, sorted_all = lax.cond(outran, sort_all, lambda: finish(t_first, first, state, False))
+    _, _, (t_old, c, passed, i, sorted_all) = lax.while_loop(
+        lambda carry: carry[0], sort_all, (outran, key, finish(t_first, first, state, False))
+    )
     active = moving & ~passed
     return CauchyPoint(jnp.where(active, x + t_old * d, x_bound), c, active, i, sorted_all)

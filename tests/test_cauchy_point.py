@@ -95,3 +95,18 @@ def test_cauchy_point_equals_jaxopts(at_bounds, grad_scale, candidates):
     np.testing.assert_allclose(ours.x, ref[0], rtol=1e-6, atol=1e-7)  # the same float32 operations
     np.testing.assert_allclose(ours.c, ref[1], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(ours.active, ref[2])
+
+
+def test_cauchy_point_under_vmap_is_each_elements():
+    """--batch vmaps the solver: one element that outruns its candidates (the full sort) and
+    one that does not must each get their own point, as unbatched."""
+    problems = [_problem(300, at_bounds=0.2, grad_scale=s, seed=6 + i) for i, s in enumerate((5.0, 0.05))]
+    stack = lambda j: jnp.asarray(np.stack([p[j] for p in problems]), jnp.float32)
+    one = jax.jit(lambda *a: cauchy_point(*a, candidates=16))
+    batched = jax.jit(jax.vmap(lambda x, g, lo, hi, w, m: cauchy_point(x, g, lo, hi, 1.0, w, m, candidates=16)))
+    got = batched(stack(0), stack(1), stack(2), stack(3), stack(4), stack(5))
+    assert list(np.asarray(got.sorted_all)) == [True, False]
+    for b, p in enumerate(problems):
+        ref = one(*[jnp.asarray(v, jnp.float32) for v in p[:4]], 1.0, *[jnp.asarray(v, jnp.float32) for v in p[4:6]])
+        np.testing.assert_allclose(got.x[b], ref.x, rtol=1e-6, atol=1e-7)  # batched float32 dots
+        np.testing.assert_array_equal(got.active[b], ref.active)
