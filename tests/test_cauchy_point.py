@@ -110,3 +110,17 @@ def test_cauchy_point_under_vmap_is_each_elements():
         ref = one(*[jnp.asarray(v, jnp.float32) for v in p[:4]], 1.0, *[jnp.asarray(v, jnp.float32) for v in p[4:6]])
         np.testing.assert_allclose(got.x[b], ref.x, rtol=1e-6, atol=1e-7)  # batched float32 dots
         np.testing.assert_array_equal(got.active[b], ref.active)
+
+
+def test_the_full_sort_stays_inside_its_loop_under_vmap():
+    """Under vmap the fall-back sort must stay in the loop that runs only when some element
+    outran its candidates: hoisted into the program's entry it would run every iteration
+    (XLA hoists it unless the keys pass through an optimization barrier)."""
+    n, batch = 500, 2
+    f = jax.vmap(lambda x, g, lo, hi, w, m: cauchy_point(x, g, lo, hi, 1.0, w, m, candidates=16))
+    args = [jnp.zeros((batch, n))] * 4 + [jnp.zeros((batch, n, 4)), jnp.zeros((batch, 4, 4))]
+    hlo = jax.jit(f).lower(*args).compile().as_text()
+    blocks = hlo.split("\n\n")
+    with_sort = [b for b in blocks if " sort(" in b]
+    assert with_sort  # the full sort is in the program
+    assert not any(b.lstrip().startswith("ENTRY") for b in with_sort)
