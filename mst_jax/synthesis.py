@@ -4,11 +4,11 @@ Three optimisers (``SolverConfig.optimizer``) share one solver loop: ``jaxopt.LB
 (the default), ``optax.lbfgs`` and ``optax.adam``, the optax ones with the iterate
 projected into the bounds after every step. Each is a :class:`Step`, a pair of pure
 functions, so the chunked loop below exists once. jaxopt's L-BFGS-B runs with our Cauchy
-point (:mod:`mst_jax.cauchy_point`, no full sort), swapped in while its update is traced. This is the only module that imports
-jaxopt (unmaintained; kept in one place). The solver runs in jitted chunks of
-iterations (``lax.while_loop`` inside one ``jax.jit``), so progress, checkpoints and
-signals are handled between chunks without retracing; the last, shorter chunk reuses the
-same program (its length is a traced argument). The state between chunks
+point (:mod:`mst_jax.cauchy_point`, no full sort), swapped in while its update is traced.
+This is the only module that imports jaxopt (unmaintained; kept in one place). The solver
+runs in jitted chunks of iterations (``lax.while_loop`` inside one ``jax.jit``), so progress,
+checkpoints and signals are handled between chunks without retracing; the last, shorter chunk
+reuses the same program (its length is a traced argument). The state between chunks
 (:class:`SynthesisState`) is a pytree of arrays, so it can be saved and a run resumed
 bit-identically.
 """
