@@ -64,6 +64,21 @@ def test_conv1d_matches_scipy(dilation):
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("width", [64, 65, 1025])  # a multiple of 64 is not padded
+def test_dense_matches_numpy_value_and_gradient(width):
+    """``dense`` pads the kernel's columns for speed and cuts the product back: value and
+    input gradient equal numpy's float64 ``x @ w`` (batch axes kept)."""
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((2, 3, 40)).astype(np.float32)
+    w = rng.standard_normal((40, width)).astype(np.float32)
+    y = jax.jit(networks.dense)(x, w)
+    assert y.shape == (2, 3, width)
+    np.testing.assert_allclose(y, x.astype(np.float64) @ w.astype(np.float64), rtol=1e-5, atol=1e-4)
+    g = rng.standard_normal((2, 3, width))
+    grad = jax.grad(lambda v: jnp.sum(networks.dense(v, w) * g))(x)
+    np.testing.assert_allclose(grad, g @ w.T.astype(np.float64), rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("dilation", [1, 2])
 @pytest.mark.parametrize("c_in", [1, 2])  # one channel takes the patch-GEMM path
 @pytest.mark.parametrize("form", ["conv2d", "conv2d_gemm", "conv2d_lax"])  # the platform picks one
