@@ -75,7 +75,7 @@ def dense(x, w):
 
     XLA's CPU GEMM runs an output width that is not a multiple of 64 far slower: on this
     project's 2-core CPU, ``(431, 25600) @ (25600, N)`` (the 1025-filter Mel net's conv) ran
-    at 294 GFLOP/s for N = 1025 and 402 for 1088, 418 for 1024 (``python -m
+    at 285 GFLOP/s for N = 1025 and 400 for 1088, 420 for 1024 (``python -m
     benchmarks.gemm_shapes``). The padded columns are zero, so the cut product is the same.
     ``w`` is a fixed kernel: inside the solver's loop XLA hoists its padding out of the loop
     (loop-invariant), so it is paid once per compiled chunk.

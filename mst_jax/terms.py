@@ -13,7 +13,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-__all__ = ["content_loss", "gram", "gram_distance", "l1_penalty", "style_loss"]
+__all__ = ["content_loss", "gram", "gram_blocks", "gram_distance", "l1_penalty", "style_loss"]
 
 
 def _check_same_shape(name, a, b):
@@ -45,20 +45,26 @@ def gram(features):
     return (f.T @ f) / f.shape[0]
 
 
-# Channels per block of gram_distance: blocks much narrower than this make small GEMMs.
-_GRAM_BLOCK = 1024
+def gram_blocks(channels: int) -> int:
+    """Channel blocks :func:`gram_distance` uses by default: ``channels / 1024`` rounded, at
+    least 1 (blocks much narrower than 1024 channels make GEMMs too small to pay).
+
+    >>> [gram_blocks(c) for c in (256, 1025, 4096)]
+    [1, 1, 4]
+    """
+    return max(1, round(channels / 1024))
 
 
-def gram_distance(target_gram, features):
+def gram_distance(target_gram, features, *, blocks: int | None = None):
     """Squared distance ``sum_ij (G_ij - W_ij)^2`` between ``G = gram(features)`` and a target.
 
     Both grams are symmetric, so ``G`` is computed by channel blocks on and above the
-    diagonal only, each off-diagonal block counted twice: for ``B`` blocks
-    ``(B + 1) / (2 B)`` of the arithmetic, forward and backward. ``B`` is ``channels /
-    1024`` rounded (at least 1): 4 for the 4096-filter STFT net, 1 for the 1025-filter Mel
-    net and the 256-filter CQT nets, where blocks do not pay. Measured on a 2-core CPU
-    (value + gradient, 431 frames x 4096 channels, float32): 0.126 s whole, 0.091 s in 2
-    blocks, 0.077 s in 4, 0.084 s in 8 (``python -m benchmarks.gemm_shapes``).
+    diagonal only, each off-diagonal block counted twice: for ``B`` blocks ``(B + 1) / (2 B)``
+    of the arithmetic, forward and backward. ``B`` is :func:`gram_blocks` unless ``blocks``
+    says: 4 for the 4096-filter STFT net, 1 for the 1025-filter Mel net and the 256-filter
+    CQT nets. Measured on a 2-core CPU (value + gradient, 431 frames x 4096 channels,
+    float32): 0.119 s whole, 0.093 s in 2 blocks, 0.079 s in 4, 0.084 s in 8 (``python -m
+    benchmarks.gemm_shapes``).
 
     The target must be symmetric, as a gram is (XLA's ``F^T F`` is, to the bit): only its
     blocks on and above the diagonal are read.
@@ -66,6 +72,7 @@ def gram_distance(target_gram, features):
     Args:
       target_gram: ``W``, ``(channels, channels)``, symmetric (a :func:`gram`).
       features: ``(positions..., channels)``.
+      blocks: channel blocks (at most ``channels``); None: :func:`gram_blocks`.
 
     Returns:
       Scalar.
@@ -74,7 +81,10 @@ def gram_distance(target_gram, features):
     channels = f.shape[-1]
     if target_gram.shape != (channels, channels):
         raise ValueError(f"gram_distance: shapes differ, {target_gram.shape} vs {(channels, channels)}")
-    blocks = max(1, round(channels / _GRAM_BLOCK))
+    if blocks is None:
+        blocks = gram_blocks(channels)
+    if not 1 <= blocks <= channels:
+        raise ValueError(f"gram_distance: blocks must be 1..{channels}, got {blocks}")
     edges = [round(i * channels / blocks) for i in range(blocks + 1)]
     cols = [f[:, lo:hi] for lo, hi in zip(edges, edges[1:])]
     total = 0.0

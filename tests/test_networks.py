@@ -79,6 +79,21 @@ def test_dense_matches_numpy_value_and_gradient(width):
     np.testing.assert_allclose(grad, g @ w.T.astype(np.float64), rtol=1e-5, atol=1e-4)
 
 
+def test_dense_pads_its_kernel_outside_the_solver_loop():
+    """Inside a loop (where L-BFGS-B runs the nets) the kernel's padding is loop-invariant and
+    XLA hoists it: the loop body multiplies by the padded kernel and pads nothing."""
+    import re
+
+    x, w = jnp.ones((8, 640)), jnp.ones((640, 650))  # 650 columns, padded to 704
+    f = lambda x, w: jax.lax.fori_loop(0, 3, lambda i, v: v + networks.dense(v, w)[..., :640], x)
+    hlo = jax.jit(f).lower(x, w).compile().as_text()
+    blocks = {b.lstrip().split(" ")[0].lstrip("%"): b for b in hlo.split("\n\n") if b.strip()}
+    entry = next(b for b in blocks.values() if b.lstrip().startswith("ENTRY"))
+    body = re.search(r"body=%?([\w.\-]+)", entry).group(1)
+    assert "pad" in entry  # padded once, before the loop
+    assert "f32[640,704]" in blocks[body] and "pad" not in blocks[body]
+
+
 @pytest.mark.parametrize("dilation", [1, 2])
 @pytest.mark.parametrize("c_in", [1, 2])  # one channel takes the patch-GEMM path
 @pytest.mark.parametrize("form", ["conv2d", "conv2d_gemm", "conv2d_lax"])  # the platform picks one

@@ -1,5 +1,7 @@
 """The paper's terms (:mod:`mst_jax.terms`) against numpy, and SPEC.md's names for them."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,11 +53,12 @@ def test_spec_names_stay_importable_from_losses():
         assert name in losses.__all__ and name in terms.__all__
 
 
-@pytest.mark.parametrize("channels", [5, 1536, 4096])
-def test_gram_distance_by_blocks_matches_the_whole_sum_in_float64(channels):
-    """1, 2 and 4 blocks (5, 1536 and 4096 channels) against
-    numpy's whole gram in float64, value and gradient (the gradient by its closed form
-    4 F (G - W) / P); the target a gram of other maps, as in a transfer."""
+@pytest.mark.parametrize("channels, blocks", [(5, None), (1536, None), (4096, None), (7, 3), (7, 7)])
+def test_gram_distance_by_blocks_matches_the_whole_sum_in_float64(channels, blocks):
+    """1, 2 and 4 blocks by the rule (5, 1536 and 4096 channels), and uneven blocks (7 in
+    3) and one channel per block, against numpy's whole gram in float64, value and gradient
+    (the gradient by its closed form 4 F (G - W) / P); the target a gram of other maps, as
+    in a transfer."""
     rng = np.random.default_rng(channels)
     frames = 23
     f = rng.standard_normal((frames, channels)).astype(np.float32)
@@ -63,7 +66,16 @@ def test_gram_distance_by_blocks_matches_the_whole_sum_in_float64(channels):
     f64, s64 = f.astype(np.float64), s.astype(np.float64)
     g = f64.T @ f64 / frames
     w = s64.T @ s64 / (frames + 4)
-    value, grad = jax.jit(jax.value_and_grad(terms.gram_distance, argnums=1))(w.astype(np.float32), f)
+    distance = functools.partial(terms.gram_distance, blocks=blocks)
+    value, grad = jax.jit(jax.value_and_grad(distance, argnums=1))(w.astype(np.float32), f)
     np.testing.assert_allclose(value, np.sum((g - w) ** 2), rtol=2e-5)
     np.testing.assert_allclose(grad, 4 * f64 @ (g - w) / frames, rtol=2e-4, atol=2e-4 * np.abs(grad).max())
 
+
+
+def test_gram_distance_refuses_a_wrong_target_or_block_count():
+    f = np.zeros((4, 6), np.float32)
+    with pytest.raises(ValueError, match="shapes differ"):
+        terms.gram_distance(np.zeros((5, 5), np.float32), f)
+    with pytest.raises(ValueError, match="blocks must be 1..6"):
+        terms.gram_distance(np.zeros((6, 6), np.float32), f, blocks=7)
