@@ -233,13 +233,13 @@ def builder(content_flag, init_flag, floor_flag=None):
 
 
 def _progress(info, max_iter: int, size: int, first: bool, extra: str = ""):
-    it, spi = info["iteration"], info["seconds_per_iteration"]
-    eta = float("nan") if first and it < max_iter else (max_iter - it) * spi
+    """The batch's progress line: every row's loss, the seconds per iteration of them all."""
+    eta = console.seconds_left(info, max_iter, first)
     losses = ", ".join(f"{v:.4g}" for v in info["losses"])
-    note = " (first chunk: includes compilation)" if first else ""
     _say(
-        f"transfer --batch: iteration {it}/{max_iter}  losses [{losses}]  {spi:.3g} s/iteration "
-        f"for {size}  ETA {console.hms(eta)}{extra}{note}"
+        f"transfer --batch: iteration {info['iteration']}/{max_iter}  losses [{losses}]  "
+        f"{info['seconds_per_iteration']:.3g} s/iteration for {size}  ETA {console.hms(eta)}{extra}"
+        f"{console.FIRST_CHUNK_NOTE if first else ''}"
     )
 
 

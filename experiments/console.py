@@ -74,16 +74,28 @@ def hms(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+# Appended to the progress line of a run's first chunk.
+FIRST_CHUNK_NOTE = " (first chunk: includes compilation)"
+
+
+def seconds_left(info: dict, max_iter: int, first: bool) -> float:
+    """The progress lines' estimate: the iterations to go at the last chunk's seconds per
+    iteration; NaN (printed ``?``) after the first chunk, whose time is mostly compilation,
+    unless that chunk finished the run."""
+    it = info["iteration"]
+    if first and it < max_iter:
+        return float("nan")
+    return (max_iter - it) * info["seconds_per_iteration"]
+
+
 def report_progress(script: str, info: dict, max_iter: int, first: bool, extra: str = ""):
     """One progress line: iteration, total loss, seconds per iteration, estimated time left
     (and ``extra``, e.g. the content kept, appended)."""
-    it, spi = info["iteration"], info["seconds_per_iteration"]
-    # The first chunk's time is mostly compilation: no estimate from it.
-    eta = float("nan") if first and it < max_iter else (max_iter - it) * spi
-    note = " (first chunk: includes compilation)" if first else ""
+    eta = seconds_left(info, max_iter, first)
     say(
-        f"{script}: iteration {it}/{max_iter}  loss {info['loss']:.6g}  "
-        f"{spi:.3g} s/iteration  ETA {hms(eta)}{extra}{note}"
+        f"{script}: iteration {info['iteration']}/{max_iter}  loss {info['loss']:.6g}  "
+        f"{info['seconds_per_iteration']:.3g} s/iteration  ETA {hms(eta)}{extra}"
+        f"{FIRST_CHUNK_NOTE if first else ''}"
     )
 
 

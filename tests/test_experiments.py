@@ -523,3 +523,19 @@ def test_a_term_eq7_cannot_weight_is_one_line_naming_its_flag():
     raw = dataclasses.replace(config, normalize_gradients=False)
     beta = _runner.calibrated(obj._replace(config=raw), norms).params["beta"]
     assert {k: float(v) for k, v in beta.items()} == gamma  # --raw_weights: β = Γ
+
+
+def test_progress_estimate_skips_the_compiling_first_chunk(capsys):
+    """ETA: none from the first chunk (mostly compilation) unless it ended the run; later, the
+    iterations to go at the last chunk's rate. One rule for the single and the batch line."""
+    info = {"iteration": 25, "seconds_per_iteration": 0.5, "loss": 1.0, "losses": [1.0, 2.0]}
+    assert math.isnan(console.seconds_left(info, 100, first=True))
+    assert console.seconds_left(info, 100, first=False) == 37.5
+    assert console.seconds_left({**info, "iteration": 100}, 100, first=True) == 0.0
+    console.report_progress("transfer", info, 100, first=False)
+    from experiments import _batch
+
+    _batch._progress(info, 100, 2, first=True)
+    single, batch = capsys.readouterr().out.splitlines()
+    assert single.endswith("ETA 0:00:38") and "(first chunk" not in single
+    assert "ETA ?" in batch and batch.endswith(console.FIRST_CHUNK_NOTE)
