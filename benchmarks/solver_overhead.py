@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mst_jax import losses, synthesis
+from mst_jax import losses, optimizers, synthesis
 from mst_jax.cost import best_seconds
 from mst_jax.config import LossConfig, SolverConfig, Term
 
@@ -61,11 +61,11 @@ def main(argv):
     for search in ("zoom", "backtracking"):
         s, why = per_iteration(SolverConfig(chunk=k, tol=0.0, linesearch=search))
         print(f"L-BFGS-B iteration, {search:<12}: {s:.4f} s ({why})")
-    ours = synthesis.jaxopt_cauchy_point
-    synthesis.jaxopt_cauchy_point = contextlib.nullcontext  # jaxopt's own search, for comparison
+    ours = optimizers.jaxopt_cauchy_point
+    optimizers.jaxopt_cauchy_point = contextlib.nullcontext  # jaxopt's own search, for comparison
     synthesis.chunk_program.cache_clear()
     theirs, why = per_iteration(SolverConfig(chunk=k, tol=0.0))
-    synthesis.jaxopt_cauchy_point = ours
+    optimizers.jaxopt_cauchy_point = ours
     synthesis.chunk_program.cache_clear()
     s, _ = per_iteration(SolverConfig(chunk=k, tol=0.0))
     print(f"L-BFGS-B iteration, zoom, jaxopt's Cauchy point: {theirs:.4f} s ({why}); ours: {s:.4f} s; "

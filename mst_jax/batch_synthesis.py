@@ -23,7 +23,7 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from mst_jax import devices, synthesis
+from mst_jax import devices, optimizers, synthesis
 from mst_jax.batch import PARAMS_AXES, BatchObjective, pad, param_shardings
 from mst_jax.config import SolverConfig
 
@@ -34,7 +34,7 @@ __all__ = ["synthesize_batch"]
 def _batched_fns(value_and_terms, names, solver: SolverConfig, rows):
     """(init, chunk) for the batch: synthesis's per-example programs vmapped, batch axis sharded."""
     single = synthesis.chunk_program(value_and_terms, names, solver)
-    step = synthesis.make_step(value_and_terms, solver)  # solver.optimizer's
+    step = optimizers.make_step(value_and_terms, solver)  # solver.optimizer's
 
     def init(x0, params, bounds):
         def one(x, p):

@@ -279,7 +279,7 @@ class SolverConfig:
       lower, upper: box bounds on every sample.
       linesearch: jaxopt line search (``optimizer="lbfgsb"`` only). ``"zoom"`` (strong
         Wolfe, jaxopt's default) is the robust choice, and with the redundant evaluation
-        removed (``synthesis._ZoomWithoutAuxRecompute``) it takes 1.0 evaluations per
+        removed (``optimizers._ZoomWithoutAuxRecompute``) it takes 1.0 evaluations per
         iteration on the paper's nets. ``"backtracking"`` (Armijo) failed every line
         search of a paper-size TF32 transfer on an H100 and the loss stalled (BUILD_NOTES.md).
       optimizer: ``"lbfgsb"`` (``jaxopt.LBFGSB``, the SPEC default), ``"optax_lbfgs"``

@@ -15,7 +15,7 @@ with __import__("warnings").catch_warnings():
     import jaxopt
 
 from conftest import SR
-from mst_jax import losses, metrics, presets, synthesis
+from mst_jax import losses, metrics, optimizers, presets, synthesis
 from mst_jax.config import LossConfig, SolverConfig, Term
 
 
@@ -134,7 +134,7 @@ def test_lbfgsb_with_our_cauchy_point_follows_plain_jaxopt(monkeypatch):
     assert len(searches) == k and searches[0][1] and not searches[-1][1]  # both branches ran
     assert searches[0][0] > 100  # the first step crossed many breakpoints
 
-    monkeypatch.setattr(synthesis, "jaxopt_cauchy_point", contextlib.nullcontext)
+    monkeypatch.setattr(optimizers, "jaxopt_cauchy_point", contextlib.nullcontext)
     synthesis.chunk_program.cache_clear()
     plain = synthesis.synthesize(obj, x0, max_iter=k, solver=solver)
     synthesis.chunk_program.cache_clear()  # no program traced without the swap stays cached
@@ -144,7 +144,7 @@ def test_lbfgsb_with_our_cauchy_point_follows_plain_jaxopt(monkeypatch):
 
 
 def test_jaxopt_internals_the_zoom_override_relies_on():
-    """``synthesis._ZoomWithoutAuxRecompute`` overrides ``ZoomLineSearch.init_state`` and leans on
+    """``optimizers._ZoomWithoutAuxRecompute`` overrides ``ZoomLineSearch.init_state`` and leans on
     jaxopt internals (pyproject pins the version). Each check names what changed."""
     import dataclasses
     import importlib.metadata
@@ -154,7 +154,7 @@ def test_jaxopt_internals_the_zoom_override_relies_on():
 
     from jaxopt._src import base, zoom_linesearch
 
-    why = "jaxopt changed under synthesis._ZoomWithoutAuxRecompute: re-check it, then move the pin"
+    why = "jaxopt changed under optimizers._ZoomWithoutAuxRecompute: re-check it, then move the pin"
     pyproject = (pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     pin = re.search(r'"jaxopt==([^"]+)"', pyproject)
     assert pin, "pyproject.toml must pin jaxopt exactly (its internals are used)"
@@ -163,7 +163,7 @@ def test_jaxopt_internals_the_zoom_override_relies_on():
     names = ["self", "init_stepsize", "params", "value", "grad", "descent_direction",
              "fun_args", "fun_kwargs"]
     assert list(inspect.signature(jaxopt.ZoomLineSearch.init_state).parameters) == names, why
-    ours = synthesis._ZoomWithoutAuxRecompute
+    ours = optimizers._ZoomWithoutAuxRecompute
     assert list(inspect.signature(ours.init_state).parameters) == names
     # Constructor fields we set or replace, and the state field we fill.
     fields = {f.name for f in dataclasses.fields(jaxopt.ZoomLineSearch)}
@@ -176,7 +176,7 @@ def test_jaxopt_internals_the_zoom_override_relies_on():
     fun = lambda x: (jnp.sum(x**2), {"t": jnp.sum(x)})
     ls = ours(fun=fun, has_aux=True, maxiter=30, max_stepsize=1.0, jit=False)
     assert jaxopt.LBFGSB(fun=fun, has_aux=True, linesearch=ls).run_ls.__self__ is ls, why
-    # The Cauchy-point search synthesis.jaxopt_cauchy_point swaps: a module-level function
+    # The Cauchy-point search optimizers.jaxopt_cauchy_point swaps: a module-level function
     # that LBFGSB.update looks up by name, with the arguments cauchy_point.cauchy_point takes.
     from jaxopt._src import lbfgsb as jaxopt_lbfgsb
 
