@@ -121,6 +121,12 @@ LEARNING_RATE = flags.DEFINE_float(
     f"Adam's step size in waveform units (default {SolverConfig.learning_rate}); "
     "only --optimizer=adam uses it.",
 )
+HISTORY_SIZE = flags.DEFINE_integer(
+    "history_size",
+    None,
+    f"L-BFGS memory, in pairs of vectors (default {SolverConfig.history_size}: scipy's maxcor, "
+    "as in the paper's optimiser); --optimizer=lbfgsb and optax_lbfgs use it.",
+)
 NORMALIZE = flags.DEFINE_bool(
     "normalize",
     True,

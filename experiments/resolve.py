@@ -24,6 +24,7 @@ from experiments._flags import (
     FLOOR_CHUNK,
     GAMMAS,
     GRIFFINLIM_ITER,
+    HISTORY_SIZE,
     HOP_LENGTH,
     LEARNING_RATE,
     LOSS_FLAGS,
@@ -193,8 +194,16 @@ def _common(init: str = "noise"):
 
 
 def _optimizer(notices: list[str]) -> dict:
-    """``SolverConfig`` fields from ``--optimizer`` and ``--learning_rate`` (validated)."""
+    """``SolverConfig`` fields from ``--optimizer``, ``--learning_rate`` and ``--history_size``
+    (validated)."""
     fields = {"optimizer": OPTIMIZER.value}
+    memory = HISTORY_SIZE.value
+    if memory is not None:
+        if memory < 1:
+            raise _flag_error(HISTORY_SIZE, memory, "must be an integer >= 1")
+        if OPTIMIZER.value == "adam":
+            notices.append(f"--history_size={memory} has no effect: --optimizer=adam keeps no L-BFGS memory")
+        fields["history_size"] = memory
     lr = LEARNING_RATE.value
     if lr is not None:
         if not (math.isfinite(lr) and lr > 0):

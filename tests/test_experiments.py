@@ -264,6 +264,7 @@ def test_optimizer_flag_runs_and_is_recorded(optimizer, clips, tmp_path, capsys)
         init="content",
         optimizer=optimizer,
         learning_rate=2e-3,
+        history_size=4,
         **TINY,
     )
     assert code == 0, stderr
@@ -272,6 +273,8 @@ def test_optimizer_flag_runs_and_is_recorded(optimizer, clips, tmp_path, capsys)
     assert record["flags"]["optimizer"] == optimizer and record["flags"]["learning_rate"] == 2e-3
     assert record["config"]["solver"]["optimizer"] == optimizer
     assert record["config"]["solver"]["learning_rate"] == 2e-3
+    assert record["config"]["solver"]["history_size"] == 4
+    assert ("--history_size=4 has no effect" in stderr) == (optimizer == "adam")
     assert len(record["loss_history"]) == TINY["max_iter"]
     assert record["loss_history"][-1] < record["loss_history"][0]
     assert ("--learning_rate=0.002 has no effect" in stderr) == (optimizer != "adam")
