@@ -179,7 +179,7 @@ def read_table(folder: str) -> list[dict]:
 def ideal_row(index: int, content: str, style: str, inputs: dict[str, str], out_dir: str) -> dict | None:
     """The :data:`IDEAL_CONFIG` row of one pair (its WAV written under ``<out_dir>/ideal/``), or
     None when the style has no pitched part."""
-    from mst_jax import audio, evaluate, writing
+    from mst_jax import audio, evaluate, quality_report, writing
 
     t0 = time.perf_counter()
     wave = ideal_wave(content, style, DURATION_S.value)
@@ -189,7 +189,7 @@ def ideal_row(index: int, content: str, style: str, inputs: dict[str, str], out_
     writing.save(transfer_path(out_dir, IDEAL_CONFIG, index, content, style), wave, sr=SR, subtype="FLOAT")
     q = evaluate.evaluate(wave, content=audio.load(inputs[content], sr=SR),
                           style=audio.load(inputs[style], sr=SR), sr=SR)
-    record = {"quality": evaluate.record(q), "benchmark_seconds": time.perf_counter() - t0, "iterations": 0}
+    record = {"quality": quality_report.record(q), "benchmark_seconds": time.perf_counter() - t0, "iterations": 0}
     return row_of(IDEAL_CONFIG, index, content, style, record)
 
 

@@ -52,7 +52,7 @@ def main(argv):
             raise ValueError("give one or more result files after the flags")
         if CONTENT.value is None and STYLE.value is None:
             raise ValueError("give --content, --style or both to measure against")
-        from mst_jax import audio, evaluate
+        from mst_jax import audio, evaluate, quality_report
 
         sr = SR.value
         notices: list[str] = []
@@ -73,9 +73,9 @@ def main(argv):
     if styles:
         s = evaluate.pooled([evaluate.features(w, sr=sr) for w in styles])
     qualities = [evaluate.compare(evaluate.features(w, sr=sr), c, s) for w in waves]
-    print(table(results, qualities, evaluate.measures))
+    print(table(results, qualities, quality_report.measures))
     for name, q in zip(results, qualities):
-        print(f"{name}: {evaluate.verdict(q)}")
+        print(f"{name}: {quality_report.verdict(q)}")
 
 
 if __name__ == "__main__":

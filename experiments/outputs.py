@@ -20,7 +20,7 @@ import numpy as np
 
 from experiments import _flags, objectives
 from experiments.preflight import Inputs
-from mst_jax import evaluate, run_page, spectral, writing
+from mst_jax import evaluate, quality_report, run_page, spectral, writing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,9 +206,9 @@ def io_record(cfg: _flags.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndar
 
 
 def quality_block(cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray) -> dict:
-    """The run record's ``quality`` block (:func:`mst_jax.evaluate.record`): the written
+    """The run record's ``quality`` block (:func:`mst_jax.quality_report.record`): the written
     result measured against the content and the styles (the optimised waveform, as saved)."""
     q = evaluate.evaluate(
         wave, content=inputs.content, style=inputs.styles or None, sr=cfg.sr
     )
-    return evaluate.record(q)
+    return quality_report.record(q)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from mst_jax import evaluate, music
+from mst_jax import evaluate, music, quality_report
 
 SR = 22050
 
@@ -113,7 +113,7 @@ def test_record_rows_and_verdict_match_the_values():
     chord = _sines((60, 64, 67), 1.5)
     noise = np.random.default_rng(4).normal(size=int(1.5 * SR)).astype(np.float32)
     q = evaluate.evaluate(0.5 * chord + 0.05 * noise, content=chord, style=noise, sr=SR)
-    rec = evaluate.record(q)
+    rec = quality_report.record(q)
     rows = {r["name"]: r for r in rec["measures"]}
     assert rows["chroma_content"]["value"] == pytest.approx(q.chroma_content)
     assert rows["chroma_content"]["floor"] == pytest.approx(q.chroma_floor)
@@ -166,7 +166,7 @@ def test_texture_verdict_reads_against_the_styles_own_halves():
     style = music.drum_pattern(bpm=120.0, duration_s=1.5, sr=SR)
     noise = np.random.default_rng(5).normal(size=style.shape).astype(np.float32)
     q = evaluate.evaluate(0.1 * noise, content=None, style=style, sr=SR)
-    line = evaluate.verdict(q)
+    line = quality_report.verdict(q)
     assert "nan" not in line, line
     assert q.gram_self < q.gram_to_style
     expected = (
@@ -174,7 +174,7 @@ def test_texture_verdict_reads_against_the_styles_own_halves():
     )
     assert expected in line, line
     assert line.endswith(f"flatness {q.flatness:.3f} (inputs {q.flatness_style:.3f})"), line
-    rows = {r["name"]: r for r in evaluate.record(q)["measures"]}
+    rows = {r["name"]: r for r in quality_report.record(q)["measures"]}
     assert "chroma_content" not in rows and "mfcc_ratio" not in rows
     # The rows fall back to the style's references where a transfer has the content's.
     assert rows["gram_to_style"]["floor"] == pytest.approx(q.gram_self)
@@ -187,7 +187,7 @@ def test_verdict_names_whose_key_the_result_is_in():
     c_major, fsharp_major = _sines((60, 64, 67), 1.5), _sines((66, 70, 73), 1.5)
     for result, whose in ((c_major, "the content's"), (fsharp_major, "the style's")):
         q = evaluate.evaluate(result, content=c_major, style=fsharp_major, sr=SR)
-        assert q.pcp_floor < evaluate.KEYS_DIFFER
-        assert f"key {whose} (pitch-class profile {q.pcp_content:.2f} with the content" in evaluate.verdict(q)
+        assert q.pcp_floor < quality_report.KEYS_DIFFER
+        assert f"key {whose} (pitch-class profile {q.pcp_content:.2f} with the content" in quality_report.verdict(q)
     same_key = evaluate.evaluate(c_major, content=c_major, style=_sines((48, 55, 64), 1.5), sr=SR)
-    assert same_key.pcp_floor >= evaluate.KEYS_DIFFER and "key " not in evaluate.verdict(same_key)
+    assert same_key.pcp_floor >= quality_report.KEYS_DIFFER and "key " not in quality_report.verdict(same_key)
