@@ -348,7 +348,6 @@ def run(build, recorded_flags, after, stopper) -> int:
         return 0  # on several hosts, process 0 writes
 
     wall = time.perf_counter() - t_start
-    versions, device = outputs.versions(), outputs.device()
     status, written, index_rows = 0, [], []
     for k, (j, i, r, beta, n) in enumerate(zip(rows, inputs, results, betas, norms)):
         cfg, paths = j.cfg, outputs.Paths.of(j.cfg.output)
@@ -361,38 +360,24 @@ def run(build, recorded_flags, after, stopper) -> int:
             status = console.EXIT_FAILED
             continue
         wave, gain = outputs.for_file(cfg, raw)
-        record = {
-            "script": cfg.script,
-            "flags": dict(
-                recorded_flags, content=cfg.content, style=",".join(cfg.styles), output=cfg.output
-            ),
-            "versions": versions,
-            "device": device,
-            "terms": {
-                t.name: {"gamma": t.gamma, "beta": beta[t.name], "grad_norm_at_init": n[t.name]}
-                for t in cfg.loss.terms
-            },
-            "loss_history": r.loss_history.tolist(),
-            "term_history": {k: v.tolist() for k, v in r.term_history.items()},
-            "seconds_per_iteration": r.seconds_per_iteration.tolist(),
-            "wall_seconds": wall,
-            "iterations": int(r.state.iteration),
-            "stop_reason": r.stop_reason,
-            **({"content_floor": content_floor.record(floors[k])} if k in floors else {}),
-            "interrupted": r.stop_reason == "interrupted",
-            "resumed": False,
-            "config": outputs.config_record(cfg),
-            **outputs.io_record(cfg, i, paths, wave, gain),
-            "notices": notices + i.notices,
-            "term_history_weighted": True,
-            "batch": {
-                "csv": os.path.abspath(csv_path),
-                "line": j.line,
-                "size": len(rows),
-                "devices": jax.device_count(),
-                "processes": jax.process_count(),
-                "note": "seconds_per_iteration and wall_seconds are the whole batch's",
-            },
+        history = {
+            "loss": r.loss_history.tolist(),
+            "terms": {name: v.tolist() for name, v in r.term_history.items()},
+            "seconds": r.seconds_per_iteration.tolist(),
+        }
+        record = outputs.run_record(
+            cfg, i, paths, wave, gain,
+            flags=dict(recorded_flags, content=cfg.content, style=",".join(cfg.styles), output=cfg.output),
+            beta=beta, norms=n, history=history, wall_seconds=wall, result=r, floor=floors.get(k),
+            resumed=False, notices=notices + i.notices,
+        )
+        record["batch"] = {
+            "csv": os.path.abspath(csv_path),
+            "line": j.line,
+            "size": len(rows),
+            "devices": jax.device_count(),
+            "processes": jax.process_count(),
+            "note": "seconds_per_iteration and wall_seconds are the whole batch's",
         }
         if k in floors and floors[k].crossed:
             _say(f"transfer --batch: line {j.line}: {content_floor.summary(floors[k])}")
@@ -405,12 +390,7 @@ def run(build, recorded_flags, after, stopper) -> int:
             )
         writing.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
         writing.save_json(paths.json, record)
-        panels = [("content", i.content)] + [
-            (f"style {k + 1}" if len(i.styles) > 1 else "style", s)
-            for k, s in enumerate(i.styles[:2])
-        ]
-        outputs.write_figure(paths.png, panels + [("result", wave)], cfg)
-        outputs.write_page(cfg, record, paths)
+        outputs.write_views(cfg, i, wave, record, paths)
         row = run_page.index_row(record, page=paths.html if cfg.page else None)
         index_rows.append(dict(row, config={"CSV line": j.line, **row["config"]}))
         written.append(paths.wav)

@@ -316,29 +316,11 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     hist = history_with(result)
     hist["seconds"] = list(prev["seconds"]) + list(np.asarray(result.seconds_per_iteration))
     wall = prev_wall + time.perf_counter() - t_start
-    record = {
-        "script": cfg.script,
-        "flags": recorded_flags,
-        "versions": outputs.versions(),
-        "device": outputs.device(),
-        "terms": {
-            t.name: {"gamma": t.gamma, "beta": beta[t.name], "grad_norm_at_init": norms[t.name]}
-            for t in cfg.loss.terms
-        },
-        "loss_history": hist["loss"],
-        "term_history": hist["terms"],
-        "seconds_per_iteration": hist["seconds"],
-        "wall_seconds": wall,
-        "iterations": iteration,
-        "stop_reason": result.stop_reason,
-        **({"content_floor": content_floor.record(chunks["floor"])} if "floor" in chunks else {}),
-        "interrupted": interrupted,
-        "resumed": saved is not None,
-        "config": outputs.config_record(cfg),
-        **outputs.io_record(cfg, inputs, paths, wave, gain),
-        "notices": cfg_notices + inputs.notices,
-        "term_history_weighted": True,
-    }
+    record = outputs.run_record(
+        cfg, inputs, paths, wave, gain,
+        flags=recorded_flags, beta=beta, norms=norms, history=hist, wall_seconds=wall, result=result,
+        floor=chunks.get("floor"), resumed=saved is not None, notices=cfg_notices + inputs.notices,
+    )
     if result.stop_reason == "non-finite loss":
         notice(
             f"the loss became non-finite at iteration {iteration}; the best iterate before it is written"
@@ -355,14 +337,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
             paths.state, result.state, dict(meta, iteration=iteration, wall_seconds=wall), hist
         )
     writing.save_json(paths.json, record)
-    panels = [("content", inputs.content)] if inputs.content is not None else []
-    panels += [
-        (f"style {i + 1}" if len(inputs.styles) > 1 else "style", s)
-        for i, s in enumerate(inputs.styles[:2])
-    ]
-    panels.append(("result", wave))
-    outputs.write_figure(paths.png, panels, cfg)
-    outputs.write_page(cfg, record, paths)
+    outputs.write_views(cfg, inputs, wave, record, paths)
     for p in [paths.checkpoint] if interrupted else [paths.checkpoint, paths.state]:
         if os.path.exists(p):
             os.remove(p)

@@ -2,9 +2,10 @@
 
 :class:`Paths` names every file of one run from ``--output``; :func:`to_wave` turns the optimised
 variable into a waveform (Griffin-Lim for the baseline's spectrogram) and :func:`for_file` scales it
-for the WAV; :func:`write_figure` and :func:`write_page` write the figures and the listening page;
-:func:`versions`, :func:`device`, :func:`config_record`, :func:`io_record` and
-:func:`quality_block` are entries of the run record ``<stem>.json``.
+for the WAV; :func:`write_figure` and :func:`write_page` write the figures and the listening page
+(:func:`write_views`, both); :func:`run_record` is the run record ``<stem>.json`` of a single run
+or of one batch row, from :func:`versions`, :func:`device`, :func:`config_record`,
+:func:`io_record` and, added last, :func:`quality_block`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from experiments import _flags, objectives
 from experiments.preflight import Inputs
-from mst_jax import evaluate, quality_report, run_page, spectral, writing
+from mst_jax import content_floor, evaluate, quality_report, run_page, spectral, writing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +109,69 @@ def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
     run_page.write_run_page(
         paths.html, record, spectrogram_png=paths.png, loss_png=paths.loss_png, record_path=paths.json
     )
+
+
+def write_views(cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray, record: dict, paths: Paths) -> None:
+    """The spectrogram figure (content, up to two styles, the result) and the listening page,
+    written after the WAV and the record."""
+    panels = [("content", inputs.content)] if inputs.content is not None else []
+    panels += [
+        (f"style {i + 1}" if len(inputs.styles) > 1 else "style", s) for i, s in enumerate(inputs.styles[:2])
+    ]
+    panels.append(("result", wave))
+    write_figure(paths.png, panels, cfg)
+    write_page(cfg, record, paths)
+
+
+def run_record(
+    cfg: _flags.RunConfig,
+    inputs: Inputs,
+    paths: Paths,
+    wave: np.ndarray,
+    gain: float,
+    *,
+    flags: dict,
+    beta: dict,
+    norms: dict,
+    history: dict,
+    wall_seconds: float,
+    result,
+    floor: content_floor.FloorState | None,
+    resumed: bool,
+    notices: list[str],
+) -> dict:
+    """The run record (SPEC §2) of a written result, before its ``quality`` block.
+
+    Args:
+      beta, norms: per term, its Eq. 7-8 weight and gradient norm at the calibration point.
+      history: ``loss`` (total per iteration), ``terms`` (name -> weighted loss per
+        iteration), ``seconds`` (per iteration), each a list over the whole run.
+      result: the :class:`mst_jax.synthesis.Result` (its iteration count and stop reason).
+      floor: the content floor's state, if the run had one.
+    """
+    return {
+        "script": cfg.script,
+        "flags": flags,
+        "versions": versions(),
+        "device": device(),
+        "terms": {
+            t.name: {"gamma": t.gamma, "beta": beta[t.name], "grad_norm_at_init": norms[t.name]}
+            for t in cfg.loss.terms
+        },
+        "loss_history": history["loss"],
+        "term_history": history["terms"],
+        "seconds_per_iteration": history["seconds"],
+        "wall_seconds": wall_seconds,
+        "iterations": int(result.state.iteration),
+        "stop_reason": result.stop_reason,
+        **({"content_floor": content_floor.record(floor)} if floor is not None else {}),
+        "interrupted": result.stop_reason == "interrupted",
+        "resumed": resumed,
+        "config": config_record(cfg),
+        **io_record(cfg, inputs, paths, wave, gain),
+        "notices": notices,
+        "term_history_weighted": True,
+    }
 
 
 def versions() -> dict:
