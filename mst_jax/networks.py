@@ -71,14 +71,16 @@ _WIDTH_MULTIPLE = 64
 
 
 def dense(x, w):
-    """``x @ w`` with ``w``'s columns zero-padded to a multiple of 64, the product cut back.
+    """``x @ w``; a wide ``w`` has its columns zero-padded to a multiple of 64, the product cut back.
 
     XLA's CPU GEMM runs an output width that is not a multiple of 64 far slower: on this
     project's 2-core CPU, ``(431, 25600) @ (25600, N)`` (the 1025-filter Mel net's conv) ran
     at 285 GFLOP/s for N = 1025 and 400 for 1088, 420 for 1024 (``python -m
     benchmarks.gemm_shapes``). The padded columns are zero, so the cut product is the same.
-    ``w`` is a fixed kernel: inside the solver's loop XLA hoists its padding out of the loop
-    (loop-invariant), so it is paid once per compiled chunk.
+    Only widths the padding grows by at most 1/16 are padded (from 1008 columns up): on a
+    narrow net the extra columns would be most of the work (an 8-filter net padded to 64 does 8
+    times its arithmetic). ``w`` is a fixed kernel: inside the solver's loop XLA hoists its
+    padding out of the loop (loop-invariant), so it is paid once per compiled chunk.
 
     Args:
       x: ``(..., k)``.
@@ -89,7 +91,7 @@ def dense(x, w):
     """
     n = w.shape[-1]
     extra = -n % _WIDTH_MULTIPLE
-    if extra == 0:
+    if extra == 0 or 16 * extra > n:
         return x @ w
     return (x @ jnp.pad(w, [(0, 0), (0, extra)]))[..., :n]
 
