@@ -1,4 +1,4 @@
-"""GEMM shapes the nets run: padded output widths (``networks.dense``) and gram blocks (``terms.gram_distance``).
+"""GEMM layouts of the nets, timed: padded output widths (``dense``) and gram blocks.
 
   python -m benchmarks.gemm_shapes
 
@@ -11,7 +11,7 @@ Prints, in one process:
    solver runs it, and where XLA hoists the loop-invariant padding out of the loop);
 2. ``terms.gram_distance`` value + gradient for a ``frames x channels`` map (the STFT style
    net at 10 s: 431 x 4096) in 1, 2, 4 and 8 channel blocks, and the block count its rule
-   picks, with each ratio to the whole gram;
+   picks, each against one block;
 3. preset 5's loss + gradient inside a loop (a default transfer's nets), as the transfer
    runs it.
 """
@@ -75,7 +75,7 @@ def gram_blocks(frames: int):
     f = jax.nn.selu(jax.random.normal(jax.random.key(1), (frames, channels)))
     s = jax.nn.selu(jax.random.normal(jax.random.key(2), (frames, channels)))
     target = terms.gram(s)
-    rule = max(1, round(channels / 1024))
+    rule = terms.gram_blocks(channels)
     print(f"\nterms.gram_distance value + gradient, {frames} x {channels} (the rule picks {rule} blocks):")
     whole = None
     for blocks in (1, 2, 4, 8):

@@ -367,7 +367,9 @@ def run(build, recorded_flags, after, stopper) -> int:
         }
         record = outputs.run_record(
             cfg, i, paths, wave, gain,
-            flags=dict(recorded_flags, content=cfg.content, style=",".join(cfg.styles), output=cfg.output),
+            flags=dict(
+                recorded_flags, content=cfg.content, style=",".join(cfg.styles), output=cfg.output
+            ),
             beta=beta, norms=n, history=history, wall_seconds=wall, result=r, floor=floors.get(k),
             resumed=False, notices=notices + i.notices,
         )

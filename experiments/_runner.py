@@ -318,8 +318,9 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     wall = prev_wall + time.perf_counter() - t_start
     record = outputs.run_record(
         cfg, inputs, paths, wave, gain,
-        flags=recorded_flags, beta=beta, norms=norms, history=hist, wall_seconds=wall, result=result,
-        floor=chunks.get("floor"), resumed=saved is not None, notices=cfg_notices + inputs.notices,
+        flags=recorded_flags, beta=beta, norms=norms, history=hist, wall_seconds=wall,
+        result=result, floor=chunks.get("floor"), resumed=saved is not None,
+        notices=cfg_notices + inputs.notices,
     )
     if result.stop_reason == "non-finite loss":
         notice(

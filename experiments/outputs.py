@@ -111,12 +111,15 @@ def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
     )
 
 
-def write_views(cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray, record: dict, paths: Paths) -> None:
+def write_views(
+    cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray, record: dict, paths: Paths
+) -> None:
     """The spectrogram figure (content, up to two styles, the result) and the listening page,
     written after the WAV and the record."""
     panels = [("content", inputs.content)] if inputs.content is not None else []
     panels += [
-        (f"style {i + 1}" if len(inputs.styles) > 1 else "style", s) for i, s in enumerate(inputs.styles[:2])
+        (f"style {i + 1}" if len(inputs.styles) > 1 else "style", s)
+        for i, s in enumerate(inputs.styles[:2])
     ]
     panels.append(("result", wave))
     write_figure(paths.png, panels, cfg)

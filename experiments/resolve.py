@@ -202,7 +202,9 @@ def _optimizer(notices: list[str]) -> dict:
         if memory < 1:
             raise _flag_error(HISTORY_SIZE, memory, "must be an integer >= 1")
         if OPTIMIZER.value == "adam":
-            notices.append(f"--history_size={memory} has no effect: --optimizer=adam keeps no L-BFGS memory")
+            notices.append(
+                f"--history_size={memory} has no effect: --optimizer=adam keeps no L-BFGS memory"
+            )
         fields["history_size"] = memory
     lr = LEARNING_RATE.value
     if lr is not None:

@@ -99,7 +99,9 @@ def loss_grad_cost(config: LossConfig, *, num_samples: int) -> Cost:
             acts += 3 * 4.0 * sum(p * c for p, c in layers)
         if t.kind == "style":
             # grams, forward and backward, by gram_distance's blocks: (B + 1) / (2 B) of c^2
-            flops += 2 * sum(2.0 * p * c * c * (b + 1) / (2 * b) for p, c in layers for b in [gram_blocks(c)])
+            for p, c in layers:
+                b = gram_blocks(c)
+                flops += 2 * 2.0 * p * c * c * (b + 1) / (2 * b)
             targets += 4.0 * sum(c * c for _, c in layers)
         else:
             p, c = layers[-1]

@@ -71,7 +71,7 @@ _WIDTH_MULTIPLE = 64
 
 
 def dense(x, w):
-    """``x @ w``; a wide ``w`` has its columns zero-padded to a multiple of 64, the product cut back.
+    """``x @ w``; a wide ``w``'s columns zero-padded to a multiple of 64, the product cut back.
 
     XLA's CPU GEMM runs an output width that is not a multiple of 64 far slower: on this
     project's 2-core CPU, ``(431, 25600) @ (25600, N)`` (the 1025-filter Mel net's conv) ran

@@ -1,4 +1,4 @@
-"""The optimisers as :class:`Step` pairs of pure functions: jaxopt's L-BFGS-B (with our Cauchy point and zoom search), optax's L-BFGS and Adam.
+"""The optimisers as ``Step`` pairs of pure functions: L-BFGS-B (jaxopt), L-BFGS and Adam (optax).
 
 :mod:`mst_jax.synthesis` runs any of them in its one chunked solver loop; ``SolverConfig.optimizer``
 chooses. ``jaxopt.LBFGSB`` (the default) handles the bounds itself, with two changes made

@@ -1,4 +1,4 @@
-"""How to read a :class:`mst_jax.evaluate.Quality`: the table's rows with their floors, the one-line verdict, the run record's block.
+"""How to read a ``Quality``: the table's rows and floors, the verdict line, the record block.
 
 The measures themselves are :mod:`mst_jax.evaluate`'s; this module only words them, for the
 run record (``quality``), the listening page, ``experiments.evaluate`` and the quality

@@ -80,7 +80,9 @@ def gram_distance(target_gram, features, *, blocks: int | None = None):
     f = features.reshape(-1, features.shape[-1])
     channels = f.shape[-1]
     if target_gram.shape != (channels, channels):
-        raise ValueError(f"gram_distance: shapes differ, {target_gram.shape} vs {(channels, channels)}")
+        raise ValueError(
+            f"gram_distance: shapes differ, {target_gram.shape} vs {(channels, channels)}"
+        )
     if blocks is None:
         blocks = gram_blocks(channels)
     if not 1 <= blocks <= channels:
