@@ -11,10 +11,10 @@ along the path, found by visiting the breakpoints in increasing order.
 two XLA CPU sorts of 220 500 floats, 0.09 s per iteration on this project's CPU, about a
 sixth of a default transfer's iteration. The search usually stops after a few
 breakpoints, so :func:`cauchy_point` takes the ``candidates`` smallest ones in order with
-``lax.top_k`` and sorts everything only when the search passes all of them (in a loop
-that runs at most once, so that under ``vmap`` it runs only when some element needs it). The arithmetic of the
-search is jaxopt's, so the result is the same (``tests/test_cauchy_point.py`` compares the
-two on the bounded and the fall-back cases).
+``lax.top_k`` and sorts everything only when the search passes all of them (in a loop that
+runs at most once, so that under ``vmap`` it runs only when some element needs it). The
+arithmetic of the search is jaxopt's, so the result is the same
+(``tests/test_cauchy_point.py`` compares the two on the bounded and the fall-back cases).
 """
 
 from __future__ import annotations
