@@ -127,6 +127,14 @@ HISTORY_SIZE = flags.DEFINE_integer(
     f"L-BFGS memory, in pairs of vectors (default {SolverConfig.history_size}: scipy's maxcor, "
     "as in the paper's optimiser); --optimizer=lbfgsb and optax_lbfgs use it.",
 )
+LINESEARCH_INIT = flags.DEFINE_enum(
+    "linesearch_init",
+    None,
+    ["max", "increase"],
+    f"Where each L-BFGS-B line search starts (default {SolverConfig.linesearch_init}): max = "
+    "step 1, the quasi-Newton step (scipy's L-BFGS-B); increase = 1.5 x the last accepted step "
+    "(jaxopt's default). --optimizer=lbfgsb only.",
+)
 NORMALIZE = flags.DEFINE_bool(
     "normalize",
     True,

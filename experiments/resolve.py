@@ -27,6 +27,7 @@ from experiments._flags import (
     HISTORY_SIZE,
     HOP_LENGTH,
     LEARNING_RATE,
+    LINESEARCH_INIT,
     LOSS_FLAGS,
     MAX_ITER,
     MAX_SR,
@@ -194,8 +195,8 @@ def _common(init: str = "noise"):
 
 
 def _optimizer(notices: list[str]) -> dict:
-    """``SolverConfig`` fields from ``--optimizer``, ``--learning_rate`` and ``--history_size``
-    (validated)."""
+    """``SolverConfig`` fields from ``--optimizer``, ``--learning_rate``, ``--history_size`` and
+    ``--linesearch_init`` (validated)."""
     fields = {"optimizer": OPTIMIZER.value}
     memory = HISTORY_SIZE.value
     if memory is not None:
@@ -206,6 +207,11 @@ def _optimizer(notices: list[str]) -> dict:
                 f"--history_size={memory} has no effect: --optimizer=adam keeps no L-BFGS memory"
             )
         fields["history_size"] = memory
+    start = LINESEARCH_INIT.value
+    if start is not None:
+        if OPTIMIZER.value != "lbfgsb":
+            notices.append(f"--linesearch_init={start} has no effect: only --optimizer=lbfgsb uses it")
+        fields["linesearch_init"] = start
     lr = LEARNING_RATE.value
     if lr is not None:
         if not (math.isfinite(lr) and lr > 0):

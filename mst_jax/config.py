@@ -282,6 +282,10 @@ class SolverConfig:
         removed (``optimizers._ZoomWithoutAuxRecompute``) it takes 1.0 evaluations per
         iteration on the paper's nets. ``"backtracking"`` (Armijo) failed every line
         search of a paper-size TF32 transfer on an H100 and the loss stalled (BUILD_NOTES.md).
+      linesearch_init: where each line search starts. ``"max"``: step 1, the quasi-Newton
+        step, as L-BFGS-B's own line search does (``lnsrlb``: ``stp = one``), so a shorter
+        step is taken only after the full one failed; ``"increase"`` (jaxopt's default):
+        1.5 x the last accepted step, so one short step shortens the next few.
       optimizer: ``"lbfgsb"`` (``jaxopt.LBFGSB``, the SPEC default), ``"optax_lbfgs"``
         (``optax.lbfgs`` with its zoom line search, the iterate projected into the bounds
         after every step) or ``"adam"`` (``optax.adam``, the optimiser of the PyTorch
@@ -300,6 +304,7 @@ class SolverConfig:
     lower: float = -1.0
     upper: float = 1.0
     linesearch: Literal["zoom", "backtracking", "hager-zhang"] = "zoom"
+    linesearch_init: Literal["increase", "max"] = "increase"
     optimizer: Literal["lbfgsb", "optax_lbfgs", "adam"] = "lbfgsb"
     learning_rate: float = 0.03
 
@@ -310,6 +315,7 @@ class SolverConfig:
         if not self.tol >= 0:
             raise ValueError(f"tol={self.tol!r} must be >= 0")
         _check_choice("linesearch", self.linesearch, ("backtracking", "zoom", "hager-zhang"))
+        _check_choice("linesearch_init", self.linesearch_init, ("increase", "max"))
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         lr = float(self.learning_rate)
         if not (lr > 0 and lr < float("inf")):

@@ -93,6 +93,7 @@ def lbfgsb(value_and_terms, solver: SolverConfig):
         tol=solver.tol,
         history_size=solver.history_size,
         linesearch=linesearch,
+        linesearch_init=solver.linesearch_init,
         jit=True,
     )
 

@@ -265,6 +265,7 @@ def test_optimizer_flag_runs_and_is_recorded(optimizer, clips, tmp_path, capsys)
         optimizer=optimizer,
         learning_rate=2e-3,
         history_size=4,
+        linesearch_init="max",
         **TINY,
     )
     assert code == 0, stderr
@@ -274,7 +275,9 @@ def test_optimizer_flag_runs_and_is_recorded(optimizer, clips, tmp_path, capsys)
     assert record["config"]["solver"]["optimizer"] == optimizer
     assert record["config"]["solver"]["learning_rate"] == 2e-3
     assert record["config"]["solver"]["history_size"] == 4
+    assert record["config"]["solver"]["linesearch_init"] == "max"
     assert ("--history_size=4 has no effect" in stderr) == (optimizer == "adam")
+    assert "--linesearch_init=max has no effect: only --optimizer=lbfgsb" in stderr
     assert len(record["loss_history"]) == TINY["max_iter"]
     assert record["loss_history"][-1] < record["loss_history"][0]
     assert ("--learning_rate=0.002 has no effect" in stderr) == (optimizer != "adam")

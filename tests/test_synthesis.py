@@ -65,6 +65,33 @@ def test_chunking_does_not_change_the_result():
     np.testing.assert_array_equal(rest.wave, one.wave)
 
 
+def test_line_search_tries_the_full_step_first_as_scipy_does():
+    """``linesearch_init="max"``: every line search starts at step 1, the quasi-Newton step, as
+    L-BFGS-B's own (``lnsrlb``: ``stp = one`` after the first iteration) does. So a shorter
+    step is accepted only after the full one was tried: never with one evaluation. jaxopt's
+    ``"increase"`` starts at 1.5 x the last accepted step and takes short steps at once."""
+    rng = np.random.default_rng(1)
+    A = jnp.asarray(rng.standard_normal((20, 10)).astype(np.float32))
+    obj = _toy_objective(lambda x, p: jnp.sum(jnp.square(jnp.sin(3 * A @ x) - 0.3)) * p["a"], 10)
+
+    def evaluations_and_steps(init):
+        seen = [(1, 1.0)]  # init_state's one evaluation
+        synthesis.synthesize(
+            obj, np.full(10, 0.1, np.float32), max_iter=30,
+            solver=SolverConfig(chunk=1, tol=0, linesearch_init=init),
+            on_chunk=lambda info: seen.append((int(info["state"].solver_state.num_fun_eval),
+                                               float(info["state"].solver_state.stepsize))),
+        )
+        evals, steps = np.array(seen).T
+        return np.diff(evals), steps[1:]
+
+    evals, steps = evaluations_and_steps("max")
+    assert np.sum(steps < 1) >= 2  # the search did cut some steps
+    assert np.all(evals[steps < 1] >= 2)
+    evals, steps = evaluations_and_steps("increase")
+    assert np.any(evals[steps < 1] == 1)
+
+
 def test_zoom_search_skips_only_the_redundant_aux_evaluation():
     """Our zoom search must follow plain jaxopt's iterates exactly, with one objective
     evaluation fewer per iteration (counted by a host callback inside the objective, not by
@@ -85,7 +112,7 @@ def test_zoom_search_skips_only_the_redundant_aux_evaluation():
     ours_calls, calls[:] = len(calls), []
 
     plain = jaxopt.LBFGSB(fun=obj.value_and_terms, has_aux=True, maxiter=k, tol=0, history_size=10,
-                          linesearch="zoom", jit=True)
+                          linesearch="zoom", linesearch_init=SolverConfig().linesearch_init, jit=True)
     bounds = (jnp.full(10, -1.0), jnp.full(10, 1.0))
     x, st = jnp.asarray(x0), plain.init_state(jnp.asarray(x0), bounds, obj.params)
     jax.effects_barrier()
