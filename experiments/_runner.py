@@ -42,7 +42,7 @@ import numpy as np
 from experiments import _flags, compile_cache, console, objectives, outputs, preflight, resume
 from experiments.console import EXIT_BAD_INPUT, EXIT_FAILED, RunError, notice, one_line, say
 from experiments.preflight import Inputs
-from mst_jax import audio, content_floor, filters, losses, synthesis, transpose, writing
+from mst_jax import audio, content_floor, filters, synthesis, transpose, weighting, writing
 
 
 def style_clips(cfg: _flags.RunConfig, inputs: Inputs) -> list[np.ndarray]:
@@ -86,11 +86,11 @@ def make_objective(cfg: _flags.RunConfig, inputs: Inputs, *, styles: list[np.nda
 
 
 def calibrated(objective, norms: dict[str, float]):
-    """The objective weighted by :func:`mst_jax.losses.beta_from_norms` (Eq. 7-8, or raw β = Γ);
+    """The objective weighted by :func:`mst_jax.weighting.beta_from_norms` (Eq. 7-8, or raw β = Γ);
     a term Eq. 7 cannot weight is a one-line :class:`RunError` naming the flags that avoid it."""
     try:
-        beta = losses.beta_from_norms(objective.config, norms)
-    except losses.CalibrationError as e:
+        beta = weighting.beta_from_norms(objective.config, norms)
+    except weighting.CalibrationError as e:
         raise RunError(
             f"the {e.term} term has gradient norm {e.norm:g} at the initial noise, so Eq. 7 cannot weight it "
             f"(is the input silent?); use --raw_weights or --gamma_{e.term}=0",
@@ -208,7 +208,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         prev_wall = float(saved["meta"]["wall_seconds"])
         say(f"{cfg.script}: resuming from {paths.state} at iteration {saved['meta']['iteration']}")
     else:
-        norms = losses.term_gradient_norms(objective, x_cal)
+        norms = weighting.term_gradient_norms(objective, x_cal)
         objective = calibrated(objective, norms)
         state = None
         prev = {"loss": [], "seconds": [], "terms": {t.name: [] for t in cfg.loss.terms}}

@@ -13,7 +13,7 @@
 What is measured and concluded is :mod:`experiments.study_analysis`; the figures are
 :mod:`experiments.study_figures`. The runs themselves go through the library:
 :func:`mst_jax.batch_synthesis.synthesize_batch` (the only vmapped solver),
-:func:`mst_jax.synthesis.synthesize`, :func:`mst_jax.losses.calibrate`.
+:func:`mst_jax.synthesis.synthesize`, :func:`mst_jax.weighting.calibrate`.
 """
 
 from __future__ import annotations

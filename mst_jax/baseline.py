@@ -81,7 +81,7 @@ def build(
     Returns:
       An :class:`~mst_jax.losses.Objective` whose ``x`` is ``(frames, n_fft // 2 + 1)``;
       start it at :func:`variable` of a waveform, weight it by Eq. 7–8 with
-      :func:`mst_jax.losses.calibrate` at such a point if wanted.
+      :func:`mst_jax.weighting.calibrate` at such a point if wanted.
 
     Raises:
       ValueError: a term that needs the waveform or another representation, or missing inputs.

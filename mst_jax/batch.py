@@ -20,7 +20,7 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from mst_jax import devices, losses
+from mst_jax import devices, losses, weighting
 from mst_jax.config import LossConfig
 
 __all__ = [
@@ -255,13 +255,13 @@ def term_gradient_norms(batch: BatchObjective, xs, *, mesh=None) -> list[dict[st
 @functools.lru_cache(maxsize=16)
 def _norms_fn(terms, names, rows):
     def norms(x, p):
-        return losses.gradient_norms(terms, x, p, names)
+        return weighting.gradient_norms(terms, x, p, names)
 
     return jax.jit(jax.vmap(norms, in_axes=(0, PARAMS_AXES)), out_shardings=rows)
 
 
 def calibrate(batch: BatchObjective, xs, *, mesh=None, gammas=None) -> BatchObjective:
-    """Eq. 7-8 for every example at its own ``xs[i]`` (:func:`mst_jax.losses.beta_from_norms`).
+    """Eq. 7-8 for every example at its own ``xs[i]`` (:func:`mst_jax.weighting.beta_from_norms`).
 
     Args:
       batch: the batch objective.
@@ -271,7 +271,7 @@ def calibrate(batch: BatchObjective, xs, *, mesh=None, gammas=None) -> BatchObje
         (Γ = 0 switches a term off in that example).
 
     Raises:
-      mst_jax.losses.CalibrationError: naming the example and term whose gradient is zero or
+      mst_jax.weighting.CalibrationError: naming the example and term whose gradient is zero or
         non-finite there.
     """
     norms = term_gradient_norms(batch, xs, mesh=mesh)
@@ -280,9 +280,9 @@ def calibrate(batch: BatchObjective, xs, *, mesh=None, gammas=None) -> BatchObje
     betas = []
     for i, n in enumerate(norms):
         try:
-            betas.append(losses.beta_from_norms(batch.config, n, gammas=None if gammas is None else gammas[i]))
-        except losses.CalibrationError as e:
-            raise losses.CalibrationError(e.term, e.norm, f"calibrate: example {i}: {e}") from None
+            betas.append(weighting.beta_from_norms(batch.config, n, gammas=None if gammas is None else gammas[i]))
+        except weighting.CalibrationError as e:
+            raise weighting.CalibrationError(e.term, e.norm, f"calibrate: example {i}: {e}") from None
     return with_beta(batch, betas)
 
 

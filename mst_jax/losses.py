@@ -1,5 +1,7 @@
 """The objective (Eq. 9): a :class:`~mst_jax.config.LossConfig` assembled into one pure function
-of the waveform, its targets, and its weights β by gradient norms (Eq. 7–8).
+of the waveform, its targets, and its weights β.
+
+The weights β by gradient norms (Eq. 7–8) are measured by :mod:`mst_jax.weighting`.
 
 The terms themselves (Eq. 1–4 and the L1 penalty) live in :mod:`mst_jax.terms`; ``gram``,
 ``content_loss``, ``style_loss`` and ``l1_penalty`` are re-exported here because SPEC.md §2
@@ -13,33 +15,27 @@ into the program as a constant, which compiles far slower.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from mst_jax import features as features_lib
-from mst_jax import networks, spectral
+from mst_jax import networks, spectral, weighting
 from mst_jax.config import LossConfig, StftConfig
 from mst_jax.terms import content_loss, gram, l1_penalty, style_loss
 
 __all__ = [
     "WAVEFORM",
-    "CalibrationError",
     "Objective",
     "Variable",
     "assemble",
-    "beta_from_norms",
     "build",
-    "calibrate",
     "content_loss",
-    "gradient_norms",
     "gram",
     "l1_penalty",
     "style_loss",
-    "term_gradient_norms",
 ]
 
 
@@ -126,7 +122,7 @@ def build(
 
     :func:`assemble` with the :data:`WAVEFORM` variable; β starts as Γ (raw weights); when
     ``config.normalize_gradients`` is set and ``init_wave`` is given, β is calibrated by
-    Eq. 7–8 at ``init_wave`` (see :func:`calibrate`).
+    Eq. 7–8 at ``init_wave`` (see :func:`mst_jax.weighting.calibrate`).
 
     Args:
       config: the terms, nets and STFT.
@@ -157,7 +153,7 @@ def build(
         style_chunk_frames=style_chunk_frames,
     )
     if config.normalize_gradients and init_wave is not None:
-        objective = calibrate(objective, init_wave)
+        objective = weighting.calibrate(objective, init_wave)
     return objective
 
 
@@ -286,124 +282,3 @@ def assemble(
 
     shape = tuple(variable.shape(num_samples, config.stft))
     return Objective(fn, terms, value_and_terms, params, config, sr, shape)
-
-
-# --------------------------------------------------------------------------- Eq. 7-8 weighting
-
-
-class CalibrationError(ValueError):
-    """Eq. 7 cannot weight a term: its gradient norm at the calibration point is zero or not finite.
-
-    Attributes:
-      term: the term's name (e.g. ``style_stft``).
-      norm: the measured norm.
-    """
-
-    def __init__(self, term: str, norm: float, message: str):
-        super().__init__(message)
-        self.term = term
-        self.norm = norm
-
-
-def gradient_norms(terms: Callable, x, params, names: Sequence[str]) -> dict[str, jax.Array]:
-    """``‖∂L_t/∂x‖_2`` of each unweighted term ``t`` in ``names`` at ``x`` (Eq. 7's denominator).
-
-    Pure and traceable: :func:`term_gradient_norms` jits it for one objective,
-    :func:`mst_jax.batch.term_gradient_norms` vmaps it over a batch.
-
-    Args:
-      terms: ``terms(x, params) -> {name: L_t(x)}`` (``Objective.terms``).
-      x: the point, the objective's shape.
-      params: the objective's params.
-      names: the terms to measure.
-
-    Returns:
-      ``{name: scalar}``.
-    """
-    out = {}
-    for name in names:
-        g = jax.grad(lambda y, name=name: terms(y, params)[name])(x)
-        out[name] = jnp.sqrt(jnp.sum(jnp.square(g)))
-    return out
-
-
-def term_gradient_norms(objective: Objective, x) -> dict[str, float]:
-    """:func:`gradient_norms` of every term of ``objective`` at ``x`` (one compiled program)."""
-
-    def norms(x, p):
-        return gradient_norms(objective.terms, x, p, tuple(p["beta"]))
-
-    return {k: float(v) for k, v in jax.jit(norms)(jnp.asarray(x, jnp.float32), objective.params).items()}
-
-
-def beta_from_norms(config: LossConfig, norms: dict[str, float], *, gammas: dict[str, float] | None = None) -> dict[str, float]:
-    """The weights β of Eq. 8 from measured norms: ``β_t = Γ_t / ‖∂L_t/∂x‖`` (Eq. 7), so each
-    weighted term's gradient norm at the point of measurement equals its Γ.
-
-    A term with Γ = 0 gets β = 0 (it is off). With ``config.normalize_gradients`` False the
-    weights are raw: β = Γ, whatever the norms.
-
-    Args:
-      config: the terms (their names and Γ).
-      norms: ``{term name: ‖∂L_t/∂x‖}`` (:func:`term_gradient_norms`).
-      gammas: ``{term name: Γ}`` replacing the config's Γ (a batch run switching terms off).
-
-    Returns:
-      ``{term name: β}`` as Python floats.
-
-    Raises:
-      CalibrationError: a term with Γ > 0 has a zero or non-finite norm (normalised weights only).
-    """
-    beta = {}
-    for t in config.terms:
-        gamma = float(t.gamma if gammas is None else gammas[t.name])
-        n = float(norms[t.name])
-        if not config.normalize_gradients:
-            beta[t.name] = gamma
-        elif gamma == 0:
-            beta[t.name] = 0.0
-        elif np.isfinite(n) and n > 0:
-            beta[t.name] = gamma / n
-        else:
-            raise CalibrationError(
-                t.name,
-                n,
-                f"the gradient of {t.name} at the initial point has norm {n}; "
-                "Eq. 7 needs a non-zero finite gradient",
-            )
-    return beta
-
-
-def calibrate(objective: Objective, x) -> Objective:
-    """Eq. 7–8 at ``x`` (:func:`beta_from_norms` of :func:`term_gradient_norms`).
-
-    Args:
-      objective: from :func:`build`; its Γ are read from ``objective.config``.
-      x: the point of calibration (the initial waveform), shape ``objective.shape``.
-
-    Returns:
-      The objective with new ``params["beta"]``.
-
-    Raises:
-      CalibrationError: if a term with Γ > 0 has a zero or non-finite gradient at ``x``
-        (e.g. a content term calibrated at the content itself).
-    """
-    norms = term_gradient_norms(objective, x)
-    values = jax.jit(objective.terms)(jnp.asarray(x, jnp.float32), objective.params)
-    for t in objective.config.terms:
-        if t.gamma != 0 and t.kind in ("content", "spectrum"):
-            # relative error below 1e-8: x is the target itself, the gradient is rounding noise
-            energy = 0.5 * float(jnp.sum(jnp.square(objective.params["targets"][t.name])))
-            if float(values[t.name]) <= 1e-8 * energy:
-                raise CalibrationError(
-                    t.name,
-                    norms[t.name],
-                    f"calibrate: the gradient of {t.name} at the initial point has norm {norms[t.name]}; "
-                    "Eq. 7 needs a non-zero finite gradient (calibrate at noise, not at the content)",
-                )
-    try:
-        beta = beta_from_norms(dataclasses.replace(objective.config, normalize_gradients=True), norms)
-    except CalibrationError as e:
-        raise CalibrationError(e.term, e.norm, f"calibrate: {e}") from None
-    params = dict(objective.params, beta={k: jnp.float32(v) for k, v in beta.items()})
-    return objective._replace(params=params)

@@ -31,7 +31,7 @@ from absl import flags
 from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR, tiny_net
 
-from mst_jax import batch, batch_synthesis, losses, notes, presets, signals, synthesis
+from mst_jax import batch, batch_synthesis, losses, notes, presets, signals, synthesis, weighting
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -104,7 +104,7 @@ def test_batch_of_two_equals_two_single_runs(singles):
         # same key: the shared networks are the single runs' (bit-identical weights, SPEC rule 4)
         for a, c in zip(jax.tree.leaves(b.params["nets"]), jax.tree.leaves(obj.params["nets"])):
             np.testing.assert_array_equal(a, c)
-        # per-example Eq. 7-8 at its own noise: beta as losses.calibrate gives it
+        # per-example Eq. 7-8 at its own noise: beta as weighting.calibrate gives it
         for name, beta in obj.params["beta"].items():
             assert float(b.params["beta"][name][i]) == pytest.approx(
                 float(beta), rel=1e-6
@@ -165,7 +165,7 @@ def test_calibrate_names_example_and_term():
     contents, styles, init = examples()
     b = batch.build_batch(config(), jax.random.key(0), contents=contents[:2], styles=styles[:2], sr=SR)
     silent = np.stack([init[0], np.zeros_like(init[1])])  # STFT magnitude gradient is 0 at silence
-    with pytest.raises(losses.CalibrationError, match="example 1: the gradient of content_stft"):
+    with pytest.raises(weighting.CalibrationError, match="example 1: the gradient of content_stft"):
         batch.calibrate(b, silent)
     # a term switched off in one example (Γ = 0) takes β = 0 there, and no norm is needed
     gammas = [{t.name: t.gamma for t in b.config.terms} for _ in range(2)]

@@ -508,7 +508,7 @@ def test_a_run_fills_the_compilation_cache_folder(clips, tmp_path):
 
 
 def test_a_term_eq7_cannot_weight_is_one_line_naming_its_flag():
-    """``_runner.calibrated`` (Eq. 7-8 by ``losses.beta_from_norms``): a zero norm is a RunError
+    """``_runner.calibrated`` (Eq. 7-8 by ``weighting.beta_from_norms``): a zero norm is a RunError
     that names the term's own ``--gamma_<term>=0`` flag (the message once printed
     ``--gamma_{t.name}=0`` literally); raw weights need no norm at all."""
     from mst_jax import losses

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, tiny_net
-from mst_jax import baseline, features, losses, networks, presets, signals, synthesis
+from mst_jax import baseline, features, losses, networks, presets, signals, synthesis, weighting
 from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig, Term
 
 
@@ -83,7 +83,7 @@ def test_presets_build_and_calibrate(row, chord_wave, rhythm_wave):
     else:
         obj = losses.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR, init_wave=x0)
     assert np.isfinite(float(jax.jit(obj.fn)(x0, obj.params)))
-    norms = losses.term_gradient_norms(obj, x0)
+    norms = weighting.term_gradient_norms(obj, x0)
     for t in cfg.terms:
         beta = float(obj.params["beta"][t.name])
         if not cfg.normalize_gradients:
@@ -176,7 +176,7 @@ def test_build_errors_are_clear(chord_wave):
     cfg = LossConfig(terms=(Term("content", StftNetConfig(filters=4, kernel=3), 1.0),))
     obj = losses.build(cfg, jax.random.key(0), content=chord_wave, sr=SR)
     with pytest.raises(ValueError, match="Eq. 7"):
-        losses.calibrate(obj, jnp.asarray(chord_wave))  # zero gradient at the content itself
+        weighting.calibrate(obj, jnp.asarray(chord_wave))  # zero gradient at the content itself
     with pytest.raises(ValueError, match="gamma"):
         Term("style", StftNetConfig(), -1.0)
     with pytest.raises(ValueError, match="rows 1-6"):

@@ -14,7 +14,7 @@ from conftest import SR
 
 from experiments import evaluate as evaluate_cli
 from experiments import transfer
-from mst_jax import evaluate, losses, music, presets, synthesis
+from mst_jax import evaluate, losses, music, presets, synthesis, weighting
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -131,7 +131,7 @@ def test_style_shifts_average_transposed_style_grams_and_quality_keeps_the_given
     norms = {}
     for name, styles in (("plain", style), ("shifted", transpose.transposed(style, sr=SR, semitones=[-1, 0, 1]))):
         obj = losses.build(cfg, net_key, content=content, style=styles, sr=SR)
-        norms[name] = losses.term_gradient_norms(obj, noise)["style_stft"]
+        norms[name] = weighting.term_gradient_norms(obj, noise)["style_stft"]
     for name in records:
         got = records[name]["terms"]["style_stft"]["grad_norm_at_init"]
         assert got == pytest.approx(norms[name], rel=1e-3)
