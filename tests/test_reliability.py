@@ -155,13 +155,29 @@ def test_bad_input_one_line_no_output(case, values, expected, good, tmp_path, ca
     flags_.update(_resolve(values, d, good, out))
     compiled = []
     monkeypatch.setattr(
-        _runner.losses, "build", lambda *a, **k: compiled.append(1)
-    )  # must not be reached
+        _runner, "make_objective", lambda *a, **k: compiled.append(1)
+    )  # must not be reached (test_the_no_build_guard_is_live checks that good input reaches it)
     code, _, stderr = run_cli(transfer, capsys, **flags_)
     assert code == 2
     _assert_one_error_line(stderr, expected)
     assert not compiled
     assert os.listdir(out.parent) == []  # no WAV, JSON, PNG, state or checkpoint
+
+
+def test_the_no_build_guard_is_live(good, tmp_path, capsys, monkeypatch):
+    """The guard above patches the runner's one way to an objective: good input does reach it."""
+    out = tmp_path / "result.wav"
+    reached = []
+
+    def stop(*a, **k):
+        reached.append(1)
+        raise RuntimeError("reached")
+
+    monkeypatch.setattr(_runner, "make_objective", stop)
+    with pytest.raises(RuntimeError, match="reached"):
+        run_cli(transfer, capsys, **dict(TINY, content=good["content"], style=good["style"],
+                                         output=str(out), preset="2"))
+    assert reached == [1]
 
 
 @pytest.mark.parametrize(
