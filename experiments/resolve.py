@@ -210,7 +210,9 @@ def _optimizer(notices: list[str]) -> dict:
     start = LINESEARCH_INIT.value
     if start is not None:
         if OPTIMIZER.value != "lbfgsb":
-            notices.append(f"--linesearch_init={start} has no effect: only --optimizer=lbfgsb uses it")
+            notices.append(
+                f"--linesearch_init={start} has no effect: only --optimizer=lbfgsb uses it"
+            )
         fields["linesearch_init"] = start
     lr = LEARNING_RATE.value
     if lr is not None:

@@ -280,9 +280,12 @@ def calibrate(batch: BatchObjective, xs, *, mesh=None, gammas=None) -> BatchObje
     betas = []
     for i, n in enumerate(norms):
         try:
-            betas.append(weighting.beta_from_norms(batch.config, n, gammas=None if gammas is None else gammas[i]))
+            own = None if gammas is None else gammas[i]
+            betas.append(weighting.beta_from_norms(batch.config, n, gammas=own))
         except weighting.CalibrationError as e:
-            raise weighting.CalibrationError(e.term, e.norm, f"calibrate: example {i}: {e}") from None
+            raise weighting.CalibrationError(
+                e.term, e.norm, f"calibrate: example {i}: {e}"
+            ) from None
     return with_beta(batch, betas)
 
 

@@ -22,7 +22,13 @@ from mst_jax.config import LossConfig
 if TYPE_CHECKING:  # losses.build calls calibrate: a runtime import would be circular
     from mst_jax.losses import Objective
 
-__all__ = ["CalibrationError", "beta_from_norms", "calibrate", "gradient_norms", "term_gradient_norms"]
+__all__ = [
+    "CalibrationError",
+    "beta_from_norms",
+    "calibrate",
+    "gradient_norms",
+    "term_gradient_norms",
+]
 
 
 class CalibrationError(ValueError):
@@ -67,10 +73,13 @@ def term_gradient_norms(objective: Objective, x) -> dict[str, float]:
     def norms(x, p):
         return gradient_norms(objective.terms, x, p, tuple(p["beta"]))
 
-    return {k: float(v) for k, v in jax.jit(norms)(jnp.asarray(x, jnp.float32), objective.params).items()}
+    measured = jax.jit(norms)(jnp.asarray(x, jnp.float32), objective.params)
+    return {k: float(v) for k, v in measured.items()}
 
 
-def beta_from_norms(config: LossConfig, norms: dict[str, float], *, gammas: dict[str, float] | None = None) -> dict[str, float]:
+def beta_from_norms(
+    config: LossConfig, norms: dict[str, float], *, gammas: dict[str, float] | None = None
+) -> dict[str, float]:
     """The weights β of Eq. 8 from measured norms: ``β_t = Γ_t / ‖∂L_t/∂x‖`` (Eq. 7), so each
     weighted term's gradient norm at the point of measurement equals its Γ.
 
@@ -132,11 +141,13 @@ def calibrate(objective: Objective, x) -> Objective:
                 raise CalibrationError(
                     t.name,
                     norms[t.name],
-                    f"calibrate: the gradient of {t.name} at the initial point has norm {norms[t.name]}; "
-                    "Eq. 7 needs a non-zero finite gradient (calibrate at noise, not at the content)",
+                    f"calibrate: the gradient of {t.name} at the initial point has norm "
+                    f"{norms[t.name]}; Eq. 7 needs a non-zero finite gradient (calibrate at "
+                    "noise, not at the content)",
                 )
     try:
-        beta = beta_from_norms(dataclasses.replace(objective.config, normalize_gradients=True), norms)
+        normalized = dataclasses.replace(objective.config, normalize_gradients=True)
+        beta = beta_from_norms(normalized, norms)
     except CalibrationError as e:
         raise CalibrationError(e.term, e.norm, f"calibrate: {e}") from None
     params = dict(objective.params, beta={k: jnp.float32(v) for k, v in beta.items()})

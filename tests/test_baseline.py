@@ -88,7 +88,8 @@ def test_calibrating_the_baseline_happens_at_a_spectrogram(chord_wave, rhythm_wa
     cfg = presets.baseline(filters=8)
     obj = baseline.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
     x0 = baseline.variable(synthesis.init_noise(jax.random.key(5), len(chord_wave)), stft=STFT)
-    obj = weighting.calibrate(obj._replace(config=dataclasses.replace(cfg, normalize_gradients=True)), x0)
+    normalized = dataclasses.replace(cfg, normalize_gradients=True)
+    obj = weighting.calibrate(obj._replace(config=normalized), x0)
     norms = weighting.term_gradient_norms(obj, x0)
     for t in cfg.terms:
         assert norms[t.name] * float(obj.params["beta"][t.name]) == pytest.approx(t.gamma, rel=1e-4)

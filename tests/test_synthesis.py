@@ -112,7 +112,8 @@ def test_zoom_search_skips_only_the_redundant_aux_evaluation():
     ours_calls, calls[:] = len(calls), []
 
     plain = jaxopt.LBFGSB(fun=obj.value_and_terms, has_aux=True, maxiter=k, tol=0, history_size=10,
-                          linesearch="zoom", linesearch_init=SolverConfig().linesearch_init, jit=True)
+                          linesearch="zoom", linesearch_init=SolverConfig().linesearch_init,
+                          jit=True)
     bounds = (jnp.full(10, -1.0), jnp.full(10, 1.0))
     x, st = jnp.asarray(x0), plain.init_state(jnp.asarray(x0), bounds, obj.params)
     jax.effects_barrier()
