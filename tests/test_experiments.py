@@ -276,6 +276,7 @@ def test_optimizer_flag_runs_and_is_recorded(optimizer, clips, tmp_path, capsys)
     assert record["config"]["solver"]["learning_rate"] == 2e-3
     assert record["config"]["solver"]["history_size"] == 4
     assert record["config"]["solver"]["linesearch_init"] == "max"
+    assert record["flags"]["history_size"] == 4 and record["flags"]["linesearch_init"] == "max"
     assert ("--history_size=4 has no effect" in stderr) == (optimizer == "adam")
     assert "--linesearch_init=max has no effect: only --optimizer=lbfgsb" in stderr
     assert len(record["loss_history"]) == TINY["max_iter"]
