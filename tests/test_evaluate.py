@@ -101,6 +101,46 @@ def test_onset_correlation_keeps_rhythm_and_loses_it_off_beat():
     assert q_off.onset_content < 0.3
 
 
+def test_onset_correlation_is_pearson_of_librosa_onset_envelopes():
+    """``onset_content``: Pearson correlation (numpy) of the two peak-normalised clips'
+    ``librosa.onset.onset_strength`` envelopes over the shorter's frames; ``onset_floor``: the
+    content's envelope against itself rolled by half. Two tempi and two lengths, so the value
+    is neither 0 nor 1 and the trimming matters."""
+    import librosa
+
+    content = music.click_track(bpm=120.0, duration_s=4.0, sr=SR)
+    result = 0.3 * music.click_track(bpm=100.0, duration_s=3.0, sr=SR)
+    env = [
+        librosa.onset.onset_strength(y=w / np.abs(w).max(), sr=SR, hop_length=evaluate.HOP_LENGTH)
+        for w in (result, content)
+    ]
+    n = min(map(len, env))
+    expected = np.corrcoef(env[0][:n], env[1][:n])[0, 1]
+    floor = np.corrcoef(env[1], np.roll(env[1], len(env[1]) // 2))[0, 1]
+    q = evaluate.evaluate(result, content=content, style=None, sr=SR)
+    assert 0.05 < abs(expected) < 0.95  # a value the test can tell from 0 and 1
+    assert q.onset_content == pytest.approx(expected, abs=1e-6)
+    assert q.onset_floor == pytest.approx(floor, abs=1e-6)
+
+
+def test_flatness_is_the_mean_over_frames_of_geometric_over_arithmetic_power():
+    """Spectral flatness by hand: per frame exp(mean log P) / mean P of the power spectrum
+    (floored at 1e-10, librosa's amin), then the mean over frames. A chord then noise, so the
+    mean over frames is far from the median."""
+    import librosa
+
+    chord = _sines((60, 64, 67), 1.5)
+    noise = np.random.default_rng(5).uniform(-0.5, 0.5, SR // 2).astype(np.float32)
+    y = np.concatenate([chord, noise])
+    y = y / np.abs(y).max()
+    magnitude = np.abs(librosa.stft(y, n_fft=2048, hop_length=evaluate.HOP_LENGTH))
+    power = np.maximum(magnitude**2, 1e-10)
+    per_frame = np.exp(np.mean(np.log(power), axis=0)) / np.mean(power, axis=0)
+    q = evaluate.evaluate(y, content=None, style=None, sr=SR)
+    assert np.mean(per_frame) > 2 * np.median(per_frame)
+    assert q.flatness == pytest.approx(float(np.mean(per_frame)), rel=1e-4)
+
+
 def test_mfcc_ratio_prefers_the_clip_it_resembles():
     content = _sines((60, 64, 67), 2.0)
     style = music.drum_pattern(bpm=120.0, duration_s=2.0, sr=SR)
