@@ -54,6 +54,26 @@ def test_frechet_distance_matches_scipy_sqrtm():
     assert evaluate.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_mfcc_distances_are_frechet_of_librosa_mfcc_frames_without_c0():
+    """``mfcc_to_style``: the Fréchet distance (scipy ``sqrtm``) between Gaussian fits of the
+    two peak-normalised clips' 20 librosa MFCCs per frame, c0 (loudness) dropped."""
+    import librosa
+
+    def frames(w):
+        y = w / np.abs(w).max()
+        return librosa.feature.mfcc(y=y, sr=SR, n_mfcc=20, hop_length=evaluate.HOP_LENGTH)[1:].T
+
+    def frechet(x, y):
+        sx, sy = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+        mu = x.mean(0) - y.mean(0)
+        return mu @ mu + np.trace(sx + sy - 2 * scipy.linalg.sqrtm(sx @ sy).real)
+
+    result = _progression([(60, 64, 67), (62, 65, 69)], 1.0)
+    style = np.random.default_rng(4).normal(size=2 * SR).astype(np.float32) * _sines((57,), 2.0)
+    q = evaluate.evaluate(result, content=None, style=style, sr=SR)
+    assert q.mfcc_to_style == pytest.approx(frechet(frames(result), frames(style)), rel=1e-4)
+
+
 def test_chord_against_itself_a_transposition_and_noise():
     c_major, d_major = (60, 64, 67), (62, 66, 69)
     chord = _sines(c_major, 2.0)
