@@ -361,7 +361,10 @@ def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
     assert Path(tmp_path / "other.wav").read_bytes() != data[1]
 
 
-def test_resume_refuses_a_state_from_other_flags(good, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("change", ["seed", "solver", "content samples"])
+def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys, monkeypatch):
+    """The saved state's fingerprint covers the seed, the solver's settings and the inputs'
+    samples (here a content of the same length but other samples)."""
     base = dict(
         TINY,
         content=good["content"],
@@ -375,7 +378,13 @@ def test_resume_refuses_a_state_from_other_flags(good, tmp_path, capsys, monkeyp
     assert code == 130
     monkeypatch.undo()
     before = Path(tmp_path / "r.wav").read_bytes()
-    code, _, stderr = run_cli(transfer, capsys, **dict(base, resume=True, seed=9))
+    other = {
+        "seed": dict(seed=9),
+        "solver": dict(linesearch_init="max"),
+        "content samples": dict(content=write(tmp_path / "other.wav", 0.5 * np.sin(
+            2 * np.pi * 440 * np.arange(SR) / SR))),
+    }[change]
+    code, _, stderr = run_cli(transfer, capsys, **dict(base, resume=True, **other))
     assert code == 2
     _assert_one_error_line(stderr, "was saved by a run with other flags or inputs")
     assert Path(tmp_path / "r.wav").read_bytes() == before
