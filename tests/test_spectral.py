@@ -52,6 +52,29 @@ def test_cqt_filterbank_shape_and_centres():
     assert np.all(fb.max(axis=0) > 0.5)  # no empty filter, even at the oversampled low end
 
 
+def test_cqt_filters_have_semitone_bandwidth_and_interpolate_below_one_bin():
+    """SPEC: semitone resolution, Q = 1/(2^(1/12) - 1). Where a semitone is wider than an STFT
+    bin, filter k is the triangle 1 - |f - f_k| / (f_k / Q) (so at f_k its upper neighbour
+    weighs 1 - 2^(-1/12) and its lower one 0); where it is narrower (the low end), the filter
+    interpolates linearly between the two STFT bins around f_k (weights summing to 1)."""
+    fb = np.asarray(spectral.cqt_filterbank(sr=SR, n_fft=2048), np.float64)
+    centres = librosa.cqt_frequencies(n_bins=86, fmin=librosa.note_to_hz("C1"), bins_per_octave=12)
+    freqs = np.arange(1025) * SR / 2048
+    semitone = centres * (2 ** (1 / 12) - 1)  # f_k / Q, Hz
+    wide = np.flatnonzero(semitone > SR / 2048)
+    narrow = np.flatnonzero(semitone < SR / 2048)
+    assert len(wide) > 20 and len(narrow) > 20
+    for k in wide:
+        hand = np.maximum(0.0, 1.0 - np.abs(freqs - centres[k]) / semitone[k])
+        np.testing.assert_allclose(fb[:, k], hand, atol=1e-6, err_msg=f"bin {k}")
+    for k in narrow:
+        j = int(np.floor(centres[k] / (SR / 2048)))
+        frac = centres[k] / (SR / 2048) - j
+        np.testing.assert_allclose(fb[[j, j + 1], k], [1 - frac, frac], atol=1e-6,
+                                   err_msg=f"bin {k}")
+        assert np.count_nonzero(fb[:, k]) <= 2
+
+
 @pytest.mark.parametrize("midi", [48, 55, 60, 67, 72, 84, 96, 103, 108])
 def test_cqt_tone_lands_in_its_semitone_bin(midi):
     """A pure tone at MIDI note n (C3..C8) peaks, averaged over frames, at CQT bin n - 24."""
