@@ -35,7 +35,7 @@ def test_stft_kernel_std_is_lecun():
     assert abs(w.mean()) < 0.01 * expected
 
 
-def test_baseline_kernel_is_glorot_uniform():
+def test_glorot_uniform_kernel():
     w = np.asarray(
         networks.make(StftNetConfig(filters=512, activation="relu", init="glorot_uniform"), n_fft=2048)
         .init(jax.random.key(0))["conv"]
@@ -43,6 +43,18 @@ def test_baseline_kernel_is_glorot_uniform():
     limit = np.sqrt(6.0 / (11 * 1025 + 11 * 512))
     assert np.abs(w).max() <= limit
     assert abs(w.std() / (limit / np.sqrt(3)) - 1) < 0.03  # uniform(-l, l) has std l / sqrt(3)
+
+
+def test_baseline_kernel_is_ulyanov_lebedevs_draw():
+    """Their released code: ``randn * sqrt(2) * sqrt(2 / ((bins + filters) * 11))``."""
+    from mst_jax import presets
+
+    (net,) = {t.net for t in presets.baseline(filters=512).terms}
+    w = np.asarray(networks.make(net, n_fft=2048).init(jax.random.key(0))["conv"])
+    assert w.shape == (11, 1025, 512)
+    expected = np.sqrt(2.0) * np.sqrt(2.0 / ((1025 + 512) * 11))
+    assert abs(w.std() / expected - 1) < 0.03
+    assert np.abs(w).max() > 4 * expected  # normal tails, not a uniform draw
 
 
 @pytest.mark.parametrize("dilation", [1, 2, 4])
