@@ -92,6 +92,49 @@ def test_presets_build_and_calibrate(row, chord_wave, rhythm_wave):
         assert norms[t.name] * beta == pytest.approx(t.gamma, rel=1e-4), t.name
 
 
+# Table 1 of the paper, with SPEC §1's sizes, written out independently of mst_jax.presets:
+# term -> (Γ, net facts). Rows 4-6 add the L1 penalty with the Mel content (paper §4.3).
+_STFT = dict(filters=4096, kernel=11)
+_MEL_FEW = dict(n_mels=16, filters=1025, kernel=50, blocks=0)
+_MEL_MANY = dict(n_mels=512, filters=1025, kernel=50, blocks=0)
+_MEL_RES = dict(n_mels=512, filters=1025, kernel=50, blocks=2, block_kernel=25, dilations=(2, 4))
+_CQT_POOLED = dict(n_bins=86, filters=256, kernel=(11, 11), blocks=0, pool=2)
+_CQT_RES = dict(n_bins=86, filters=256, kernel=(11, 11), blocks=3, pool=1, dilations=(1, 2, 4))
+_CONTENT_STFT = {"content_stft": (1.0, _STFT)}
+_CONTENT_KEY_INVARIANT = {"content_mel": (1.0, _MEL_FEW), "content_cqt": (1.0, _CQT_POOLED),
+                          "l1": (0.1, None)}
+_STYLE = {
+    "stft": {"style_stft": (50.0, _STFT)},
+    "stft+mel": {"style_stft": (50.0, _STFT), "style_mel": (50.0, _MEL_MANY)},
+    "ensemble": {"style_stft": (50.0, _STFT), "style_mel": (50.0, _MEL_RES),
+                 "style_cqt": (50.0, _CQT_RES)},
+}
+_TABLE1 = {
+    1: {**_CONTENT_STFT, **_STYLE["stft"]},
+    2: {**_CONTENT_STFT, **_STYLE["stft+mel"]},
+    3: {**_CONTENT_STFT, **_STYLE["ensemble"]},
+    4: {**_CONTENT_KEY_INVARIANT, **_STYLE["stft"]},
+    5: {**_CONTENT_KEY_INVARIANT, **_STYLE["stft+mel"]},
+    6: {**_CONTENT_KEY_INVARIANT, **_STYLE["ensemble"]},
+}
+
+
+@pytest.mark.parametrize("row", range(1, 7))
+def test_table1_rows_are_the_papers(row):
+    cfg = presets.table1(row)
+    assert {t.name for t in cfg.terms} == set(_TABLE1[row])
+    assert cfg.normalize_gradients  # Eq. 7-8
+    for t in cfg.terms:
+        gamma, net = _TABLE1[row][t.name]
+        assert t.gamma == gamma, t.name
+        if net is None:
+            assert t.net is None, t.name
+            continue
+        for field, value in net.items():
+            assert getattr(t.net, field) == value, (t.name, field)
+        assert (t.net.activation, t.net.init) == ("selu", "lecun_normal"), t.name
+
+
 def test_shared_network_and_independent_keys(chord_wave, rhythm_wave):
     row1 = _small(presets.table1(1))
     obj = losses.build(row1, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
