@@ -127,6 +127,14 @@ def _run(clips, tmp_path, capsys, name, **extra):  # noqa: F811
     return read_outputs(out), stdout
 
 
+def test_the_floor_is_checked_every_10_iterations(clips, tmp_path, capsys):  # noqa: F811
+    """README: "measures its content kept every 10 iterations" (``FLOOR_CHUNK``)."""
+    (_, _, rec), _ = _run(clips, tmp_path, capsys, "every10", chunk=None, max_iter=20,
+                          content_floor=0.01)
+    assert [it for it, _ in rec["content_floor"]["checks"]] == [0, 10, 20]
+    assert rec["config"]["solver"]["chunk"] == 10
+
+
 def test_transfer_floor_returns_the_plain_run_at_the_kept_iteration(clips, tmp_path, capsys):  # noqa: F811
     # A floor no iterate falls below changes nothing but the record.
     (plain, _, plain_rec), _ = _run(clips, tmp_path, capsys, "plain", content_floor=0.0)
