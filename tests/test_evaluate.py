@@ -74,6 +74,22 @@ def test_mfcc_distances_are_frechet_of_librosa_mfcc_frames_without_c0():
     assert q.mfcc_to_style == pytest.approx(frechet(frames(result), frames(style)), rel=1e-4)
 
 
+def test_several_styles_pool_frames_and_average_flatness_and_grams():
+    """A list of style clips is one style: MFCC frames concatenated, flatness and gram averaged
+    (numpy on each clip's own features)."""
+    result = _sines((60, 64, 67), 1.0)
+    a = _sines((57, 61, 64), 1.0)
+    b = np.random.default_rng(6).uniform(-0.5, 0.5, SR).astype(np.float32)
+    q = evaluate.evaluate(result, content=None, style=[a, b], sr=SR)
+    fr, fa, fb = (evaluate.features(w, sr=SR) for w in (result, a, b))
+    assert q.flatness_style == pytest.approx((fa.flatness + fb.flatness) / 2)
+    frames = np.concatenate([fa.mfcc, fb.mfcc])
+    assert q.mfcc_to_style == pytest.approx(evaluate.frechet_distance(fr.mfcc, frames))
+    gram = (np.asarray(fa.gram) + np.asarray(fb.gram)) / 2
+    expected = np.linalg.norm(np.asarray(fr.gram) - gram) / np.linalg.norm(gram)
+    assert q.gram_to_style == pytest.approx(expected, rel=1e-6)
+
+
 def test_chord_against_itself_a_transposition_and_noise():
     c_major, d_major = (60, 64, 67), (62, 66, 69)
     chord = _sines(c_major, 2.0)
