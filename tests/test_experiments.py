@@ -426,9 +426,15 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     )
     line = preflight.check_memory(cfg, 22050 * 10)  # 10 s fits in 2 GB
     assert re.search(r"\d+ GFLOP and about [\d.]+ GB .*; [\d.e+]+–[\d.e+]+ s per iteration", line), line
-    with pytest.raises(console.RunError, match=r"needs about .* GB .* about \d+ s fits"):
+    with pytest.raises(console.RunError, match=r"needs about .* GB .* about \d+ s fits") as error:
         preflight.check_memory(cfg, 22050 * 600)
     assert not any(tmp_path.iterdir())
+    # What the message says fits does fit, and a quarter more does not.
+    fits = int(re.search(r"about (\d+) s fits", str(error.value)).group(1))
+    assert 10 <= fits < 600
+    preflight.check_memory(cfg, 22050 * fits)
+    with pytest.raises(console.RunError):
+        preflight.check_memory(cfg, int(22050 * fits * 1.25))
 
 
 def test_record_device_carries_the_accelerators_peak_memory(monkeypatch):
