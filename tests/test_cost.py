@@ -1,9 +1,13 @@
-"""The timing helpers in ``mst_jax.cost`` (the runner's estimate line and the benchmarks use them)."""
+"""``mst_jax.cost``: the analytic FLOP count against XLA's and by hand, and the timing helpers
+(the runner's estimate line and the benchmarks use them)."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from mst_jax import cost
+from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig, Term
 
 
 def test_best_seconds_warms_up_once_then_keeps_the_shortest_call(monkeypatch):
@@ -53,3 +57,52 @@ def test_bench_docstring_names_the_count_it_reports():
     claim = "GFLOP/s (the analytic count ``mst_jax.cost.loss_grad_cost`` divided by its time"
     assert claim in doc, doc
     assert "GFLOP/s (XLA's" not in doc, doc
+
+
+def _xla_flops(cfg, n):
+    from mst_jax import losses
+
+    rng = np.random.default_rng(0)
+    c, s = (rng.standard_normal((2, n)) * 0.1).astype(np.float32)
+    obj = losses.build(cfg, jax.random.key(0), content=c if cfg.has_content else None,
+                       style=s if cfg.has_style else None, sr=22050, num_samples=n)
+    compiled = jax.jit(jax.value_and_grad(obj.fn)).lower(jnp.asarray(c), obj.params).compile()
+    analysis = compiled.cost_analysis()
+    return (analysis[0] if isinstance(analysis, list) else analysis)["flops"]
+
+
+@pytest.mark.parametrize(
+    "term",
+    [
+        Term("style", StftNetConfig(filters=256), 1.0),
+        Term("content", StftNetConfig(filters=256), 1.0),
+        Term("style", MelNetConfig(n_mels=64, filters=128, blocks=2), 1.0),
+        Term("content", CqtNetConfig(filters=32, pool=2), 1.0),
+    ],
+    ids=["stft style", "stft content", "mel style with blocks", "pooled cqt content"],
+)
+def test_loss_grad_flops_match_xlas_count_where_the_nets_are_gemms(term):
+    """The analytic count of one loss + gradient against XLA's own (``cost_analysis`` on the CPU,
+    where these nets are dots it counts; elementwise work is in XLA's count only)."""
+    cfg = LossConfig(terms=(term,))
+    n = 22050
+    ours = cost.loss_grad_cost(cfg, num_samples=n).flops
+    assert 0.85 < ours / _xla_flops(cfg, n) < 1.02
+
+
+def test_loss_grad_flops_of_the_cqt_residual_blocks_by_hand():
+    """XLA's CPU count leaves out the dilated 2-D convolutions, so the residual CQT style net is
+    counted by hand: per (frame, bin) position a first layer of 121 taps x F filters, three
+    blocks of 121 x F x F taps plus an F x F mix, four grams of F x F; MACs x 2 flops, the
+    gradient as much again; per frame the 1025 x 86 pseudo-CQT projection, and the STFT at the
+    usual 5 N log2 N flops per 2048-point FFT (forward and backward). A pooled content
+    net's target is its map after the 2 x 1 pool: frames x 43 bins x F floats."""
+    f, n = 32, 2 * 22050
+    frames = 1 + n // 512
+    cfg = LossConfig(terms=(Term("style", CqtNetConfig(filters=f, blocks=3), 1.0),))
+    macs = frames * 86 * (121 * f + 3 * (121 * f * f + f * f) + 4 * f * f) + frames * 1025 * 86
+    fft = 2 * 5 * 2048 * 11 * frames
+    counted = cost.loss_grad_cost(cfg, num_samples=n).flops
+    assert counted == pytest.approx(2 * 2 * macs + fft, rel=1e-9)
+    pooled = LossConfig(terms=(Term("content", CqtNetConfig(filters=f, pool=2), 1.0),))
+    assert cost.loss_grad_cost(pooled, num_samples=n).target_bytes == 4 * frames * 43 * f
