@@ -373,12 +373,24 @@ def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys):
 def test_select_takes_rows_in_order_with_repeats():
     contents, styles, init = examples()
     b = batch.build_batch(config(), jax.random.key(0), contents=contents, styles=styles, sr=SR, init_waves=init)
-    sub = batch.select(b, [2, 0, 2])
+    sub = batch.select(b, [2, 0, 0])  # not a palindrome: the order is checked
     assert sub.size == 3 and sub.value_and_terms is b.value_and_terms  # one compiled program for both
-    for j, i in enumerate([2, 0, 2]):
+    for j, i in enumerate([2, 0, 0]):
         for name in b.params["beta"]:
             assert float(sub.params["beta"][name][j]) == float(b.params["beta"][name][i])
         for a, c in zip(jax.tree.leaves(sub.params["targets"]), jax.tree.leaves(b.params["targets"])):
             np.testing.assert_array_equal(a[j], c[i])
     with pytest.raises(ValueError, match="within 0..2"):
         batch.select(b, [3])
+
+
+def test_pad_to_a_multiple_repeats_the_last_example_only_when_needed():
+    contents, styles, init = examples()
+    b = batch.build_batch(config(), jax.random.key(0), contents=contents, styles=styles, sr=SR, init_waves=init)
+    same, xs = batch.pad(b, init, multiple=3)
+    assert same is b and xs.shape[0] == 3
+    padded, xs = batch.pad(b, init, multiple=2)
+    assert padded.size == 4 and xs.shape[0] == 4
+    np.testing.assert_array_equal(xs[3], np.asarray(init[2], np.float32))
+    for name in b.params["beta"]:
+        assert float(padded.params["beta"][name][3]) == float(b.params["beta"][name][2])
