@@ -238,6 +238,8 @@ def test_compare_needs_a_difference_beyond_the_spread():
     assert study_analysis.compare([1.9, 2.0, 2.1], [0.9, 1.0, 1.1]) == 1
     # means 1.0 and 1.3, sds 0.5 and 0.1: 0.3 is within 0.6
     assert study_analysis.compare([0.5, 1.0, 1.5], [1.2, 1.3, 1.4]) == 0
+    # means 1.0 and 1.55: 0.55 is beyond either sd alone (0.5) but within their sum (0.6)
+    assert study_analysis.compare([0.5, 1.0, 1.5], [1.45, 1.55, 1.65]) == 0
     assert study_analysis.compare([1.0], [2.0, 2.1]) is None  # one seed: no spread, no verdict
 
 
