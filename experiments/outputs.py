@@ -21,7 +21,9 @@ import numpy as np
 
 from experiments import _flags, objectives
 from experiments.preflight import Inputs
-from mst_jax import content_floor, evaluate, quality_report, run_page, spectral, writing
+from mst_jax import (
+    content_floor, evaluate, loss_figure, quality_report, run_page, spectral, writing,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +107,7 @@ def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
     ``--nopage``), written after the WAV, the record and the spectrogram figure they show."""
     if not cfg.page:
         return
-    run_page.write_loss_figure(paths.loss_png, record)
+    loss_figure.write_loss_figure(paths.loss_png, record)
     run_page.write_run_page(
         paths.html, record, spectrogram_png=paths.png, loss_png=paths.loss_png, record_path=paths.json
     )

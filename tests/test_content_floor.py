@@ -234,14 +234,14 @@ def _png_width(path):
 
 
 def test_loss_figure_adds_the_content_kept_panel(tmp_path):
-    from mst_jax import run_page
+    from mst_jax import loss_figure
 
     record = {"loss_history": [3.0, 2.0, 1.0], "term_history": {"style_stft": [3.0, 2.0, 1.0]},
               "terms": {"style_stft": {"beta": 1.0}}}
-    run_page.write_loss_figure(str(tmp_path / "plain.png"), record)
+    loss_figure.write_loss_figure(str(tmp_path / "plain.png"), record)
     record["content_floor"] = {"floor": 0.7, "crossed": True, "kept_iteration": 2,
                                "kept_chroma": 0.8, "checks": [[0, 1.0], [2, 0.8], [3, 0.6]]}
-    run_page.write_loss_figure(str(tmp_path / "floor.png"), record)
+    loss_figure.write_loss_figure(str(tmp_path / "floor.png"), record)
     assert _png_width(tmp_path / "floor.png") > 1.3 * _png_width(tmp_path / "plain.png")
 
 

@@ -21,7 +21,7 @@ from conftest import SR
 from pagecheck import check_page, local_target, record_value
 
 from experiments import _batch, console, reconstruct, transfer
-from mst_jax import music, page, run_page
+from mst_jax import loss_figure, music, page, run_page
 
 flags.FLAGS.mark_as_parsed()
 
@@ -122,7 +122,7 @@ def _record(tmp_path, *, content="in/con tent.wav", quality=True, interrupted=Fa
 
 def _write(tmp_path, record, o):
     stem = os.path.splitext(o)[0]
-    run_page.write_loss_figure(stem + ".loss.png", record)
+    loss_figure.write_loss_figure(stem + ".loss.png", record)
     shutil.copy(stem + ".loss.png", stem + ".png")  # any PNG stands in for the spectrograms
     with open(stem + ".json", "w") as f:
         json.dump(record, f)
@@ -246,7 +246,7 @@ def test_index_is_sortable_and_links_every_row(tmp_path):
 def test_study_page_shows_figures_and_csv_cells_as_written(tmp_path):
     png = str(tmp_path / "fig.png")
     record, o = _record(tmp_path)
-    run_page.write_loss_figure(png, record)
+    loss_figure.write_loss_figure(png, record)
     table = tmp_path / "study.csv"
     table.write_text("offset,representation,mse\n0,stft,0.0531\n1,mel,0.18\n")
     html_path = str(tmp_path / "study.html")
