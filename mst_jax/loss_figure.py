@@ -2,8 +2,8 @@
 
 ``<stem>.loss.png`` beside a run's output (:func:`write_loss_figure`), shown on its listening
 page (:mod:`mst_jax.run_page`): the weighted β·L as optimised and the raw L = weighted / β
-(:func:`raw_history`), on a log axis, and for a ``--content_floor`` run the content kept at each
-check.
+(:func:`raw_history`; both panels as data: :func:`panels`), on a log axis, and for a
+``--content_floor`` run the content kept at each check.
 """
 
 from __future__ import annotations
@@ -25,6 +25,23 @@ def raw_history(record: Mapping) -> dict[str, list[float]]:
     return out
 
 
+def panels(record: Mapping) -> list[tuple[str, dict[str, list[float]]]]:
+    """The two loss panels' series, as :func:`write_loss_figure` draws them.
+
+    Returns:
+      ``[("weighted: β·L (as optimised)", {"total": loss_history, term: weighted, ...}),
+      ("raw: L = weighted / β", {term: raw, ...})]``; ``total`` only when the record has a
+      ``loss_history``.
+    """
+    weighted = {k: list(v) for k, v in record.get("term_history", {}).items()}
+    if record.get("loss_history"):
+        weighted = {"total": list(record["loss_history"]), **weighted}
+    return [
+        ("weighted: β·L (as optimised)", weighted),
+        ("raw: L = weighted / β", raw_history(record)),
+    ]
+
+
 def write_loss_figure(png_path: str, record: Mapping) -> None:
     """Per-term loss against iteration on a log axis: weighted β·L (as optimised) and raw L
     (and, for a run with a content floor, the content kept at each check).
@@ -39,17 +56,13 @@ def write_loss_figure(png_path: str, record: Mapping) -> None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    weighted = {k: list(v) for k, v in record.get("term_history", {}).items()}
-    panels = [("weighted: β·L (as optimised)", weighted), ("raw: L = weighted / β", raw_history(record))]
     floor = record.get("content_floor")
     fig = Figure(figsize=(14.5 if floor else 10.0, 3.4), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 3 if floor else 2, squeeze=False)[0]
     if floor:
         _floor_panel(axes[2], floor)
-    for i, (ax, (title, series)) in enumerate(zip(axes, panels)):
-        if i == 0 and record.get("loss_history"):
-            series = {"total": list(record["loss_history"]), **series}
+    for ax, (title, series) in zip(axes, panels(record)):
         for name, values in series.items():
             y = np.array([np.nan if v is None else float(v) for v in values], float)
             y[~(y > 0)] = np.nan

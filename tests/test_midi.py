@@ -58,6 +58,19 @@ def test_plain_notes_take_the_program_and_channel_0(tmp_path):
     assert events[1].type == "note_off" and events[1].time == 360  # "O-" ends at beat 0.75
 
 
+def test_a_note_shorter_than_a_tick_ends_after_it_starts_and_the_track_rings_half_a_beat():
+    """A note rounded to 0 ticks still lasts one (a note-off sorted before its own note-on would
+    leave it sounding), and end-of-track comes 240 ticks (half a beat) after the last note-off."""
+    f = midi.midi_file([(60, 0.0, 1e-4), (62, 1.0, 1.0)])
+    tick, events = 0, []
+    for msg in f.tracks[0]:
+        tick += msg.time
+        events.append((tick, msg.type, getattr(msg, "note", None)))
+    notes_60 = [(t, kind) for t, kind, n in events if n == 60]
+    assert notes_60 == [(0, "note_on"), (1, "note_off")]
+    assert events[-1] == (2 * 480 + 240, "end_of_track", None)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="pitch"):
         midi.midi_file([(126, 0.0, 1.0)], transpose=5)

@@ -8,6 +8,7 @@ printed with a ``data-field`` equals the JSON record's value, formatted here ind
 import csv
 import html
 import json
+import math
 import os
 import shutil
 import signal
@@ -215,6 +216,33 @@ def test_unplayable_input_gets_a_note_and_the_folder_copies(tmp_path):
     copy = tmp_path.parent / (tmp_path.name + "_copy")
     shutil.copytree(tmp_path, copy)
     check_page(str(copy / "out" / "result.html"))  # relative paths: the copy is whole
+
+
+def test_two_styles_get_numbered_players(tmp_path):
+    record, o = _record(tmp_path)
+    s2 = str(tmp_path / "in" / "style2.wav")
+    sf.write(s2, _wave(0.5, 440.0), SR)
+    record["inputs"]["styles"].append({"path": s2, "seconds": 0.5})
+    parsed = check_page(_write(tmp_path, record, o))
+    labels = [a["attrs"]["aria-label"].split(":")[0] for a in parsed.audios]
+    assert labels == ["content", "style 1", "style 2", "result"]
+
+
+def test_loss_panels_are_the_total_the_weighted_terms_and_the_raw_terms():
+    record = {
+        "loss_history": [30.0, 12.0],
+        "term_history": {"a": [10.0, None], "b": [20.0, 8.0], "c": [1.0, 1.0]},
+        "terms": {"a": {"beta": 0.5}, "b": {"beta": 4.0}, "c": {"beta": 0.0}},
+    }
+    (t1, weighted), (t2, raw) = loss_figure.panels(record)
+    assert t1.startswith("weighted") and t2.startswith("raw")
+    assert list(weighted) == ["total", "a", "b", "c"]  # the total first, drawn in black
+    assert weighted["total"] == [30.0, 12.0] and weighted["b"] == [20.0, 8.0]
+    assert raw["b"] == [5.0, 2.0]  # weighted / β, by hand
+    assert raw["a"][0] == 20.0 and math.isnan(raw["a"][1])  # a missing value stays missing
+    assert all(math.isnan(v) for v in raw["c"])  # β = 0: no raw loss to show
+    del record["loss_history"]
+    assert "total" not in loss_figure.panels(record)[0][1]
 
 
 def test_index_is_sortable_and_links_every_row(tmp_path):

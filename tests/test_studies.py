@@ -322,6 +322,35 @@ def test_texture_claim_rule():
     copying = {"kl": [0.5, 0.55, 0.45], "max_xcorr": [0.05, 0.051, 0.049]}  # raised beyond spread and 1.3 x
     assert study_analysis.texture_claim({**base, 5: copying})[0] is False
     assert study_analysis.texture_claim(base)[0] is None
+    # max |Φ| higher beyond the spread but under 1.3 x row 1's: not raised (the paper's own spread)
+    nearly = {"kl": [0.5, 0.55, 0.45], "max_xcorr": [0.0125, 0.0126, 0.0127]}
+    holds, text = study_analysis.texture_claim({**base, 5: nearly})
+    assert holds is True and "(not raised)" in text
+    # row 5 must beat every STFT-only row present: lower than row 1 but higher than row 2 fails
+    row2 = {"kl": [0.2, 0.21, 0.19], "max_xcorr": [0.010, 0.011, 0.012]}
+    assert study_analysis.texture_claim({**base, 2: row2, 5: lower})[0] is False
+
+
+def test_key_invariance_scores_raw_normalised_and_to_the_content():
+    """A result at half the style's level: its raw MSE to the style is not 0, its peak-normalised
+    one is; its MSE to the content is the MSE of half the style against the content."""
+    from mst_jax import metrics
+
+    t = np.arange(8192) / 8000.0
+    style = np.sin(2 * np.pi * 440.0 * t)
+    style /= np.max(np.abs(style))
+    content = 0.8 * np.sin(2 * np.pi * 330.0 * t)
+    scores, normed = study_analysis.key_invariance_scores(0.5 * style, style, content)
+    np.testing.assert_allclose(normed, style, atol=1e-12)
+    assert scores["mse_normalised"] == pytest.approx(0.0, abs=1e-12)
+    assert scores["mse"] > 1e-3
+    assert scores["mse_to_content"] == pytest.approx(metrics.log_stft_mse(0.5 * style, content))
+    assert scores["mse_to_content"] != pytest.approx(scores["mse"])
+
+
+def test_format_table_prints_floats_with_three_decimals():
+    text = study_analysis.format_table(["a", "bb"], [[0.123456, "x"], [2, 10.0]])
+    assert text.splitlines() == ["a      bb    ", "0.123  x     ", "2      10.000"]
 
 
 def test_equal_total_content_weight_per_row():
