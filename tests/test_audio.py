@@ -377,6 +377,22 @@ def test_save_failure_leaves_target_untouched(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]  # No temp file left.
 
 
+def test_atomic_write_gives_a_new_file_the_usual_mode_and_keeps_an_old_files(tmp_path):
+    """The temporary file is private (0600) while written; the output is not: a new file gets
+    0666 less the umask, as ``open`` would give it, and a replaced one keeps its own bits."""
+    umask = os.umask(0o022)
+    try:
+        writing.atomic_write_bytes(tmp_path / "new.bin", b"x")
+        assert (tmp_path / "new.bin").stat().st_mode & 0o777 == 0o644
+        old = tmp_path / "old.bin"
+        old.write_bytes(b"a")
+        old.chmod(0o640)
+        writing.atomic_write_bytes(old, b"b")
+        assert old.read_bytes() == b"b" and old.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
+
+
 def test_save_keeps_extension_of_temp_and_no_leftovers(tmp_path):
     for name in ["a.wav", "b.flac", "c.ogg", "d.out"]:
         writing.save(tmp_path / name, _sine(), sr=SR)

@@ -552,3 +552,21 @@ def test_progress_estimate_skips_the_compiling_first_chunk(capsys):
     single, batch = capsys.readouterr().out.splitlines()
     assert single.endswith("ETA 0:00:38") and "(first chunk" not in single
     assert "ETA ?" in batch and batch.endswith(console.FIRST_CHUNK_NOTE)
+
+
+def test_for_file_peak_normalises_and_records_the_gain_or_clips():
+    """The written samples and ``output.gain``: the optimiser's wave times the gain is the file."""
+    import types
+
+    from experiments import outputs
+
+    wave = np.array([0.1, -0.25, 0.2], np.float64)
+    out, gain = outputs.for_file(types.SimpleNamespace(normalize=True), wave)
+    assert gain == 4.0 and out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.float32([0.4, -1.0, 0.8]))
+    loud = np.array([1.5, -0.5, -2.0])
+    out, gain = outputs.for_file(types.SimpleNamespace(normalize=False), loud)
+    assert gain == 1.0
+    np.testing.assert_array_equal(out, np.float32([1.0, -0.5, -1.0]))  # clipped, not rescaled
+    out, gain = outputs.for_file(types.SimpleNamespace(normalize=True), np.zeros(3))
+    assert gain == 1.0 and not out.any()  # silence: nothing to normalise

@@ -92,3 +92,13 @@ def test_played_by_gives_the_notes_to_the_other_pieces_instruments():
     assert kit.channel == notes.DRUM_CHANNEL and kit.program == 24  # electronic's kit
     with pytest.raises(ValueError, match="no pitched part"):
         notes.played_by(rock, scores.PIECES["drum_groove"])
+
+
+def test_humanize_moves_notes_within_its_ranges_and_never_before_zero():
+    parts = (notes.Part(tuple((60, float(b), 0.5, 100) for b in range(8)), program=0),)
+    for seed in range(20):
+        moved = notes.humanize(parts, seed, velocity=12, timing_beats=0.1)[0].notes
+        starts = np.array([n[1] for n in moved])
+        assert starts.min() >= 0.0  # the first note, at 0, cannot move earlier
+        assert np.all(np.abs(starts - np.arange(8)) <= 0.1 + 1e-12)
+        assert all(88 <= n[3] <= 112 and n[:1] == (60,) and n[2] == 0.5 for n in moved)
