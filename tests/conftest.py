@@ -37,6 +37,21 @@ RECORD_KEYS = {
 }
 
 
+# Command-line size flags for tiny networks of the paper's structure (blocks, pooling), so that
+# a run compiles in seconds; each test file adds its own chunk, iterations and preset.
+TINY_NET_FLAGS = dict(
+    stft_filters=16,
+    stft_kernel=3,
+    mel_filters=8,
+    mel_kernel=5,
+    mel_block_kernel=3,
+    n_mels_style=24,
+    cqt_filters=4,
+    cqt_kernel=3,
+    cqt_block_kernel=3,
+)
+
+
 def tiny_net(term):
     """Shrink a term's network for fast tests, keeping its structure (blocks, pooling)."""
     n = term.net

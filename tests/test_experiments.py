@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import RECORD_KEYS, SR
+from conftest import RECORD_KEYS, SR, TINY_NET_FLAGS
 
 from experiments import _flags, _runner, compile_cache, console, preflight, reconstruct, texture, transfer
 from mst_jax import notes, presets, signals
@@ -25,21 +25,7 @@ from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
 
-# Tiny networks (same structure as the paper's: blocks, pooling) so that a run compiles in seconds.
-TINY = dict(
-    stft_filters=16,
-    stft_kernel=3,
-    mel_filters=8,
-    mel_kernel=5,
-    mel_block_kernel=3,
-    n_mels_style=24,
-    cqt_filters=4,
-    cqt_kernel=3,
-    cqt_block_kernel=3,
-    chunk=2,
-    max_iter=4,
-    checkpoint_every=0,
-)
+TINY = dict(TINY_NET_FLAGS, chunk=2, max_iter=4, checkpoint_every=0)
 
 
 def write(path, wave, sr=SR, subtype="PCM_16"):

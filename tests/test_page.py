@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import SR
+from conftest import SR, TINY_NET_FLAGS
 from pagecheck import check_page, local_target, record_value
 
 from experiments import _batch, console, reconstruct, transfer
@@ -26,21 +26,7 @@ from mst_jax import loss_figure, music, page, run_page
 
 flags.FLAGS.mark_as_parsed()
 
-TINY = dict(
-    stft_filters=16,
-    stft_kernel=3,
-    mel_filters=8,
-    mel_kernel=5,
-    mel_block_kernel=3,
-    n_mels_style=24,
-    cqt_filters=4,
-    cqt_kernel=3,
-    cqt_block_kernel=3,
-    chunk=3,
-    max_iter=3,
-    checkpoint_every=0,
-    preset="2",
-)
+TINY = dict(TINY_NET_FLAGS, chunk=3, max_iter=3, checkpoint_every=0, preset="2")
 
 QUALITY = {
     "measures": [
