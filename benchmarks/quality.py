@@ -30,6 +30,8 @@ A perfect transfer scores there, not at chroma 1 and MFCC ratio 0.
 
 ``--baseline_max_iter`` gives the ``baseline`` configuration another iteration count than the
 published 300, e.g. the count whose seconds match another configuration's (equal time).
+``--recording_like`` gives every input a room, a noise floor and two channels at 44.1 kHz
+(:mod:`benchmarks.recording_like`), so the transfers load them as they would a recording.
 
 The transfers' own WAV/JSON/PNG files stay in ``<output_dir>/<config>/``, so every number
 can be listened to.
@@ -93,6 +95,11 @@ SOUNDFONT = flags.DEFINE_string(
     "A General MIDI .sf2 file to render the pieces (and the ideal) with: other instrument samples "
     "than the default FluidR3 GM, e.g. /usr/share/sounds/sf2/TimGM6mb.sf2 (Debian timgm6mb-soundfont).",
 )
+RECORDING_LIKE = flags.DEFINE_bool(
+    "recording_like", False,
+    "Give every input a room, a pink-noise floor and two channels at 44.1 kHz, written as 16-bit "
+    "FLAC (benchmarks.recording_like), so the transfers load them as they would a recording.",
+)
 REUSE = flags.DEFINE_bool(
     "reuse", False,
     "Reuse a transfer whose record (with its quality block) is already in --output_dir instead of "
@@ -100,6 +107,7 @@ REUSE = flags.DEFINE_bool(
 )
 
 SR = 22050  # Hz
+RECORDING_SR = 44100  # Hz, the inputs' rate with --recording_like
 IDEAL_CONFIG = "ideal"
 IDEAL_DESCRIPTION = "reference, not a transfer: the content's notes played by the style's instruments"
 GOAL_CHROMA = 0.6  # chroma correlation with the content, every pair (issue 12)
@@ -118,13 +126,15 @@ def check_soundfont() -> None:
         raise app.UsageError(f"--soundfont={SOUNDFONT.value}: no such file")
 
 
-def render_score(piece, duration_s: float, *, label: str, transpose: int = 0) -> np.ndarray:
-    """:func:`mst_jax.render.render_piece` at :data:`SR` (``piece`` a name or a Piece), its
+def render_score(
+    piece, duration_s: float, *, label: str, transpose: int = 0, sr: int = SR
+) -> np.ndarray:
+    """:func:`mst_jax.render.render_piece` at ``sr`` (``piece`` a name or a Piece), its
     notices (FluidSynth missing) printed to stderr after ``label``."""
     from mst_jax import render
 
     notices: list[str] = []
-    wave = render.render_piece(piece, sr=SR, duration_s=duration_s, transpose=transpose, notices=notices,
+    wave = render.render_piece(piece, sr=sr, duration_s=duration_s, transpose=transpose, notices=notices,
                                soundfont=SOUNDFONT.value)
     for line in notices:
         print(f"notice: {label}: {line}", file=sys.stderr)
@@ -132,17 +142,36 @@ def render_score(piece, duration_s: float, *, label: str, transpose: int = 0) ->
 
 
 def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
-    """Renders each piece once to ``<out_dir>/inputs/<name>.wav``; returns name -> path."""
-    from mst_jax import writing
+    """Renders each piece once to ``<out_dir>/inputs/<name>.wav`` (with ``--recording_like``:
+    ``<name>.recording.flac``, stereo at :data:`RECORDING_SR`); returns name -> path."""
+    from benchmarks import recording_like
+    from mst_jax import scores, writing
 
     os.makedirs(os.path.join(out_dir, "inputs"), exist_ok=True)
     paths = {}
     for name in sorted(set(names)):
-        path = os.path.join(out_dir, "inputs", f"{name}.wav")
-        if not os.path.exists(path):
-            writing.save(path, render_score(name, duration_s, label=name), sr=SR, subtype="FLOAT")
+        if RECORDING_LIKE.value:
+            path = os.path.join(out_dir, "inputs", f"{name}.recording.flac")
+            if not os.path.exists(path):
+                wave = render_score(name, duration_s, label=name, sr=RECORDING_SR)
+                seed = list(scores.PIECES).index(name)  # one room and noise per piece, any --pairs
+                data = recording_like.as_recording(wave, RECORDING_SR, seed=seed)
+                writing.atomic_write_bytes(path, flac_bytes(data, RECORDING_SR))
+        else:
+            path = os.path.join(out_dir, "inputs", f"{name}.wav")
+            if not os.path.exists(path):
+                writing.save(path, render_score(name, duration_s, label=name), sr=SR, subtype="FLOAT")
         paths[name] = path
     return paths
+
+
+def flac_bytes(data: np.ndarray, sr: int) -> bytes:
+    """``(samples, channels)`` as a 16-bit FLAC file's bytes (``mst_jax.writing.save`` is mono)."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, data, sr, format="FLAC", subtype="PCM_16")
+    return buf.getvalue()
 
 
 def ideal_wave(content: str, style: str, duration_s: float) -> np.ndarray | None:
@@ -354,7 +383,8 @@ def argv_flags() -> list[str]:
     """This run's flags as a command line that makes the table again (for the notes that say
     how it was made): unset flags left out, booleans as ``--name`` / ``--noname``."""
     out = []
-    for h in (PAIRS, CONFIG_NAMES, EXTRA, BASELINE_MAX_ITER, SOUNDFONT, DURATION_S, OUTPUT_DIR, SEED, IDEAL, REUSE):
+    for h in (PAIRS, CONFIG_NAMES, EXTRA, BASELINE_MAX_ITER, SOUNDFONT, DURATION_S, OUTPUT_DIR, SEED, IDEAL,
+              RECORDING_LIKE, REUSE):
         if isinstance(h.value, bool):
             out.append(f"--{'' if h.value else 'no'}{h.name}")
         elif h.value is not None:
