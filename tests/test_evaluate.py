@@ -198,6 +198,10 @@ def test_record_rows_and_verdict_match_the_values():
     assert rows["flatness"]["floor_label"] == "the content's flatness"
     assert all(r["read"] for r in rec["measures"])
     assert f"content kept {q.chroma_content:.2f} of 1" in rec["verdict"]
+    # a texture has no content: its content measures are NaN, the record's values None (JSON null)
+    texture = quality_report.record(evaluate.evaluate(noise, style=noise, sr=SR))["values"]
+    assert texture["chroma_content"] is None and texture["mfcc_ratio"] is None
+    assert texture["flatness"] == pytest.approx(evaluate.evaluate(noise, sr=SR).flatness)
     assert f"style distance ratio {q.mfcc_ratio:.2f}" in rec["verdict"]
     assert f"flatness {q.flatness:.3f}" in rec["verdict"]
 

@@ -556,3 +556,21 @@ def test_for_file_peak_normalises_and_records_the_gain_or_clips():
     np.testing.assert_array_equal(out, np.float32([1.0, -0.5, -1.0]))  # clipped, not rescaled
     out, gain = outputs.for_file(types.SimpleNamespace(normalize=True), np.zeros(3))
     assert gain == 1.0 and not out.any()  # silence: nothing to normalise
+
+
+def test_one_stft_frame_is_the_shortest_clip_and_min_samples_never_asks_for_less(tmp_path):
+    """Exactly n_fft samples are accepted without a notice when the receptive field is one frame
+    (``(1 - 1) * hop`` would ask for none; one STFT frame still needs n_fft)."""
+    from experiments import resolve
+
+    path = write(tmp_path / "c.wav", 0.5 * np.sin(np.arange(4096) / 7.0))
+    with flagsaver.flagsaver(style=path, preset="1", stft_filters=8, stft_kernel=1):
+        cfg = resolve.run_config("transfer", content=path, init="content")
+    rf, need = preflight.min_samples(cfg)
+    assert (rf, need) == (1, cfg.loss.stft.n_fft) == (1, 2048)
+
+    def load(p, *, sr, notices):  # the length under test, whatever the file holds
+        return np.full(2048, 0.1, np.float32)
+
+    inputs = preflight.load_inputs(cfg, load=load)
+    assert inputs.num_samples == 2048 and inputs.notices == []
