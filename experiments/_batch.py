@@ -163,8 +163,10 @@ def read_csv(csv_path: str) -> list[tuple[int, str, tuple[str, ...], str]]:
     return out
 
 
-def builder(content_flag, init_flag, floor_flag=None):
-    """``build(notices) -> Jobs`` for :func:`experiments._runner.execute`: every row validated."""
+def builder(content_flag, init_flag, floor_flag=None, *, excerpt_flags=()):
+    """``build(notices) -> Jobs`` for :func:`experiments._runner.execute`: every row validated.
+    ``excerpt_flags``: the holders of ``--content_offset`` and ``--content_duration``, which
+    apply to every row's content."""
 
     def build(notices: list[str]) -> Jobs:
         csv_path = BATCH.value
@@ -187,6 +189,7 @@ def builder(content_flag, init_flag, floor_flag=None):
                     init=init_flag.value,
                     content_floor=None if floor_flag is None else floor_flag.value,
                     content_floor_flag=floor_flag,
+                    content_excerpt_flags=excerpt_flags,
                     styles=styles,
                     notices=notices if not jobs else [],
                 )
@@ -265,7 +268,8 @@ def run(build, recorded_flags, after, stopper) -> int:
         if n != n0:
             raise RunError(
                 f"--batch={csv_path} line {j.line}: content {j.cfg.content} has {n} samples "
-                f"({n / cfg0.sr:.3g} s), line {rows[0].line}'s has {n0}: a batch needs contents of one length"
+                f"({n / cfg0.sr:.3g} s), line {rows[0].line}'s has {n0}: a batch needs contents "
+                "of one length (--content_duration=S reads S seconds of each)"
             )
     n_devices = jax.device_count()
     _say(

@@ -187,6 +187,16 @@ QUALITY = flags.DEFINE_bool(
     "Measure the result against its content and style (mst_jax.evaluate: chroma, onsets, MFCC, "
     "flatness), print a one-line verdict and add a 'quality' block to the run record.",
 )
+STYLE_OFFSET = flags.DEFINE_float(
+    "style_offset",
+    0.0,
+    "Read every style file from this many seconds in (an excerpt of a longer recording).",
+)
+STYLE_DURATION = flags.DEFINE_float(
+    "style_duration",
+    None,
+    "Read this many seconds of every style file from --style_offset (default: to its end).",
+)
 STYLE_STRENGTH = flags.DEFINE_float(
     "style_strength",
     1.0,
@@ -285,6 +295,8 @@ SHARED = (
     QUALITY,
     STYLE_STRENGTH,
     STYLE_SHIFTS,
+    STYLE_OFFSET,
+    STYLE_DURATION,
     PAGE,
     *GAMMAS.values(),
     *SIZE_FLAGS,
@@ -293,7 +305,16 @@ SHARED = (
 STUDY_SOLVER_FLAGS = (MAX_ITER, SR, CHUNK, TOL)
 # Flags that mean nothing to reconstruct (it has one fixed term and no networks).
 LOSS_FLAGS = (
-    PRESET, STYLE, RAW_WEIGHTS, GRIFFINLIM_ITER, STYLE_STRENGTH, STYLE_SHIFTS, *GAMMAS.values(), *SIZE_FLAGS
+    PRESET,
+    STYLE,
+    STYLE_OFFSET,
+    STYLE_DURATION,
+    RAW_WEIGHTS,
+    GRIFFINLIM_ITER,
+    STYLE_STRENGTH,
+    STYLE_SHIFTS,
+    *GAMMAS.values(),
+    *SIZE_FLAGS,
 )
 
 
@@ -313,6 +334,25 @@ def flag_values(holders) -> dict:
 
 
 # --------------------------------------------------------------------------- resolved config
+
+
+@dataclasses.dataclass(frozen=True)
+class Excerpt:
+    """The part of an input file a run reads (``--content_offset``/``--content_duration``,
+    ``--style_offset``/``--style_duration``; ``mst_jax.audio.load``'s ``offset_s``/``duration_s``).
+
+    Attributes:
+      offset_s: start, in seconds from the start of the file (>= 0).
+      duration_s: length in seconds (> 0), or None: to the end of the file.
+    """
+
+    offset_s: float = 0.0
+    duration_s: float | None = None
+
+    @property
+    def whole(self) -> bool:
+        """True when the whole file is read."""
+        return self.offset_s == 0.0 and self.duration_s is None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -344,6 +384,8 @@ class RunConfig:
       content_floor: stop when the result's chroma correlation with the content falls below
         this, keeping the last iterate above it (``--content_floor``, transfer from the
         content; :mod:`mst_jax.content_floor`); None: run every iteration.
+      content_excerpt: the part of the content file read (transfer only).
+      style_excerpt: the part of every style file read.
     """
 
     script: str
@@ -367,6 +409,8 @@ class RunConfig:
     page: bool = True
     style_shifts: tuple[int, ...] = (0,)
     content_floor: float | None = None
+    content_excerpt: Excerpt = Excerpt()
+    style_excerpt: Excerpt = Excerpt()
 
     @property
     def max_iter(self) -> int:

@@ -1,6 +1,8 @@
 """Measure any result files against a content and a style clip (mst_jax.evaluate).
 
     python -m experiments.evaluate --content=A.wav --style=B.wav RESULT.wav [MORE.wav ...]
+    python -m experiments.evaluate --content=song.flac --content_offset=62 --content_duration=10 \
+        --style=B.wav RESULT.wav     # a result of a run on an excerpt, against that excerpt
 
 Prints one table: a row per measure (content kept, style taken, noise-likeness), a column
 per result, and the floors computed from the inputs, each with how to read it. Files are
@@ -16,9 +18,12 @@ from absl import app, flags
 
 from experiments import _flags, transfer
 
-# The same --content, --style and --sr as the transfer command (one definition each).
+# The same --content, --style, their excerpts and --sr as the transfer command (one definition
+# each): a result of a run on excerpts is measured against the same excerpts.
 CONTENT, STYLE, SR = transfer.CONTENT, _flags.STYLE, _flags.SR
-for _holder in (CONTENT, STYLE, SR):
+CONTENT_OFFSET, CONTENT_DURATION = transfer.EXCERPT_FLAGS
+STYLE_OFFSET, STYLE_DURATION = _flags.STYLE_OFFSET, _flags.STYLE_DURATION
+for _holder in (CONTENT, CONTENT_OFFSET, CONTENT_DURATION, STYLE, STYLE_OFFSET, STYLE_DURATION, SR):
     flags.declare_key_flag(_holder.name)
 
 EXIT_BAD_INPUT = 2
@@ -56,9 +61,22 @@ def main(argv):
 
         sr = SR.value
         notices: list[str] = []
-        content = audio.load(CONTENT.value, sr=sr, notices=notices) if CONTENT.value else None
+        content = (
+            audio.load(
+                CONTENT.value, sr=sr, notices=notices, offset_s=CONTENT_OFFSET.value,
+                duration_s=CONTENT_DURATION.value,
+            )
+            if CONTENT.value
+            else None
+        )
         styles = (
-            [audio.load(p.strip(), sr=sr, notices=notices) for p in STYLE.value.split(",")]
+            [
+                audio.load(
+                    p.strip(), sr=sr, notices=notices, offset_s=STYLE_OFFSET.value,
+                    duration_s=STYLE_DURATION.value,
+                )
+                for p in STYLE.value.split(",")
+            ]
             if STYLE.value
             else None
         )

@@ -255,14 +255,25 @@ def config_record(cfg: _flags.RunConfig) -> dict:
 
 
 def io_record(cfg: _flags.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndarray, gain: float) -> dict:
-    """The run record's ``inputs`` and ``output`` entries."""
+    """The run record's ``inputs`` and ``output`` entries. Each input has its path, the
+    seconds read, and the excerpt asked for: ``offset_s`` (where they start in the file) and
+    ``duration_s`` (None: to the end of the file)."""
+
+    def entry(path, wave, excerpt):
+        return {
+            "path": path,
+            "seconds": wave.size / cfg.sr,
+            "offset_s": excerpt.offset_s,
+            "duration_s": excerpt.duration_s,
+        }
+
     return {
         "inputs": {
             "content": None
             if inputs.content is None
-            else {"path": cfg.content, "seconds": inputs.content.size / cfg.sr},
+            else entry(cfg.content, inputs.content, cfg.content_excerpt),
             "styles": [
-                {"path": p, "seconds": w.size / cfg.sr} for p, w in zip(cfg.styles, inputs.styles)
+                entry(p, w, cfg.style_excerpt) for p, w in zip(cfg.styles, inputs.styles)
             ],
         },
         "output": {

@@ -56,19 +56,34 @@ def _check_length(what: str, n: int, cfg, notices: list[str]):
         )
 
 
+def _read(load, path: str, excerpt: _flags.Excerpt, cfg, notices: list[str]) -> np.ndarray:
+    """One input: its excerpt read, a notice when the file ends before the excerpt does, and
+    its length checked."""
+    wave = load(
+        path, sr=cfg.sr, notices=notices, offset_s=excerpt.offset_s, duration_s=excerpt.duration_s
+    )
+    if excerpt.duration_s is not None:
+        wanted = round(excerpt.duration_s * cfg.sr)
+        if wave.size < wanted - 1:  # resampling may round the length by a sample
+            notice(
+                f"{path}: the file ends {wave.size / cfg.sr:.3g} s after the offset "
+                f"{excerpt.offset_s:g} s, before the {excerpt.duration_s:g} s asked for; "
+                "reading what is there",
+                notices,
+            )
+    _check_length(path, wave.size, cfg, notices)
+    return wave
+
+
 def load_inputs(cfg: _flags.RunConfig, *, duration_flag: str = "--duration", load=audio.load) -> Inputs:
-    """Reads and checks every input (host only, nothing compiled). ``load``: ``audio.load`` or
-    a stand-in with its signature (a batch's :func:`reading_once`)."""
+    """Reads and checks every input (host only, nothing compiled): the content's and the
+    styles' excerpts (``cfg.content_excerpt``, ``cfg.style_excerpt``). ``load``: ``audio.load``
+    or a stand-in with its signature (a batch's :func:`reading_once`)."""
     notices: list[str] = []
     content = None
     if cfg.content is not None:
-        content = load(cfg.content, sr=cfg.sr, notices=notices)
-        _check_length(cfg.content, content.size, cfg, notices)
-    styles = []
-    for path in cfg.styles:
-        wave = load(path, sr=cfg.sr, notices=notices)
-        _check_length(path, wave.size, cfg, notices)
-        styles.append(wave)
+        content = _read(load, cfg.content, cfg.content_excerpt, cfg, notices)
+    styles = [_read(load, path, cfg.style_excerpt, cfg, notices) for path in cfg.styles]
     if content is not None:
         n = content.size
     elif cfg.duration_s is not None:
@@ -80,16 +95,20 @@ def load_inputs(cfg: _flags.RunConfig, *, duration_flag: str = "--duration", loa
 
 
 def reading_once():
-    """``audio.load`` that reads, mixes down and resamples each file once: a later call for the
-    same path and rate gets the same waveform, and that file's notice lines are added to its
-    ``notices`` list again without being printed again (a batch whose rows share a file)."""
-    seen: dict[tuple[str, int], tuple[np.ndarray, list[str]]] = {}
+    """``audio.load`` that reads, mixes down and resamples each excerpt once: a later call for
+    the same path, rate and excerpt gets the same waveform, and that file's notice lines are
+    added to its ``notices`` list again without being printed again (a batch whose rows share
+    a file)."""
+    seen: dict[tuple, tuple[np.ndarray, list[str]]] = {}
 
-    def load(path: str, *, sr: int, notices: list[str]) -> np.ndarray:
-        key = (os.path.abspath(path), sr)
+    def load(
+        path: str, *, sr: int, notices: list[str], offset_s: float = 0.0, duration_s=None
+    ) -> np.ndarray:
+        key = (os.path.abspath(path), sr, offset_s, duration_s)
         if key not in seen:
             own: list[str] = []
-            seen[key] = (audio.load(path, sr=sr, notices=own), own)
+            wave = audio.load(path, sr=sr, notices=own, offset_s=offset_s, duration_s=duration_s)
+            seen[key] = (wave, own)
         wave, own = seen[key]
         notices.extend(own)
         return wave
@@ -98,7 +117,8 @@ def reading_once():
 
 
 def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
-    """The run's summary line: preset, length, iterations, seed, backend and each term's net."""
+    """The run's summary line: preset, length, iterations, seed, backend, the excerpts read
+    (where not whole files) and each term's net."""
     nets = []
     for t in cfg.loss.terms:
         n = t.net
@@ -110,10 +130,19 @@ def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
             nets.append(f"{t.name}(filters {n.filters}, blocks {n.blocks}, pool {n.pool})")
         else:
             nets.append(t.name)
+    excerpts = ""
+    if not cfg.content_excerpt.whole:
+        start = cfg.content_excerpt.offset_s
+        excerpts += f"; content {start:.2f}–{start + inputs.content.size / cfg.sr:.2f} s of its file"
+    if not cfg.style_excerpt.whole:
+        e = cfg.style_excerpt
+        excerpts += f"; style from {e.offset_s:g} s" + (
+            f" for {e.duration_s:g} s" if e.duration_s is not None else " to its end"
+        )
     return (
         f"{cfg.script}: preset {cfg.preset}, {inputs.num_samples / cfg.sr:.2f} s at {cfg.sr} Hz, "
         f"{cfg.max_iter} iterations of {cfg.solver.optimizer}, seed {cfg.seed}, "
-        f"on {jax.default_backend()}; terms: {', '.join(nets)}"
+        f"on {jax.default_backend()}{excerpts}; terms: {', '.join(nets)}"
     )
 
 

@@ -47,11 +47,14 @@ from experiments._flags import (
     SIZE_FLAGS,
     SR,
     STYLE,
+    STYLE_DURATION,
+    STYLE_OFFSET,
     STYLE_SHIFTS,
     STYLE_STRENGTH,
     SUBTYPE,
     SUBTYPES,
     TOL,
+    Excerpt,
     RunConfig,
 )
 from mst_jax import filters, presets, transpose
@@ -247,6 +250,21 @@ def _style_shifts() -> tuple[int, ...]:
         raise _flag_error(STYLE_SHIFTS, given, str(e)) from None
 
 
+def _excerpt(offset_flag, duration_flag, demo: bool) -> Excerpt:
+    """An input's excerpt flags validated: offset finite and >= 0, duration finite and > 0 or
+    unset. The demo reads the shipped clips whole, so it takes neither."""
+    offset, duration = offset_flag.value, duration_flag.value
+    if not (math.isfinite(offset) and offset >= 0):
+        raise _flag_error(offset_flag, offset, "must be a finite number of seconds >= 0")
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise _flag_error(duration_flag, duration, "must be a finite number of seconds > 0")
+    excerpt = Excerpt(float(offset), None if duration is None else float(duration))
+    if demo and not excerpt.whole:
+        given = offset_flag if offset != offset_flag.default else duration_flag
+        raise ValueError(f"--{given.name}: the demo reads the shipped clips whole; give the files")
+    return excerpt
+
+
 def _content_floor(value, holder, script: str, init: str, preset: str) -> float | None:
     """``--content_floor`` validated: None for no floor, else a value in (0, 1].
 
@@ -280,6 +298,7 @@ def run_config(
     content_flag=None,
     content_floor: float | None = None,
     content_floor_flag=None,
+    content_excerpt_flags=(),
     init: str = "noise",
     duration_s: float | None = None,
     duration_flag=None,
@@ -294,6 +313,8 @@ def run_config(
       content_flag: that flag's holder (for messages).
       content_floor: ``--content_floor`` (transfer only; None: the run's default; 0: none).
       content_floor_flag: its holder.
+      content_excerpt_flags: the holders of ``--content_offset`` and ``--content_duration``
+        (transfer only); empty: the whole content file.
       init: ``--init`` (transfer only).
       duration_s: ``--duration`` (texture only).
       duration_flag: its holder.
@@ -412,6 +433,8 @@ def run_config(
             f"demo: no input given, running {what} on the shipped example {clips}, {max_iter} iterations"
         )
     shifts = _style_shifts()
+    style_excerpt = _excerpt(STYLE_OFFSET, STYLE_DURATION, demo)
+    content_excerpt = _excerpt(*content_excerpt_flags, demo) if content_excerpt_flags else Excerpt()
     return RunConfig(
         script=script,
         content=content,
@@ -434,4 +457,6 @@ def run_config(
         page=PAGE.value,
         style_shifts=shifts,
         content_floor=floor,
+        content_excerpt=content_excerpt,
+        style_excerpt=style_excerpt,
     )

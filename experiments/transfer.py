@@ -3,6 +3,8 @@
     python -m experiments.transfer                       # demo on the shipped clips -> transfer.wav
     python -m experiments.transfer --content=A.wav --style=B.wav,C.flac --output=out.wav --preset=5
     python -m experiments.transfer --batch=jobs.csv --preset=5   # rows content,style,output, run together
+    python -m experiments.transfer --content=song.flac --content_offset=62 --content_duration=10 \
+        --style=other.mp3 --style_offset=30 --style_duration=20     # excerpts of longer recordings
 
 Optimises the waveform with L-BFGS-B (bounds [-1, 1]) so that its content features match A and its
 style grams match the mean of the styles' grams. Writes out.wav, the run record out.json and the
@@ -15,6 +17,19 @@ from absl import app, flags
 from experiments import _batch, _flags, _runner, resolve
 
 CONTENT = flags.DEFINE_string("content", None, "Content audio file (any format soundfile reads).")
+CONTENT_OFFSET = flags.DEFINE_float(
+    "content_offset",
+    0.0,
+    "Read the content file from this many seconds in (an excerpt of a longer recording); the "
+    "result is as long as the excerpt.",
+)
+CONTENT_DURATION = flags.DEFINE_float(
+    "content_duration",
+    None,
+    "Read this many seconds of the content file from --content_offset (default: to its end). "
+    "With --batch it makes every row's content one length.",
+)
+EXCERPT_FLAGS = (CONTENT_OFFSET, CONTENT_DURATION)
 INIT = flags.DEFINE_enum(
     "init",
     "content",
@@ -46,16 +61,17 @@ def build(notices):
         content_flag=CONTENT,
         content_floor=CONTENT_FLOOR.value,
         content_floor_flag=CONTENT_FLOOR,
+        content_excerpt_flags=EXCERPT_FLAGS,
         init=INIT.value,
         notices=notices,
     )
 
 
 def main(argv):
-    recorded = _flags.flag_values((CONTENT, INIT, CONTENT_FLOOR, *_flags.SHARED))
+    recorded = _flags.flag_values((CONTENT, *EXCERPT_FLAGS, INIT, CONTENT_FLOOR, *_flags.SHARED))
     if _batch.BATCH.value is not None:
         recorded.update(_flags.flag_values(_batch.FLAGS))
-        build_rows = _batch.builder(CONTENT, INIT, CONTENT_FLOOR)
+        build_rows = _batch.builder(CONTENT, INIT, CONTENT_FLOOR, excerpt_flags=EXCERPT_FLAGS)
         _runner.execute(argv, build_rows, recorded, run=_batch.run)
         return
     _runner.execute(argv, build, recorded)

@@ -145,8 +145,17 @@ def num_cell(value, field: str | None = None, *, tag: str = "td") -> str:
     return f"<{tag}{attrs}>{escape(fmt(value))}</{tag}>"
 
 
-def player(title: str, path: str | None, html_path: str, *, note: str = "") -> str:
-    """One labelled ``<audio>`` (or, for a format browsers do not play, a note saying so)."""
+def player(
+    title: str,
+    path: str | None,
+    html_path: str,
+    *,
+    note: str = "",
+    span: tuple[float, float] | None = None,
+) -> str:
+    """One labelled ``<audio>`` (or, for a format browsers do not play, a note saying so).
+    ``span``: ``(start, end)`` seconds of the file to play (a media fragment ``#t=start,end``:
+    the player starts there and pauses at the end), or None for the whole file."""
     head = f'<figure class="player"><h3>{escape(title)}</h3>'
     if path is None:
         return head + f'<p class="note">{escape(note or "no file")}</p></figure>'
@@ -158,6 +167,8 @@ def player(title: str, path: str | None, html_path: str, *, note: str = "") -> s
             f"({', '.join(sorted(BROWSER_AUDIO))}).</p></figure>"
         )
     src = href(path, html_path)
+    if span is not None:
+        src += f"#t={span[0]:g},{span[1]:g}"
     return head + (
         f'<audio controls preload="metadata" aria-label="{escape(title)}: {escape(name)}">'
         f'<source src="{escape(src)}" type="{BROWSER_AUDIO[ext]}">'
@@ -218,12 +229,14 @@ def _cell(value) -> str:
     return text_cell("–", sort="") if value is None else text_cell(value)
 
 
-def _audio_cell(paths: Sequence[str], html_path: str, what: str) -> str:
+def _audio_cell(paths: Sequence[str], html_path: str, what: str, spans=None) -> str:
+    """A cell of players; ``spans``: per path, ``(start, end)`` seconds to play, or None."""
     parts = []
-    for p in paths:
+    for p, span in zip(paths, spans or [None] * len(paths)):
         name = os.path.basename(p)
         if os.path.splitext(p)[1].lower() in BROWSER_AUDIO:
-            src = escape(href(p, html_path))
+            fragment = "" if span is None else f"#t={span[0]:g},{span[1]:g}"
+            src = escape(href(p, html_path) + fragment)
             parts.append(
                 f'<div><span class="path">{escape(name)}</span><audio controls preload="metadata" '
                 f'aria-label="{escape(what)}: {escape(name)}"><source src="{src}" '
@@ -241,7 +254,9 @@ def write_index(html_path: str, rows: Sequence[Mapping], *, title: str = "Runs",
     Args:
       html_path: the page to write (atomically), e.g. ``<folder>/index.html``.
       rows: one dict per run, as :func:`index_row` makes: ``page`` (path or None), ``content``
-        (path or None), ``style`` (list of paths), ``result`` (path), ``config`` and ``quality``
+        (path or None), ``style`` (list of paths), optionally ``spans`` (``{"content": [span],
+        "style": [span, ...]}``, each ``(start, end)`` seconds to play or None for the whole
+        file), ``result`` (path), ``config`` and ``quality``
         (dicts of column -> number or text; columns are the union over rows, in order of first
         appearance, a missing one shows ``–``).
       title: the page's heading.
@@ -264,7 +279,7 @@ def write_index(html_path: str, rows: Sequence[Mapping], *, title: str = "Runs",
     header = ["#", "page", "content", "style", "result", *cfg_cols, *q_cols]
     body = []
     for i, r in enumerate(rows, 1):
-        page = r.get("page")
+        page, spans = r.get("page"), r.get("spans") or {}
         if page:
             name = os.path.basename(page)
             link = f'<td data-sort="{escape(name)}"><a href="{escape(href(page, html_path))}">{escape(name)}</a></td>'
@@ -273,8 +288,13 @@ def write_index(html_path: str, rows: Sequence[Mapping], *, title: str = "Runs",
         cells = [
             num_cell(i),
             link,
-            _audio_cell([r["content"]] if r.get("content") else [], html_path, f"row {i} content"),
-            _audio_cell(list(r.get("style", [])), html_path, f"row {i} style"),
+            _audio_cell(
+                [r["content"]] if r.get("content") else [],
+                html_path,
+                f"row {i} content",
+                spans.get("content"),
+            ),
+            _audio_cell(list(r.get("style", [])), html_path, f"row {i} style", spans.get("style")),
             _audio_cell([r["result"]] if r.get("result") else [], html_path, f"row {i} result"),
         ]
         cells += [_cell(r.get("config", {}).get(k)) for k in cfg_cols]

@@ -1,16 +1,17 @@
 """The listening page of one run, read from its run record.
 
-``<stem>.html`` beside a run's output: players for the content, the style(s) and the result (the
-best result so far, i.e. the checkpoint, when the run was interrupted), the spectrogram figure,
-the quality block when the record has one (``record["quality"]``: measures with their floors and
-how to read them, and a verdict), the per-term loss curves ``<stem>.loss.png`` (weighted β·L as
+``<stem>.html`` beside a run's output: players for the content, the style(s) (only the excerpt
+a run read, where it read one: :func:`input_span`) and the result (the best result so far, i.e.
+the checkpoint, when the run was interrupted), the spectrogram figure, the quality block when
+the record has one (``record["quality"]``: measures with their floors and how to read them, and
+a verdict), the per-term loss curves ``<stem>.loss.png`` (weighted β·L as
 optimised, and raw L = weighted / β, on a log axis), and the configuration (preset, Γ and β per
 term, network sizes, iterations, seed, device, seconds, every flag). Every number carries
 ``data-field``, its dotted place in the record (list items by index, -1 the last, or by
 ``name``; ``raw.<term>`` is the last weighted loss over β), as :mod:`mst_jax.page` describes.
 
-Public names: :func:`write_run_page`, :func:`index_row`; the loss figure it shows is
-:func:`mst_jax.loss_figure.write_loss_figure`.
+Public names: :func:`write_run_page`, :func:`index_row`, :func:`input_span`; the loss figure
+it shows is :func:`mst_jax.loss_figure.write_loss_figure`.
 """
 
 from __future__ import annotations
@@ -56,17 +57,36 @@ def _status(record: Mapping) -> str:
     return f"{head} {page.fmt(seconds)} s in all on {_device(record)}."
 
 
+def input_span(entry: Mapping) -> tuple[float, float] | None:
+    """``(start, end)`` seconds of the file that a run record's input entry read, or None when
+    it read the whole file (no ``--*_offset`` or ``--*_duration``)."""
+    seconds, offset = entry.get("seconds"), entry.get("offset_s") or 0.0
+    if seconds is None or (not offset and entry.get("duration_s") is None):
+        return None
+    return float(offset), float(offset) + float(seconds)
+
+
+def _input_player(label: str, entry: Mapping, html_path: str) -> str:
+    """An input's player: the whole file, or only the excerpt the run read (its span in the
+    file, and a note that says which seconds those are)."""
+    span = input_span(entry)
+    note = _seconds(entry.get("seconds"))
+    if span is not None:
+        note += f": {span[0]:.2f}–{span[1]:.2f} s of the file"
+    return page.player(label, entry["path"], html_path, note=note, span=span)
+
+
 def _players(record: Mapping, html_path: str) -> str:
     items = []
     inputs = record.get("inputs", {})
     content = inputs.get("content")
     if content is not None:
         label = "input" if record.get("script") == "reconstruct" else "content"
-        items.append(page.player(label, content["path"], html_path, note=_seconds(content.get("seconds"))))
+        items.append(_input_player(label, content, html_path))
     styles = inputs.get("styles", [])
     for i, s in enumerate(styles):
         label = f"style {i + 1}" if len(styles) > 1 else "style"
-        items.append(page.player(label, s["path"], html_path, note=_seconds(s.get("seconds"))))
+        items.append(_input_player(label, s, html_path))
     out = record.get("output", {})
     if out.get("path"):
         label = "result so far (checkpoint)" if record.get("interrupted") else "result"
@@ -307,9 +327,11 @@ def index_row(record: Mapping, *, page: str | None = None) -> dict:
       page: that run's page, or None.
 
     Returns:
-      ``{"page", "content", "style", "result", "config", "quality"}``: audio paths (``style`` a
-      list), ``config`` a dict of column -> value (preset, init, iterations, seed, seconds),
-      ``quality`` a dict of measure label -> value (plus ``verdict``), empty without quality.
+      ``{"page", "content", "style", "spans", "result", "config", "quality"}``: audio paths
+      (``style`` a list), ``spans`` the excerpt of each input the run read (``{"content": [span],
+      "style": [span, ...]}``, each :func:`input_span`), ``config`` a dict of column -> value
+      (preset, init, iterations, seed, seconds), ``quality`` a dict of measure label -> value
+      (plus ``verdict``), empty without quality.
     """
     inputs = record.get("inputs", {})
     c = record.get("config", {})
@@ -317,10 +339,16 @@ def index_row(record: Mapping, *, page: str | None = None) -> dict:
     quality = {m.get("label", m["name"]): m.get("value") for m in q.get("measures", [])}
     if q.get("verdict"):
         quality["verdict"] = q["verdict"]
+    content = inputs.get("content") or {}
+    styles = inputs.get("styles", [])
     return {
         "page": page,
-        "content": (inputs.get("content") or {}).get("path"),
-        "style": [s["path"] for s in inputs.get("styles", [])],
+        "content": content.get("path"),
+        "style": [s["path"] for s in styles],
+        "spans": {
+            "content": [input_span(content) if content else None],
+            "style": [input_span(s) for s in styles],
+        },
         "result": record.get("output", {}).get("path"),
         "config": {
             "preset": c.get("preset"),

@@ -354,7 +354,9 @@ def test_cli_batch_reads_a_shared_file_once_and_says_its_notices_once(tmp_path, 
             assert any("c.wav: 2 channels mixed down to mono" in n for n in json.load(f)["notices"])
 
 
-def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys):
+def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys, monkeypatch):
+    from experiments import _runner
+
     contents, styles, _ = examples()
     sf.write(str(tmp_path / "c1.wav"), contents[0], SR)
     sf.write(str(tmp_path / "c2.wav"), contents[1][: SR // 3], SR)
@@ -364,7 +366,20 @@ def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys):
     code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
     assert code == 2
     assert stderr.count("\n") == 1 and "line 3" in stderr and "one length" in stderr, stderr
+    assert "--content_duration" in stderr  # the way out
     assert not (tmp_path / "a.wav").exists()
+    # --content_duration applies to every row: both contents are read at 0.25 s, so the batch
+    # passes the length check and goes on to build its objectives
+    built = []
+
+    def stop(cfg, inputs, **kw):
+        built.append((cfg.content_excerpt.duration_s, inputs.content.size))
+        raise RuntimeError("built")
+
+    monkeypatch.setattr(_runner, "make_objective", stop)
+    with pytest.raises(RuntimeError, match="built"):
+        run_main(capsys, batch=str(jobs), content_duration=0.25, **TINY)
+    assert built == [(0.25, round(0.25 * SR))]
     jobs.write_text("content,style\nc1.wav,s.wav\n")
     code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
     assert code == 2 and "content,style,output" in stderr

@@ -88,7 +88,8 @@ PROBE = """<script>
     document.documentElement.setAttribute("data-probe", JSON.stringify({
       errors: errors,
       audio: audios.map(function (a) {
-        return { src: a.currentSrc, duration: a.duration, error: a.error && a.error.code }; }),
+        return { src: a.currentSrc, duration: a.duration, start: a.currentTime,
+                 error: a.error && a.error.code }; }),
       images: Array.prototype.map.call(document.images, function (i) {
         return { src: i.currentSrc, complete: i.complete, width: i.naturalWidth }; }),
       width: document.body.getBoundingClientRect().width,
@@ -190,13 +191,15 @@ def test_page_of_a_real_run_in_chromium(tmp_path, capsys):
     (tmp_path / "in").mkdir()
     (tmp_path / "out dir").mkdir()  # a space: URLs must be quoted
     content, style = str(tmp_path / "in" / "content.wav"), str(tmp_path / "in" / "style.flac")
-    sf.write(content, 0.8 * melody / np.abs(melody).max(), SR)
+    # the run reads the content from 0.5 s in (--content_offset): the page plays that excerpt
+    lead_in = music.tone(music.midi_to_hz(48), duration_s=0.5, sr=SR)
+    sf.write(content, np.concatenate([0.3 * lead_in, 0.8 * melody / np.abs(melody).max()]), SR)
     sf.write(style, music.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1), SR)
     out = str(tmp_path / "out dir" / "transfer.wav")
     tiny = dict(stft_filters=16, mel_filters=8, cqt_filters=4, stft_kernel=3, mel_kernel=5,
                 mel_block_kernel=3, n_mels_style=24, cqt_kernel=3, max_iter=3, chunk=3,
                 checkpoint_every=0, preset="5")
-    with flagsaver.flagsaver(content=content, style=style, output=out, **tiny):
+    with flagsaver.flagsaver(content=content, content_offset=0.5, style=style, output=out, **tiny):
         transfer.main(["transfer"])
     capsys.readouterr()
     html_path = str(tmp_path / "out dir" / "transfer.html")
@@ -204,6 +207,8 @@ def test_page_of_a_real_run_in_chromium(tmp_path, capsys):
     report = probe(html_path, tmp_path)
     assert_page_works(report)
     assert [file_of(a["src"]) for a in report["audio"]] == [content, style, out]
+    # the content's player starts where the run's excerpt does; the others at the start
+    assert [a["start"] for a in report["audio"]] == [0.5, 0, 0]
     assert len(report["images"]) == 2  # spectrograms and losses
     assert report["extent"] <= report["width"]
     phone = probe(html_path, tmp_path, width=360)

@@ -569,8 +569,80 @@ def test_one_stft_frame_is_the_shortest_clip_and_min_samples_never_asks_for_less
     rf, need = preflight.min_samples(cfg)
     assert (rf, need) == (1, cfg.loss.stft.n_fft) == (1, 2048)
 
-    def load(p, *, sr, notices):  # the length under test, whatever the file holds
+    def load(p, *, sr, notices, **excerpt):  # the length under test, whatever the file holds
         return np.full(2048, 0.1, np.float32)
 
     inputs = preflight.load_inputs(cfg, load=load)
     assert inputs.num_samples == 2048 and inputs.notices == []
+
+
+def _three_part_file(path):
+    """2 s at 22.05 kHz: 0.5 s of A3, 1 s of an arpeggio C5-E5-G5-C6, 0.5 s of A3 again."""
+    a3 = 0.3 * signals.tone(notes.midi_to_hz(57), duration_s=0.5, sr=SR)
+    arpeggio = np.concatenate(
+        [signals.tone(notes.midi_to_hz(p), duration_s=0.25, sr=SR) for p in (72, 76, 79, 84)]
+    )
+    return write(path, np.concatenate([a3, 0.8 * arpeggio / np.abs(arpeggio).max(), a3]))
+
+
+def test_excerpt_flags_read_that_part_of_each_file(clips, tmp_path):
+    """--content_offset/--content_duration and --style_offset/--style_duration: each input is
+    the slice soundfile reads at those seconds (peak-normalised), a file that ends early is one
+    notice, and a batch's reader keeps two excerpts of one file apart."""
+    from experiments import resolve
+
+    path = _three_part_file(tmp_path / "long.wav")
+    data, _ = sf.read(path, dtype="float32")
+    excerpts = dict(style_offset=1.5, content_offset=0.5, content_duration=1.0)
+    with flagsaver.flagsaver(style=path, preset="1", stft_kernel=3, **excerpts):
+        cfg = resolve.run_config(
+            "transfer", content=path, content_excerpt_flags=transfer.EXCERPT_FLAGS, init="content"
+        )
+    assert cfg.content_excerpt == _flags.Excerpt(0.5, 1.0) and cfg.style_excerpt.offset_s == 1.5
+    inputs = preflight.load_inputs(cfg)
+    want = data[SR // 2 : SR // 2 + SR]
+    np.testing.assert_allclose(inputs.content, want / np.abs(want).max(), atol=1e-6)
+    want = data[3 * SR // 2 :]  # no duration: to the end of the file
+    np.testing.assert_allclose(inputs.styles[0], want / np.abs(want).max(), atol=1e-6)
+    assert inputs.num_samples == SR and inputs.notices == []
+
+    late = dataclasses.replace(cfg, content_excerpt=_flags.Excerpt(1.75, 1.0))
+    inputs = preflight.load_inputs(late)
+    assert inputs.content.size == data.size - round(1.75 * SR)  # what is there: about 0.25 s
+    assert any("ends 0.25 s after the offset 1.75 s, before the 1 s asked for" in n
+               for n in inputs.notices), inputs.notices
+
+    load = preflight.reading_once()
+    first = preflight.load_inputs(cfg, load=load).content
+    second = preflight.load_inputs(late, load=load).content
+    assert first.size == SR and second.size == data.size - round(1.75 * SR)
+
+
+def test_transfer_of_excerpts_end_to_end(tmp_path, capsys):
+    """A run on excerpts: the result is as long as the content's excerpt and, from the content
+    after a few iterations, is that excerpt (not the file's start); the record and the page say
+    which seconds of each file were read, and the page's players play only those."""
+    import pagecheck
+
+    path = _three_part_file(tmp_path / "long.wav")
+    out = str(tmp_path / "out.wav")
+    code, stdout, stderr = run_cli(
+        transfer, capsys, content=path, content_offset=0.5, content_duration=1.0, style=path,
+        style_offset=1.5, output=out, preset="2", **TINY,
+    )
+    assert code == 0, stderr
+    assert "; content 0.50–1.50 s of its file; style from 1.5 s to its end;" in stdout
+    wave, _, record = read_outputs(out)
+    data, _ = sf.read(path, dtype="float32")
+    assert wave.size == SR
+    assert np.corrcoef(wave, data[SR // 2 : 3 * SR // 2])[0, 1] > 0.9
+    assert abs(np.corrcoef(wave, data[:SR])[0, 1]) < 0.3  # the file's first second is another note
+    content, (style,) = record["inputs"]["content"], record["inputs"]["styles"]
+    assert (content["offset_s"], content["duration_s"], content["seconds"]) == (0.5, 1.0, 1.0)
+    assert (style["offset_s"], style["duration_s"]) == (1.5, None)
+    assert style["seconds"] == (data.size - round(1.5 * SR)) / SR
+    parsed = pagecheck.check_page(str(tmp_path / "out.html"))
+    srcs = [s["src"] for a in parsed.audios for s in a["sources"]]
+    assert srcs == ["long.wav#t=0.5,1.5", f"long.wav#t=1.5,{data.size / SR:g}", "out.wav"]
+    with open(tmp_path / "out.html", encoding="utf-8") as f:
+        assert "1.00 s: 0.50–1.50 s of the file" in f.read()

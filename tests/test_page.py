@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import signal
+import urllib.parse
 
 import numpy as np
 import pytest
@@ -239,6 +240,10 @@ def test_index_is_sortable_and_links_every_row(tmp_path):
             "measures": [dict(QUALITY["measures"][0], value=score)],
             "verdict": verdict,
         }
+        if i == 0:  # row 1 read 0.5 s of its content from 0.25 s in (--content_offset/_duration)
+            record["inputs"]["content"].update(offset_s=0.25, duration_s=0.5, seconds=0.5)
+        if i == 1:  # row 2 the first 0.5 s (--content_duration alone)
+            record["inputs"]["content"].update(offset_s=0.0, duration_s=0.5, seconds=0.5)
         rows.append(run_page.index_row(record, page=_write(tmp_path / f"r{i}", record, o)))
     rows[2]["config"]["extra"] = "x"  # a column only one row has
     index = str(tmp_path / "index.html")
@@ -250,6 +255,9 @@ def test_index_is_sortable_and_links_every_row(tmp_path):
     assert buttons[:5] == ["Sort by #", "Sort by page", "Sort by content", "Sort by style", "Sort by result"]
     assert "Sort by content kept" in buttons and "Sort by verdict" in buttons and "Sort by extra" in buttons
     assert len(parsed.audios) == 9  # content, style, result per row
+    # the excerpt's player plays only its span; whole files (records without offset_s) play whole
+    fragments = [urllib.parse.urlsplit(a["sources"][0]["src"]).fragment for a in parsed.audios]
+    assert fragments == ["t=0.25,0.75", "", "", "t=0,0.5"] + [""] * 5
     text = open(index, encoding="utf-8").read()
     assert '<td class="num" data-sort="2.0" data-value="2.0">2</td>' in text
     # the missing score and the two missing "extra" cells: empty sort keys, sorted last

@@ -176,6 +176,28 @@ def test_evaluate_command_prints_the_table_and_rejects_missing_files(files, caps
     assert code == 2 and stderr.strip().splitlines()[-1].startswith("error: /no/such/result.wav")
 
 
+def test_evaluate_command_measures_against_the_excerpts_given(files, tmp_path, capsys):
+    """A result cut from the content's second half keeps the content 1.00 against that excerpt
+    (--content_offset), less against the whole; a bad offset is one error line naming it."""
+    data, sr = sf.read(files["content"], dtype="float32")
+    half = data.size // 2
+    part = str(tmp_path / "second_half.wav")
+    sf.write(part, data[half:], sr)
+    kept = {}
+    for offset in (0.0, half / sr):
+        code, stdout, stderr = _run(
+            evaluate_cli, capsys, ["evaluate", part], content=files["content"],
+            content_offset=offset, style=files["style"], style_offset=0.1, style_duration=0.5,
+        )
+        assert code == 0, stderr
+        kept[offset] = float(stdout.splitlines()[-1].split("content kept ")[1].split()[0])
+    assert kept[half / sr] == 1.0 and kept[0.0] < 0.9, kept
+    code, _, stderr = _run(
+        evaluate_cli, capsys, ["evaluate", part], content=files["content"], content_offset=-1.0
+    )
+    assert code == 2 and "offset_s must be a finite number >= 0" in stderr.strip().splitlines()[-1]
+
+
 def test_quality_benchmark_goals_and_summary():
     """benchmarks.quality's goals (issue 12) on hand-made rows: chroma >= 0.6, MFCC ratio
     <= 0.5, flatness at most 0.02 above the noisier input; the summary counts them."""

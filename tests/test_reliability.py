@@ -112,6 +112,29 @@ BAD_INPUTS = [
     ("content floor from noise", dict(content_floor=0.5, init="noise"), "--content_floor=0.5: needs --init=content"),
     ("content floor on the baseline", dict(content_floor=0.5, preset="baseline"), "not with --preset=baseline"),
     (
+        "negative content offset",
+        dict(content_offset=-1.0),
+        "--content_offset=-1.0: must be a finite number of seconds >= 0",
+    ),
+    ("nan style offset", dict(style_offset=float("nan")), "--style_offset=nan"),
+    (
+        "zero content duration",
+        dict(content_duration=0.0),
+        "--content_duration=0.0: must be a finite number of seconds > 0",
+    ),
+    ("inf style duration", dict(style_duration=float("inf")), "--style_duration=inf"),
+    (
+        "offset past the end",
+        dict(content_offset=5.0),
+        "content.wav: offset 5 s is beyond the end of the file (1 s)",
+    ),
+    ("excerpt under one frame", dict(content_duration=0.05), "content.wav: 0.05 s is too short"),
+    (
+        "excerpt of the demo",
+        dict(content=None, style=None, style_duration=2.0),
+        "--style_duration: the demo reads the shipped clips whole",
+    ),
+    (
         "every term removed",
         dict(preset="1", gamma_content_stft=0.0, gamma_style_stft=0.0),
         "nothing to optimise",
@@ -188,6 +211,8 @@ def test_the_no_build_guard_is_live(good, tmp_path, capsys, monkeypatch):
         (texture, dict(duration=0.05), "--duration=0.05: 0.05 s is too short"),
         (texture, dict(gamma_content_stft=1.0), "has no content_stft term"),
         (reconstruct, dict(preset="3"), "--preset: not used by reconstruct"),
+        (reconstruct, dict(style_offset=1.0), "--style_offset: not used by reconstruct"),
+        (texture, dict(style_offset=9.0), "style.wav: offset 9 s is beyond the end of the file"),
         (reconstruct, dict(input="@missing.wav"), "missing.wav: file not found"),
     ],
     ids=[
@@ -196,6 +221,8 @@ def test_the_no_build_guard_is_live(good, tmp_path, capsys, monkeypatch):
         "short duration",
         "texture content gamma",
         "reconstruct preset",
+        "reconstruct style offset",
+        "texture style offset past the end",
         "reconstruct missing",
     ],
 )
@@ -361,10 +388,10 @@ def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
     assert Path(tmp_path / "other.wav").read_bytes() != data[1]
 
 
-@pytest.mark.parametrize("change", ["seed", "solver", "content samples"])
+@pytest.mark.parametrize("change", ["seed", "solver", "content samples", "style excerpt"])
 def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys, monkeypatch):
     """The saved state's fingerprint covers the seed, the solver's settings and the inputs'
-    samples (here a content of the same length but other samples)."""
+    samples (a content of the same length but other samples; another excerpt of the style)."""
     base = dict(
         TINY,
         content=good["content"],
@@ -383,6 +410,7 @@ def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys,
         "solver": dict(linesearch_init="max"),
         "content samples": dict(content=write(tmp_path / "other.wav", 0.5 * np.sin(
             2 * np.pi * 440 * np.arange(SR) / SR))),
+        "style excerpt": dict(style_offset=0.1),
     }[change]
     code, _, stderr = run_cli(transfer, capsys, **dict(base, resume=True, **other))
     assert code == 2
