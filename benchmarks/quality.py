@@ -353,9 +353,7 @@ def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
                  f"{' and the ideal' if len(configs) < len(summary) else ''} "
                  "(big: mean, small: each pair; seconds per transfer)", fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    writing.atomic_write_bytes(path, buf.getvalue())
+    writing.save_png(path, fig, dpi=110)
 
 
 def format_table(rows: list[dict], keys) -> str:

@@ -19,7 +19,6 @@ dominates it (keeps more of the content and takes at least as much style).
 
 from __future__ import annotations
 
-import io
 import os
 
 from absl import app, flags
@@ -115,9 +114,7 @@ def plot(path: str, series: dict[str, list[dict]], ideal: list[dict]) -> None:
     fig.supxlabel("style taken: MFCC distance to style / to content (log, right = more style)", fontsize=9)
     fig.supylabel("content kept: chroma correlation with the content", fontsize=9)
     fig.suptitle("Each point labelled with its iterations; dashed: issue 12's goals", fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    writing.atomic_write_bytes(path, buf.getvalue())
+    writing.save_png(path, fig, dpi=100)
 
 
 def main(argv):

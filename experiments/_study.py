@@ -186,10 +186,10 @@ def save_figure(fig, path) -> None:
     """Saves a matplotlib figure as PNG atomically and closes it."""
     import matplotlib.pyplot as plt
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    writing.atomic_write_bytes(path, buf.getvalue())
+    try:
+        writing.save_png(path, fig, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def content_gammas(config, representations: Sequence[str], gamma_content: float) -> dict[str, float]:

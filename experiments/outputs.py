@@ -11,7 +11,6 @@ or of one batch row, from :func:`versions`, :func:`device`, :func:`config_record
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import platform
 
@@ -97,9 +96,7 @@ def write_figure(path: str, panels, cfg):
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("frequency (kHz)")
     fig.colorbar(im, ax=list(axes), label="log(1 + |STFT|)")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    writing.atomic_write_bytes(path, buf.getvalue())
+    writing.save_png(path, fig, dpi=100)
 
 
 def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:

@@ -8,7 +8,6 @@ page (:mod:`mst_jax.run_page`): the weighted β·L as optimised and the raw L = 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 
 from mst_jax import writing
@@ -76,9 +75,7 @@ def write_loss_figure(png_path: str, record: Mapping) -> None:
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("loss")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    writing.atomic_write_bytes(png_path, buf.getvalue())
+    writing.save_png(png_path, fig, dpi=90)
 
 
 def _floor_panel(ax, floor: Mapping) -> None:

@@ -1,4 +1,4 @@
-"""Output files written atomically: audio (WAV, FLAC, OGG, MP3), JSON and raw bytes.
+"""Output files written atomically: audio (WAV, FLAC, OGG, MP3), JSON, figures and raw bytes.
 
 Each output is written into a temporary file in the target's directory, flushed to disk, then
 renamed onto the target, so an interrupted run never leaves a half-written file; the target is
@@ -9,6 +9,7 @@ paths or waves raise :class:`mst_jax.audio.AudioError` with one line naming the 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -26,6 +27,7 @@ __all__ = [
     "check_writable",
     "save",
     "save_json",
+    "save_png",
 ]
 
 # File extension (lower case) -> (soundfile format, subtype used when the asked one does not fit).
@@ -135,6 +137,24 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with _atomic_target(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(bytes(data))
+
+
+def save_png(path: str | os.PathLike, fig, *, dpi: float = 100, **savefig_kwargs) -> None:
+    """Writes a matplotlib figure as PNG, atomically (the figure is rendered in memory first).
+
+    Args:
+      path: the output file.
+      fig: a ``matplotlib.figure.Figure`` (it is left open: a pyplot figure is the caller's to
+        close).
+      dpi: dots per inch; the image is ``figsize × dpi`` pixels (unless ``bbox_inches="tight"``).
+      **savefig_kwargs: passed to ``Figure.savefig`` (e.g. ``bbox_inches="tight"``).
+
+    Raises:
+      AudioError: ``path`` cannot be written (see :func:`check_writable`).
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, **savefig_kwargs)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _format_for(name: str, fspath: str, subtype: str) -> tuple[str, str]:

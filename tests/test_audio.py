@@ -446,3 +446,27 @@ def test_atomic_write_bytes_overwrites(tmp_path):
     writing.atomic_write_bytes(path, b"two")
     assert path.read_bytes() == b"two"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_save_png_writes_the_figure_at_its_size_and_nothing_when_drawing_fails(tmp_path):
+    import struct
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2.0, 1.0))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    p = tmp_path / "f.png"
+    writing.save_png(p, fig, dpi=50)
+    head = p.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", head[16:24]) == (100, 50)  # figsize x dpi, from the IHDR chunk
+
+    class Broken:  # fails halfway through writing its PNG
+        def savefig(self, f, **k):
+            f.write(b"\x89PNG half")
+            raise RuntimeError("cannot draw")
+
+    before = p.read_bytes()
+    with pytest.raises(RuntimeError):
+        writing.save_png(p, Broken())
+    assert p.read_bytes() == before and os.listdir(tmp_path) == ["f.png"]  # no temporary left
