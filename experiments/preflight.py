@@ -190,10 +190,12 @@ def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:
     if limit is not None and total > 0.9 * limit:
         per_second = (need(10 * cfg.sr)[1] - need(cfg.sr)[1]) / 9.0
         fixed = need(cfg.sr)[1] - per_second
-        fits = max(0.0, (0.9 * limit - fixed) / per_second)
+        fits = int(max(0.0, (0.9 * limit - fixed) / per_second))  # whole seconds, rounded down
+        shorter = {"transfer": "--content_duration", "texture": "--duration"}.get(cfg.script)
+        how = f"{shorter}={fits}, " if shorter and fits >= 1 else ""
         raise RunError(
             f"{num_samples / cfg.sr:.1f} s of audio needs about {total / 1e9:.1f} GB with these sizes, "
-            f"{limit / 1e9:.1f} GB is available: about {fits:.0f} s fits (or use fewer filters)",
+            f"{limit / 1e9:.1f} GB is available: about {fits} s fits ({how}or use fewer filters)",
             EXIT_FAILED,
         )
     return line

@@ -418,6 +418,7 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     # What the message says fits does fit, and a quarter more does not.
     fits = int(re.search(r"about (\d+) s fits", str(error.value)).group(1))
     assert 10 <= fits < 600
+    assert f"(--content_duration={fits}, or use fewer filters)" in str(error.value)
     preflight.check_memory(cfg, 22050 * fits)
     with pytest.raises(console.RunError):
         preflight.check_memory(cfg, int(22050 * fits * 1.25))
