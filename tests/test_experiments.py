@@ -6,9 +6,12 @@ synthesised clips of 0.5-1 s written to ``tmp_path``, networks of a few filters,
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
+import signal
+import time
 
 import jax
 import jax.numpy as jnp
@@ -482,6 +485,14 @@ def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_pat
     assert updates == [("jax_enable_compilation_cache", False)]
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("notice: compilation cache")]
     assert len(lines) == 1 and str(blocker / "cache") in lines[0], lines
+    # A folder that exists but cannot be written: what os.access says of a read-only folder to
+    # a normal user (root may write anywhere, so the answer is faked here).
+    updates.clear()
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: access(p, mode) and not mode & os.W_OK)
+    compile_cache.use_compilation_cache(str(tmp_path))
+    assert updates == [("jax_enable_compilation_cache", False)]
+    assert f"cannot write {tmp_path}" in capsys.readouterr().err
 
 
 def test_a_run_fills_the_compilation_cache_folder(clips, tmp_path):
@@ -539,6 +550,39 @@ def test_progress_estimate_skips_the_compiling_first_chunk(capsys):
     single, batch = capsys.readouterr().out.splitlines()
     assert single.endswith("ETA 0:00:38") and "(first chunk" not in single
     assert "ETA ?" in batch and batch.endswith(console.FIRST_CHUNK_NOTE)
+
+
+def test_console_lines_hms_one_line_and_multiline_notices(capsys):
+    """The ETA's h:mm:ss, an error's one line (never empty), and a notice with a line break
+    printed as one ``notice:`` line."""
+    assert console.hms(3725) == "1:02:05" and console.hms(59.6) == "0:01:00"
+    assert console.hms(float("inf")) == "?"
+    assert console.one_line(ValueError("bad\n   file")) == "bad file"
+    assert console.one_line(ValueError()) == "unknown error"
+    console.install_notice_handler()
+    logging.getLogger("mst_jax.audio").warning("first line\nsecond line")
+    assert capsys.readouterr().err == "notice: first line second line\n"
+
+
+def test_stopper_takes_the_first_signal_and_leaves_the_second_to_kill(capsys):
+    """The first SIGTERM sets the flag polled between chunks (with a notice); the handler is
+    then the default one, so a second signal kills; uninstall restores what was there."""
+    before = signal.getsignal(signal.SIGTERM)
+    stop = console.Stopper()
+    stop.install()
+    try:
+        assert not stop()
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # Python runs the handler between bytecodes, soon after
+            if stop():
+                break
+            time.sleep(0.01)
+        assert stop() and stop.signum == signal.SIGTERM
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        stop.uninstall()
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert "notice: SIGTERM received: stopping after the current chunk" in capsys.readouterr().err
 
 
 def test_for_file_peak_normalises_and_records_the_gain_or_clips():

@@ -57,8 +57,20 @@ def test_curves_refuse_a_bad_series_or_folder(tmp_path):
 
     from benchmarks import quality_curves
 
-    with pytest.raises(app.UsageError, match="CONFIG=DIR"):
-        quality_curves.parse_series("default")
+    for bad in ("default", "default=", "=out/a", "default=,"):
+        with pytest.raises(app.UsageError, match="CONFIG=DIR"):
+            quality_curves.parse_series(bad)
     with flagsaver.flagsaver(series=[f"default={tmp_path}"], curves_dir=str(tmp_path / "o")):
         with pytest.raises(app.UsageError, match="quality.csv: no such file"):
             quality_curves.main(["quality_curves"])
+
+
+def test_dominance_needs_more_content_and_at_least_as_much_style():
+    from benchmarks import quality_curves
+
+    def point(chroma, ratio):
+        return {"chroma_content": chroma, "mfcc_ratio": ratio}
+
+    assert quality_curves.dominates(point(0.8, 0.2), point(0.7, 0.2))  # same style, more content
+    assert not quality_curves.dominates(point(0.7, 0.1), point(0.7, 0.2))  # no more content
+    assert not quality_curves.dominates(point(0.8, 0.3), point(0.7, 0.2))  # less style

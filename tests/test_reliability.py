@@ -418,6 +418,38 @@ def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys,
     assert Path(tmp_path / "r.wav").read_bytes() == before
 
 
+def test_resume_refuses_a_state_file_of_another_version_or_shape(good, tmp_path, capsys, monkeypatch):
+    """Same flags, but the state file was written by another format version, or holds solver
+    arrays of other shapes (another version of the solver): one line each, nothing written."""
+    import json
+
+    base = dict(TINY, content=good["content"], style=good["style"], preset="2", max_iter=4,
+                output=str(tmp_path / "r.wav"))
+    _interrupt_at(monkeypatch, 2)
+    assert run_cli(transfer, capsys, **base)[0] == 130
+    monkeypatch.undo()
+    state = tmp_path / "r.state.npz"
+    with np.load(state) as z:
+        saved = {k: z[k] for k in z.files}
+    before = Path(tmp_path / "r.wav").read_bytes()
+    meta = json.loads(str(saved["meta"]))
+    for change, expected in (
+        ("version", "state version 0 is not 1"),
+        ("shape", "the saved state does not fit this run"),
+    ):
+        arrays = dict(saved)
+        if change == "version":
+            arrays["meta"] = np.array(json.dumps(dict(meta, version=0)))
+        else:
+            big = max((k for k in arrays if k.startswith("leaf_")), key=lambda k: arrays[k].size)
+            arrays[big] = np.concatenate([arrays[big].ravel(), arrays[big].ravel()[:1]])
+        np.savez(state, **arrays)
+        code, _, stderr = run_cli(transfer, capsys, **dict(base, resume=True))
+        assert code == 2
+        _assert_one_error_line(stderr, expected)
+        assert Path(tmp_path / "r.wav").read_bytes() == before
+
+
 # --------------------------------------------------------------------------- real processes
 
 
@@ -450,6 +482,14 @@ def test_cli_bad_input_and_bad_flag_exit_2_one_line(good, tmp_path):
         assert proc.returncode == 2, proc.stderr
         _assert_one_error_line(proc.stderr, expected)
         assert not os.path.exists(out) and not os.path.exists(tmp_path / "out.json")
+    # A notice before the error is printed once, as a notice: the mst_jax loggers do not also
+    # pass it on to absl's handler on the root logger, which would print it a second time.
+    stereo = write(tmp_path / "stereo_short.wav", np.full((1000, 2), 0.1))
+    proc = _cli(f"--content={stereo}", f"--style={good['style']}", f"--output={out}")
+    assert proc.returncode == 2, proc.stderr
+    _assert_one_error_line(proc.stderr, "stereo_short.wav: 0.0454 s is too short")
+    said = [line for line in proc.stderr.splitlines() if "mixed down" in line]
+    assert said == [f"notice: {stereo}: 2 channels mixed down to mono"], proc.stderr
 
 
 def test_cli_sigint_writes_best_result_and_resume_finishes(good, tmp_path, capsys):

@@ -169,6 +169,8 @@ def test_texture_study_writes_per_seed_and_summary_csv_and_png(quick_runs):
         ("key_invariance", "--seeds=0,zero"),
         ("key_invariance", "--max_iter=ten"),  # absl cannot parse it: still one line, exit 2
         ("key_invariance", "--preset=3"),  # a shared flag the study does not use
+        ("key_invariance", "--seed=1"),  # the studies take --seeds
+        ("key_invariance", "--mel_filters=0"),
         ("texture_study", "--rows=1,7"),
         ("texture_study", "--source=/nonexistent.wav"),
         ("texture_study", "--no_such_flag"),
@@ -188,6 +190,8 @@ def test_bad_flags_exit_2_with_one_line(script, flag):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
     assert flag.split("=")[0].lstrip("-") in lines[0]
+    if flag.startswith("--seed="):  # not only refused: pointed at the list flag
+        assert "take --seeds" in lines[0], lines[0]
 
 
 def test_texture_shorter_than_twice_the_receptive_field_is_refused(tmp_path):
@@ -223,6 +227,15 @@ def test_unusable_output_dir_is_one_line_naming_the_flag(tmp_path):
 
 
 # ----------------------------------------------------------------------- analysis helpers
+
+
+def test_seeds_are_distinct_non_negative_integers():
+    from experiments import _study
+
+    assert _study.seeds_from_flag(["3", "0", "7"]) == [3, 0, 7]
+    for bad in (["1", "1"], ["-1"], [], ["x"]):
+        with pytest.raises(ValueError, match="--seeds="):
+            _study.seeds_from_flag(bad)
 
 
 def test_summarize_is_mean_and_sample_sd():
