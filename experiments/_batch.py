@@ -28,7 +28,7 @@ import jax
 import numpy as np
 from absl import flags
 
-from experiments import _flags, _runner, console, outputs, preflight, resolve
+from experiments import _flags, _runner, console, outputs, preflight, resolve, settings
 from experiments.console import RunError
 from mst_jax import audio, batch, batch_synthesis, content_floor, devices, page, run_page, writing
 
@@ -99,7 +99,7 @@ def _say(line: str):
 @dataclasses.dataclass(frozen=True)
 class Job:
     line: int  # line of the CSV (the header is line 1)
-    cfg: _flags.RunConfig
+    cfg: settings.RunConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,19 +39,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _flags, compile_cache, console, objectives, outputs, preflight, resume
+from experiments import _flags, compile_cache, console, objectives, outputs, preflight, resume, settings
 from experiments.console import EXIT_BAD_INPUT, EXIT_FAILED, RunError, notice, one_line, say
 from experiments.preflight import Inputs
 from mst_jax import audio, content_floor, filters, synthesis, transpose, weighting, writing
 
 
-def style_clips(cfg: _flags.RunConfig, inputs: Inputs) -> list[np.ndarray]:
+def style_clips(cfg: settings.RunConfig, inputs: Inputs) -> list[np.ndarray]:
     """The clips whose grams the style terms average: each style clip transposed by each of
     ``--style_shifts`` (``(0,)``: the clips as given)."""
     return [w for s in inputs.styles for w in transpose.transposed(s, sr=cfg.sr, semitones=cfg.style_shifts)]
 
 
-def make_objective(cfg: _flags.RunConfig, inputs: Inputs, *, styles: list[np.ndarray] | None = None):
+def make_objective(cfg: settings.RunConfig, inputs: Inputs, *, styles: list[np.ndarray] | None = None):
     """The uncalibrated objective (β = Γ), the calibration point and the initial iterate, of the
     kind the preset optimises (:func:`experiments.objectives.of`).
 
@@ -99,12 +99,12 @@ def calibrated(objective, norms: dict[str, float]):
     return objective._replace(params=dict(objective.params, beta={k: jnp.float32(v) for k, v in beta.items()}))
 
 
-After = Callable[[_flags.RunConfig, Inputs, np.ndarray, dict, bool], None]
+After = Callable[[settings.RunConfig, Inputs, np.ndarray, dict, bool], None]
 
 
 def execute(
     argv: list[str],
-    build: Callable[[list], _flags.RunConfig],
+    build: Callable[[list], settings.RunConfig],
     recorded_flags: dict,
     *,
     after: After | None = None,

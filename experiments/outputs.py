@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _flags, objectives
+from experiments import objectives, settings
 from experiments.preflight import Inputs
 from mst_jax import (
     content_floor, evaluate, loss_figure, quality_report, run_page, spectral, writing,
@@ -99,7 +99,7 @@ def write_figure(path: str, panels, cfg):
     writing.save_png(path, fig, dpi=100)
 
 
-def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
+def write_page(cfg: settings.RunConfig, record: dict, paths: Paths) -> None:
     """The loss figure ``<stem>.loss.png`` and the listening page ``<stem>.html`` (unless
     ``--nopage``), written after the WAV, the record and the spectrogram figure they show."""
     if not cfg.page:
@@ -111,7 +111,7 @@ def write_page(cfg: _flags.RunConfig, record: dict, paths: Paths) -> None:
 
 
 def write_views(
-    cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray, record: dict, paths: Paths
+    cfg: settings.RunConfig, inputs: Inputs, wave: np.ndarray, record: dict, paths: Paths
 ) -> None:
     """The spectrogram figure (content, up to two styles, the result) and the listening page,
     written after the WAV and the record."""
@@ -126,7 +126,7 @@ def write_views(
 
 
 def run_record(
-    cfg: _flags.RunConfig,
+    cfg: settings.RunConfig,
     inputs: Inputs,
     paths: Paths,
     wave: np.ndarray,
@@ -221,7 +221,7 @@ def device() -> dict:
     }
 
 
-def config_record(cfg: _flags.RunConfig) -> dict:
+def config_record(cfg: settings.RunConfig) -> dict:
     """The run record's ``config``: the resolved terms, STFT, solver and output settings."""
     terms = []
     for t in cfg.loss.terms:
@@ -251,7 +251,7 @@ def config_record(cfg: _flags.RunConfig) -> dict:
     }
 
 
-def io_record(cfg: _flags.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndarray, gain: float) -> dict:
+def io_record(cfg: settings.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndarray, gain: float) -> dict:
     """The run record's ``inputs`` and ``output`` entries. Each input has its path, the
     seconds read, and the excerpt asked for: ``offset_s`` (where they start in the file) and
     ``duration_s`` (None: to the end of the file)."""
@@ -282,7 +282,7 @@ def io_record(cfg: _flags.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndar
     }
 
 
-def quality_block(cfg: _flags.RunConfig, inputs: Inputs, wave: np.ndarray) -> dict:
+def quality_block(cfg: settings.RunConfig, inputs: Inputs, wave: np.ndarray) -> dict:
     """The run record's ``quality`` block (:func:`mst_jax.quality_report.record`): the written
     result measured against the content and the styles (the optimised waveform, as saved)."""
     q = evaluate.evaluate(

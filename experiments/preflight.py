@@ -14,7 +14,7 @@ import os
 import jax
 import numpy as np
 
-from experiments import _flags
+from experiments import settings
 from experiments.console import EXIT_FAILED, RunError, notice
 from mst_jax import audio, cost
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
@@ -31,7 +31,7 @@ class Inputs:
     notices: list[str]
 
 
-def min_samples(cfg: _flags.RunConfig) -> tuple[int, int]:
+def min_samples(cfg: settings.RunConfig) -> tuple[int, int]:
     """(receptive field in frames, samples a clip needs so its STFT has that many frames)."""
     rf = cfg.loss.receptive_field_frames
     return rf, max((rf - 1) * cfg.loss.stft.hop_length, cfg.loss.stft.n_fft)
@@ -56,7 +56,7 @@ def _check_length(what: str, n: int, cfg, notices: list[str]):
         )
 
 
-def _read(load, path: str, excerpt: _flags.Excerpt, cfg, notices: list[str]) -> np.ndarray:
+def _read(load, path: str, excerpt: settings.Excerpt, cfg, notices: list[str]) -> np.ndarray:
     """One input: its excerpt read, a notice when the file ends before the excerpt does, and
     its length checked."""
     wave = load(
@@ -75,7 +75,7 @@ def _read(load, path: str, excerpt: _flags.Excerpt, cfg, notices: list[str]) -> 
     return wave
 
 
-def load_inputs(cfg: _flags.RunConfig, *, duration_flag: str = "--duration", load=audio.load) -> Inputs:
+def load_inputs(cfg: settings.RunConfig, *, duration_flag: str = "--duration", load=audio.load) -> Inputs:
     """Reads and checks every input (host only, nothing compiled): the content's and the
     styles' excerpts (``cfg.content_excerpt``, ``cfg.style_excerpt``). ``load``: ``audio.load``
     or a stand-in with its signature (a batch's :func:`reading_once`)."""
@@ -116,7 +116,7 @@ def reading_once():
     return load
 
 
-def describe(cfg: _flags.RunConfig, inputs: Inputs) -> str:
+def describe(cfg: settings.RunConfig, inputs: Inputs) -> str:
     """The run's summary line: preset, length, iterations, seed, backend, the excerpts read
     (where not whole files) and each term's net."""
     nets = []
@@ -170,7 +170,7 @@ def memory_limit_bytes() -> float | None:
     return host_available_bytes()
 
 
-def check_memory(cfg: _flags.RunConfig, num_samples: int) -> str:
+def check_memory(cfg: settings.RunConfig, num_samples: int) -> str:
     """The estimate line printed before compiling; raises RunError before allocating when the
     estimate (``mst_jax.cost``, plus the L-BFGS-B history) exceeds the device's memory."""
 

@@ -1,4 +1,5 @@
-"""Turning the shared flags (:mod:`experiments._flags`) into a validated :class:`RunConfig`.
+"""Turning the shared flags (:mod:`experiments._flags`) into a validated
+:class:`experiments.settings.RunConfig`.
 
 :func:`run_config` is the one function that does it for ``experiments.transfer``, ``texture``,
 ``reconstruct`` and each row of ``--batch``: the preset (:mod:`experiments.objectives`), the
@@ -54,9 +55,8 @@ from experiments._flags import (
     SUBTYPE,
     SUBTYPES,
     TOL,
-    Excerpt,
-    RunConfig,
 )
+from experiments.settings import Excerpt, RunConfig
 from mst_jax import filters, presets, transpose
 from mst_jax.config import (
     CqtNetConfig,

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _flags
+from experiments import settings
 from experiments.console import RunError, one_line
 from experiments.preflight import Inputs
 from mst_jax import synthesis, writing
@@ -26,7 +26,7 @@ from mst_jax import synthesis, writing
 STATE_VERSION = 1
 
 
-def fingerprint(cfg: _flags.RunConfig, inputs: Inputs) -> str:
+def fingerprint(cfg: settings.RunConfig, inputs: Inputs) -> str:
     """What must match for ``--resume`` to continue the same run."""
     h = hashlib.sha256()
     solver = dataclasses.replace(cfg.solver, max_iter=1, chunk=1)

@@ -22,7 +22,17 @@ from absl import flags
 from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR, TINY_NET_FLAGS
 
-from experiments import _flags, _runner, compile_cache, console, preflight, reconstruct, texture, transfer
+from experiments import (
+    _flags,
+    _runner,
+    compile_cache,
+    console,
+    preflight,
+    reconstruct,
+    settings,
+    texture,
+    transfer,
+)
 from mst_jax import notes, presets, signals
 from mst_jax.config import SolverConfig
 
@@ -409,7 +419,7 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
     """A content clip whose estimate exceeds the device memory stops with a message that says
     how much fits, before compiling anything, and writes nothing."""
     monkeypatch.setattr(preflight, "memory_limit_bytes", lambda: 2e9)
-    cfg = _flags.RunConfig(
+    cfg = settings.RunConfig(
         script="transfer", content="c.wav", styles=("s.wav",), output=str(tmp_path / "o.wav"),
         preset="6", loss=presets.table1(6), solver=SolverConfig(), seed=0, sr=22050,
     )
@@ -643,7 +653,7 @@ def test_excerpt_flags_read_that_part_of_each_file(clips, tmp_path):
         cfg = resolve.run_config(
             "transfer", content=path, content_excerpt_flags=transfer.EXCERPT_FLAGS, init="content"
         )
-    assert cfg.content_excerpt == _flags.Excerpt(0.5, 1.0) and cfg.style_excerpt.offset_s == 1.5
+    assert cfg.content_excerpt == settings.Excerpt(0.5, 1.0) and cfg.style_excerpt.offset_s == 1.5
     inputs = preflight.load_inputs(cfg)
     want = data[SR // 2 : SR // 2 + SR]
     np.testing.assert_allclose(inputs.content, want / np.abs(want).max(), atol=1e-6)
@@ -651,7 +661,7 @@ def test_excerpt_flags_read_that_part_of_each_file(clips, tmp_path):
     np.testing.assert_allclose(inputs.styles[0], want / np.abs(want).max(), atol=1e-6)
     assert inputs.num_samples == SR and inputs.notices == []
 
-    late = dataclasses.replace(cfg, content_excerpt=_flags.Excerpt(1.75, 1.0))
+    late = dataclasses.replace(cfg, content_excerpt=settings.Excerpt(1.75, 1.0))
     inputs = preflight.load_inputs(late)
     assert inputs.content.size == data.size - round(1.75 * SR)  # what is there: about 0.25 s
     assert any("ends 0.25 s after the offset 1.75 s, before the 1 s asked for" in n
