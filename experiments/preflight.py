@@ -57,20 +57,11 @@ def _check_length(what: str, n: int, cfg, notices: list[str]):
 
 
 def _read(load, path: str, excerpt: settings.Excerpt, cfg, notices: list[str]) -> np.ndarray:
-    """One input: its excerpt read, a notice when the file ends before the excerpt does, and
-    its length checked."""
+    """One input: its excerpt read (a file that ends first is the loader's notice) and its
+    length checked."""
     wave = load(
         path, sr=cfg.sr, notices=notices, offset_s=excerpt.offset_s, duration_s=excerpt.duration_s
     )
-    if excerpt.duration_s is not None:
-        wanted = round(excerpt.duration_s * cfg.sr)
-        if wave.size < wanted - 1:  # resampling may round the length by a sample
-            notice(
-                f"{path}: the file ends {wave.size / cfg.sr:.3g} s after the offset "
-                f"{excerpt.offset_s:g} s, before the {excerpt.duration_s:g} s asked for; "
-                "reading what is there",
-                notices,
-            )
     _check_length(path, wave.size, cfg, notices)
     return wave
 

@@ -108,7 +108,7 @@ def load(
     read: the file is seeked to ``offset_s``. Several channels are averaged to one; another
     sample rate is converted with ``librosa.resample(res_type="soxr_hq")``; the result is
     peak-normalised to 1 (SPEC.md §1: content and style each peak-normalised). Each of these,
-    plus silence, clipping (at least 1% of the samples at ``|x| >= 0.999`` in the file) and a
+    plus an excerpt cut short by the end of the file, silence, clipping (at least 1% of the samples at ``|x| >= 0.999`` in the file) and a
     WAV or AIFF cut short inside its audio chunk (what is there is read), is reported by one
     notice line.
 
@@ -163,6 +163,12 @@ def load(
     data, file_sr, truncated = _read_excerpt(fspath, name, offset_s=offset_s, duration_s=duration_s)
     if truncated:
         _notice(f"{name}: {truncated}", notices)
+    if duration_s is not None and data.shape[0] < round(duration_s * file_sr):
+        _notice(
+            f"{name}: the file ends {data.shape[0] / file_sr:.3g} s after the offset "
+            f"{offset_s:g} s, before the {duration_s:g} s asked for; reading what is there",
+            notices,
+        )
 
     n_bad = int(data.size - np.count_nonzero(np.isfinite(data)))
     if n_bad:

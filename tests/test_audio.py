@@ -185,12 +185,21 @@ def test_offset_and_duration(tmp_path):
     x = np.arange(SR, dtype=np.float32) / SR  # A ramp: each sample value names its index.
     path = tmp_path / "ramp.wav"
     writing.save(path, x, sr=SR, subtype="FLOAT")
-    y = audio.load(path, sr=SR, offset_s=0.25, duration_s=0.5, normalize=False)
+    notices = []
+    y = audio.load(path, sr=SR, offset_s=0.25, duration_s=0.5, normalize=False, notices=notices)
     start = int(round(0.25 * SR))
     np.testing.assert_array_equal(y, x[start : start + int(round(0.5 * SR))])
-    # A duration past the end stops at the end.
-    tail = audio.load(path, sr=SR, offset_s=0.9, duration_s=10.0, normalize=False)
+    assert notices == []
+    # A duration past the end stops at the end, and says so.
+    tail = audio.load(path, sr=SR, offset_s=0.9, duration_s=10.0, normalize=False, notices=notices)
     np.testing.assert_array_equal(tail, x[int(round(0.9 * SR)) :])
+    assert notices == [
+        f"{path}: the file ends 0.1 s after the offset 0.9 s, before the 10 s asked for; "
+        "reading what is there"
+    ]
+    # To the very last sample is not short.
+    audio.load(path, sr=SR, offset_s=0.5, duration_s=0.5, normalize=False, notices=notices)
+    assert len(notices) == 1
 
 
 def test_offset_beyond_end_raises(tmp_path):
