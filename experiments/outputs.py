@@ -114,10 +114,20 @@ def write_views(
     cfg: settings.RunConfig, inputs: Inputs, wave: np.ndarray, record: dict, paths: Paths
 ) -> None:
     """The spectrogram figure (content, up to two styles, the result) and the listening page,
-    written after the WAV and the record."""
-    panels = [("content", inputs.content)] if inputs.content is not None else []
+    written after the WAV and the record. An input read as an excerpt is titled with its
+    seconds in the file (each panel's time axis starts at 0)."""
+
+    def title(name, excerpt, wave):
+        if excerpt.whole:
+            return name
+        start = excerpt.offset_s
+        return f"{name}, {start:.2f}–{start + wave.size / cfg.sr:.2f} s of its file"
+
+    panels = [] if inputs.content is None else [
+        (title("content", cfg.content_excerpt, inputs.content), inputs.content)
+    ]
     panels += [
-        (f"style {i + 1}" if len(inputs.styles) > 1 else "style", s)
+        (title(f"style {i + 1}" if len(inputs.styles) > 1 else "style", cfg.style_excerpt, s), s)
         for i, s in enumerate(inputs.styles[:2])
     ]
     panels.append(("result", wave))

@@ -673,20 +673,31 @@ def test_excerpt_flags_read_that_part_of_each_file(clips, tmp_path):
     assert first.size == SR and second.size == data.size - round(1.75 * SR)
 
 
-def test_transfer_of_excerpts_end_to_end(tmp_path, capsys):
+def test_transfer_of_excerpts_end_to_end(tmp_path, capsys, monkeypatch):
     """A run on excerpts: the result is as long as the content's excerpt and, from the content
     after a few iterations, is that excerpt (not the file's start); the record and the page say
     which seconds of each file were read, and the page's players play only those."""
     import pagecheck
 
+    from experiments import outputs
+
     path = _three_part_file(tmp_path / "long.wav")
     out = str(tmp_path / "out.wav")
+    titles, write_figure = [], outputs.write_figure
+    monkeypatch.setattr(
+        outputs, "write_figure", lambda p, panels, cfg: titles.extend(t for t, _ in panels)
+        or write_figure(p, panels, cfg)
+    )
     code, stdout, stderr = run_cli(
         transfer, capsys, content=path, content_offset=0.5, content_duration=1.0, style=path,
         style_offset=1.5, output=out, preset="2", **TINY,
     )
     assert code == 0, stderr
     assert "; content 0.50–1.50 s of its file; style from 1.5 s to its end;" in stdout
+    end = sf.info(path).frames / SR
+    assert titles == [
+        "content, 0.50–1.50 s of its file", f"style, 1.50–{end:.2f} s of its file", "result"
+    ]
     wave, _, record = read_outputs(out)
     data, _ = sf.read(path, dtype="float32")
     assert wave.size == SR
