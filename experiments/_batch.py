@@ -1,8 +1,11 @@
 """``python -m experiments.transfer --batch=jobs.csv``: many same-length transfers run together.
 
-The CSV has the header ``content,style,output`` and one transfer per row; relative paths are read
-from the CSV's folder; a style cell may list several files separated by commas (quote the cell).
-Every other flag applies to every row, so each row is the run ``--content=... --style=...
+The CSV (:mod:`experiments.batch_csv`) has the header ``content,style,output`` and one transfer
+per row; relative paths are read from the CSV's folder; a style cell may list several files
+separated by commas (quote the cell). Optional columns ``content_offset`` and ``style_offset``
+give a row's own start in its files, in seconds (an empty cell: the flag's value);
+``--content_duration`` then gives every row's content one length. Every other flag applies to
+every row, so each row is the run ``--content=... --style=...
 --output=...`` with the same flags would be (same seed: same networks and initial noise), and
 writes the same files (WAV, ``<stem>.json``, ``<stem>.png``, ``<stem>.loss.png``, ``<stem>.html``);
 the rows' L-BFGS-B runs are vmapped and split over every device (:mod:`mst_jax.batch_synthesis`).
@@ -18,7 +21,6 @@ writes the outputs.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 import sys
@@ -28,17 +30,17 @@ import jax
 import numpy as np
 from absl import flags
 
-from experiments import _flags, _runner, console, outputs, preflight, resolve, settings
+from experiments import _flags, _runner, batch_csv, console, outputs, preflight, resolve, settings
 from experiments.console import RunError
 from mst_jax import audio, batch, batch_synthesis, content_floor, devices, page, run_page, writing
 
-COLUMNS = ("content", "style", "output")
 
 BATCH = flags.DEFINE_string(
     "batch",
     None,
     "CSV of transfers (header content,style,output; paths relative to the CSV's folder; a style "
-    "cell may list several files separated by commas, quoted) run together: same-length contents, "
+    "cell may list several files separated by commas, quoted; optional columns content_offset, "
+    "style_offset: each row's start in its files, seconds) run together: same-length contents, "
     "one L-BFGS-B each, vmapped and split over every device. The other flags apply to every row; "
     "--content, --style, --output, --resume and checkpoints do not apply.",
 )
@@ -119,54 +121,11 @@ def _row_error(csv_path: str, line: int, error) -> RunError:
     return RunError(f"--batch={csv_path} line {line}: {console.one_line(error)}")
 
 
-def read_csv(csv_path: str) -> list[tuple[int, str, tuple[str, ...], str]]:
-    """``(line, content, styles, output)`` per row, paths resolved against the CSV's folder."""
-    try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise RunError(
-            f"--batch={csv_path}: cannot read the CSV ({console.one_line(error)})"
-        ) from None
-    if not rows:
-        raise RunError(
-            f"--batch={csv_path}: empty (the header content,style,output and one row per transfer)"
-        )
-    header = tuple(c.strip().lower() for c in rows[0][1])
-    if sorted(header) != sorted(COLUMNS):
-        raise RunError(
-            f"--batch={csv_path}: the header is {','.join(header)!r}; it must name the columns content,style,output"
-        )
-    if len(rows) == 1:
-        raise RunError(f"--batch={csv_path}: no transfers below the header")
-    where = os.path.dirname(os.path.abspath(csv_path))
-    resolve = lambda p: p if os.path.isabs(p) else os.path.normpath(os.path.join(where, p))
-    out = []
-    for line, r in rows[1:]:
-        if len(r) != len(header):
-            raise RunError(
-                f"--batch={csv_path} line {line}: {len(r)} cells, the header has {len(header)}"
-            )
-        cells = {k: c.strip() for k, c in zip(header, r)}
-        styles = tuple(s.strip() for s in cells["style"].split(","))
-        if not cells["content"] or not cells["output"] or any(not s for s in styles):
-            raise RunError(f"--batch={csv_path} line {line}: an empty file name")
-        out.append(
-            (
-                line,
-                resolve(cells["content"]),
-                tuple(resolve(s) for s in styles),
-                resolve(cells["output"]),
-            )
-        )
-    return out
-
-
 def builder(content_flag, init_flag, floor_flag=None, *, excerpt_flags=()):
     """``build(notices) -> Jobs`` for :func:`experiments._runner.execute`: every row validated.
     ``excerpt_flags``: the holders of ``--content_offset`` and ``--content_duration``, which
-    apply to every row's content."""
+    apply to every row's content (a row's ``content_offset``/``style_offset`` cell replaces the
+    offset flag's value for that row)."""
 
     def build(notices: list[str]) -> Jobs:
         csv_path = BATCH.value
@@ -180,7 +139,7 @@ def builder(content_flag, init_flag, floor_flag=None, *, excerpt_flags=()):
         if not csv_path.strip():
             raise ValueError("--batch: empty file name")
         jobs = []
-        for line, content, styles, output in read_csv(csv_path):
+        for line, content, styles, output, offsets in batch_csv.read(csv_path):
             try:
                 cfg = resolve.run_config(
                     "transfer",
@@ -195,7 +154,14 @@ def builder(content_flag, init_flag, floor_flag=None, *, excerpt_flags=()):
                 )
             except ValueError as error:
                 raise _row_error(csv_path, line, error) from None
-            jobs.append(Job(line, dataclasses.replace(cfg, output=output)))
+            own = {
+                f"{name}_excerpt": dataclasses.replace(
+                    getattr(cfg, f"{name}_excerpt"), offset_s=offsets[f"{name}_offset"]
+                )
+                for name in ("content", "style")
+                if f"{name}_offset" in offsets
+            }
+            jobs.append(Job(line, dataclasses.replace(cfg, output=output, **own)))
         seen = {}
         inputs = {os.path.abspath(p) for j in jobs for p in (j.cfg.content, *j.cfg.styles)}
         for j in jobs:

@@ -409,3 +409,48 @@ def test_pad_to_a_multiple_repeats_the_last_example_only_when_needed():
     np.testing.assert_array_equal(xs[3], np.asarray(init[2], np.float32))
     for name in b.params["beta"]:
         assert float(padded.params["beta"][name][3]) == float(b.params["beta"][name][2])
+
+
+def test_cli_batch_rows_may_give_their_own_offsets(tmp_path, capsys, monkeypatch):
+    """Optional columns content_offset and style_offset: each row reads its files from its own
+    second (an empty cell keeps the flag's); with --content_duration the rows' contents are one
+    length; a bad cell or column is one error line naming the CSV line."""
+    from experiments import _runner
+
+    t = np.arange(2 * SR) / SR
+    sf.write(str(tmp_path / "c1.wav"), 0.5 * np.sin(2 * np.pi * 220 * t) * (t >= 1.0), SR)
+    sf.write(str(tmp_path / "c2.wav"), 0.5 * np.sin(2 * np.pi * 330 * t), SR)
+    sf.write(str(tmp_path / "s.wav"), 0.3 * np.sin(2 * np.pi * 550 * t), SR)
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        "content,style,output,content_offset,style_offset\n"
+        "c1.wav,s.wav,a.wav,1.0,\n"
+        "c2.wav,s.wav,b.wav,,0.5\n"
+    )
+    built = []
+
+    def fake(cfg, inputs, **kw):  # what each row reads is tested, not its objective
+        built.append((cfg.content_excerpt, cfg.style_excerpt, inputs.content))
+        if len(built) == 2:
+            raise RuntimeError("built")
+
+    monkeypatch.setattr(_runner, "make_objective", fake)
+    with pytest.raises(RuntimeError, match="built"):
+        run_main(capsys, batch=str(jobs), content_duration=0.5, style_offset=0.25, **TINY)
+    (c1, s1, content), (c2, s2, _) = built
+    assert (c1.offset_s, c1.duration_s, s1.offset_s) == (1.0, 0.5, 0.25)  # cell; flag; empty cell
+    assert (c2.offset_s, c2.duration_s, s2.offset_s) == (0.0, 0.5, 0.5)
+    data, _ = sf.read(str(tmp_path / "c1.wav"), dtype="float32")
+    want = data[SR : SR + SR // 2]
+    np.testing.assert_allclose(content, want / np.abs(want).max(), atol=1e-6)  # after the silence
+
+    for column, cell, expected in (
+        ("content_offset", "-1", "line 2: content_offset '-1' must be a finite number"),
+        ("style_offset", "soon", "line 2: style_offset 'soon' must be a finite number"),
+        ("style_offset", "inf", "line 2: style_offset 'inf'"),
+        ("offset", "1", "optionally content_offset"),
+        ("content_offset,content_offset", "1,2", "once each"),
+    ):
+        jobs.write_text(f"content,style,output,{column}\nc1.wav,s.wav,a.wav,{cell}\n")
+        code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
+        assert code == 2 and stderr.count("\n") == 1 and expected in stderr, stderr
