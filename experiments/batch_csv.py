@@ -20,10 +20,8 @@ COLUMNS = ("content", "style", "output")
 OFFSET_COLUMNS = ("content_offset", "style_offset")  # optional: seconds, per row
 
 
-def _offset_cell(csv_path: str, line: int, column: str, text: str) -> float | None:
-    """An offset cell in seconds (finite, >= 0); None for an empty cell."""
-    if not text:
-        return None
+def _offset_cell(csv_path: str, line: int, column: str, text: str) -> float:
+    """A non-empty offset cell in seconds (finite, >= 0)."""
     try:
         value = float(text)
     except ValueError:
