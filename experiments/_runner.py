@@ -39,7 +39,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _flags, compile_cache, console, objectives, outputs, preflight, resume, settings
+from experiments import (
+    _flags,
+    compile_cache,
+    console,
+    objectives,
+    outputs,
+    preflight,
+    resume,
+    settings,
+)
 from experiments.console import EXIT_BAD_INPUT, EXIT_FAILED, RunError, notice, one_line, say
 from experiments.preflight import Inputs
 from mst_jax import audio, content_floor, filters, synthesis, transpose, weighting, writing

@@ -124,7 +124,8 @@ def describe(cfg: settings.RunConfig, inputs: Inputs) -> str:
     excerpts = ""
     if not cfg.content_excerpt.whole:
         start = cfg.content_excerpt.offset_s
-        excerpts += f"; content {start:.2f}–{start + inputs.content.size / cfg.sr:.2f} s of its file"
+        end = start + inputs.content.size / cfg.sr
+        excerpts += f"; content {start:.2f}–{end:.2f} s of its file"
     if not cfg.style_excerpt.whole:
         e = cfg.style_excerpt
         excerpts += f"; style from {e.offset_s:g} s" + (

@@ -108,9 +108,9 @@ def load(
     read: the file is seeked to ``offset_s``. Several channels are averaged to one; another
     sample rate is converted with ``librosa.resample(res_type="soxr_hq")``; the result is
     peak-normalised to 1 (SPEC.md §1: content and style each peak-normalised). Each of these,
-    plus an excerpt cut short by the end of the file, silence, clipping (at least 1% of the samples at ``|x| >= 0.999`` in the file) and a
-    WAV or AIFF cut short inside its audio chunk (what is there is read), is reported by one
-    notice line.
+    plus an excerpt cut short by the end of the file, silence, clipping (at least 1% of the
+    samples at ``|x| >= 0.999`` in the file) and a WAV or AIFF cut short inside its audio chunk
+    (what is there is read), is reported by one notice line.
 
     Args:
       path: the audio file.

@@ -145,6 +145,12 @@ def num_cell(value, field: str | None = None, *, tag: str = "td") -> str:
     return f"<{tag}{attrs}>{escape(fmt(value))}</{tag}>"
 
 
+def media_fragment(span: tuple[float, float] | None) -> str:
+    """``#t=start,end`` (W3C Media Fragments: a player starts at ``start`` s of the file and
+    pauses at ``end``), or "" for ``None``, the whole file."""
+    return "" if span is None else f"#t={span[0]:g},{span[1]:g}"
+
+
 def player(
     title: str,
     path: str | None,
@@ -166,9 +172,7 @@ def player(
             f'<p class="note">No player: {escape(name)} is not a format browsers play '
             f"({', '.join(sorted(BROWSER_AUDIO))}).</p></figure>"
         )
-    src = href(path, html_path)
-    if span is not None:
-        src += f"#t={span[0]:g},{span[1]:g}"
+    src = href(path, html_path) + media_fragment(span)
     return head + (
         f'<audio controls preload="metadata" aria-label="{escape(title)}: {escape(name)}">'
         f'<source src="{escape(src)}" type="{BROWSER_AUDIO[ext]}">'
@@ -235,8 +239,7 @@ def _audio_cell(paths: Sequence[str], html_path: str, what: str, spans=None) -> 
     for p, span in zip(paths, spans or [None] * len(paths)):
         name = os.path.basename(p)
         if os.path.splitext(p)[1].lower() in BROWSER_AUDIO:
-            fragment = "" if span is None else f"#t={span[0]:g},{span[1]:g}"
-            src = escape(href(p, html_path) + fragment)
+            src = escape(href(p, html_path) + media_fragment(span))
             parts.append(
                 f'<div><span class="path">{escape(name)}</span><audio controls preload="metadata" '
                 f'aria-label="{escape(what)}: {escape(name)}"><source src="{src}" '

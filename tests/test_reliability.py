@@ -418,7 +418,9 @@ def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys,
     assert Path(tmp_path / "r.wav").read_bytes() == before
 
 
-def test_resume_refuses_a_state_file_of_another_version_or_shape(good, tmp_path, capsys, monkeypatch):
+def test_resume_refuses_a_state_file_of_another_version_or_shape(
+    good, tmp_path, capsys, monkeypatch
+):
     """Same flags, but the state file was written by another format version, or holds solver
     arrays of other shapes (another version of the solver): one line each, nothing written."""
     import json
