@@ -12,6 +12,7 @@ import dataclasses
 
 from mst_jax.config import LossConfig, SolverConfig
 
+
 @dataclasses.dataclass(frozen=True)
 class Excerpt:
     """The part of an input file a run reads (``--content_offset``/``--content_duration``,
