@@ -73,7 +73,8 @@ CONFIGS = {
 
 PAIRS = flags.DEFINE_string("pairs", "all", "Indices into scores.QUALITY_PAIRS (comma list) or 'all'.")
 CONFIG_NAMES = flags.DEFINE_string(
-    "configs", "default,baseline", f"Comma list of configurations: {', '.join(CONFIGS)}."
+    "configs", "default,baseline",
+    f"Comma list of configurations: {', '.join(CONFIGS)}; empty: only the ideal rows (no transfer).",
 )
 EXTRA = flags.DEFINE_string("extra", "", "Flags appended to every transfer (e.g. sizes, --max_iter).")
 DURATION_S = flags.DEFINE_float("duration_s", 10.0, "Seconds of each rendered piece.")
@@ -144,8 +145,7 @@ def render_score(
 def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
     """Renders each piece once to ``<out_dir>/inputs/<name>.wav`` (with ``--recording_like``:
     ``<name>.recording.flac``, stereo at :data:`RECORDING_SR`); returns name -> path."""
-    from benchmarks import recording_like
-    from mst_jax import scores, writing
+    from mst_jax import writing
 
     os.makedirs(os.path.join(out_dir, "inputs"), exist_ok=True)
     paths = {}
@@ -154,9 +154,7 @@ def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
             path = os.path.join(out_dir, "inputs", f"{name}.recording.flac")
             if not os.path.exists(path):
                 wave = render_score(name, duration_s, label=name, sr=RECORDING_SR)
-                seed = list(scores.PIECES).index(name)  # one room and noise per piece, any --pairs
-                data = recording_like.as_recording(wave, RECORDING_SR, seed=seed)
-                writing.atomic_write_bytes(path, flac_bytes(data, RECORDING_SR))
+                write_recording(path, wave, room_of=name)
         else:
             path = os.path.join(out_dir, "inputs", f"{name}.wav")
             if not os.path.exists(path):
@@ -165,25 +163,26 @@ def render_inputs(names, out_dir: str, duration_s: float) -> dict[str, str]:
     return paths
 
 
-def flac_bytes(data: np.ndarray, sr: int) -> bytes:
-    """``(samples, channels)`` as a 16-bit FLAC file's bytes (``mst_jax.writing.save`` is mono)."""
-    import soundfile as sf
+def write_recording(path: str, wave: np.ndarray, *, room_of: str) -> None:
+    """``wave`` (at :data:`RECORDING_SR`) recorded in piece ``room_of``'s room and noise (one
+    draw per piece, whatever ``--pairs``), as :func:`benchmarks.recording_like.write_flac`."""
+    from benchmarks import recording_like
+    from mst_jax import scores
 
-    buf = io.BytesIO()
-    sf.write(buf, data, sr, format="FLAC", subtype="PCM_16")
-    return buf.getvalue()
+    seed = list(scores.PIECES).index(room_of)
+    recording_like.write_flac(path, wave, RECORDING_SR, seed=seed)
 
 
-def ideal_wave(content: str, style: str, duration_s: float) -> np.ndarray | None:
+def ideal_wave(content: str, style: str, duration_s: float, *, sr: int = SR) -> np.ndarray | None:
     """Piece ``content``'s notes played by piece ``style``'s instruments, ``duration_s`` long at
-    :data:`SR`, peak 1 (:func:`mst_jax.notes.played_by`); None when the style has no pitched part."""
+    ``sr``, peak 1 (:func:`mst_jax.notes.played_by`); None when the style has no pitched part."""
     from mst_jax import notes, scores
 
     style_piece = scores.PIECES[style]
     if not notes.has_pitched_part(style_piece):
         return None
     return render_score(notes.played_by(scores.PIECES[content], style_piece), duration_s,
-                        label=f"ideal {content} <- {style}")
+                        label=f"ideal {content} <- {style}", sr=sr)
 
 
 def transfer_path(out_dir: str, config: str, index: int, content: str, style: str) -> str:
@@ -206,16 +205,25 @@ def read_table(folder: str) -> list[dict]:
 
 
 def ideal_row(index: int, content: str, style: str, inputs: dict[str, str], out_dir: str) -> dict | None:
-    """The :data:`IDEAL_CONFIG` row of one pair (its WAV written under ``<out_dir>/ideal/``), or
-    None when the style has no pitched part."""
+    """The :data:`IDEAL_CONFIG` row of one pair (its audio written under ``<out_dir>/ideal/``), or
+    None when the style has no pitched part. With ``--recording_like`` the ideal is heard as the
+    inputs are: recorded in the content's room and noise (where a transfer from the content
+    stays), as ``<...>.recording.flac``, and read back as every input is read."""
     from mst_jax import audio, evaluate, quality_report, writing
 
     t0 = time.perf_counter()
-    wave = ideal_wave(content, style, DURATION_S.value)
+    recording = RECORDING_LIKE.value
+    wave = ideal_wave(content, style, DURATION_S.value, sr=RECORDING_SR if recording else SR)
     if wave is None:
         return None
     os.makedirs(os.path.join(out_dir, IDEAL_CONFIG), exist_ok=True)
-    writing.save(transfer_path(out_dir, IDEAL_CONFIG, index, content, style), wave, sr=SR, subtype="FLOAT")
+    path = transfer_path(out_dir, IDEAL_CONFIG, index, content, style)
+    if recording:
+        path = os.path.splitext(path)[0] + ".recording.flac"
+        write_recording(path, wave, room_of=content)
+        wave = audio.load(path, sr=SR)
+    else:
+        writing.save(path, wave, sr=SR, subtype="FLOAT")
     q = evaluate.evaluate(wave, content=audio.load(inputs[content], sr=SR),
                           style=audio.load(inputs[style], sr=SR), sr=SR)
     record = {"quality": quality_report.record(q), "benchmark_seconds": time.perf_counter() - t0, "iterations": 0}
@@ -412,6 +420,7 @@ def main(argv):
             row = ideal_row(i, content, style, inputs, out)
             if row is not None:
                 rows.append(row)
+        summary = write_tables(out, rows, entries) if rows else []
     for config in names:
         os.makedirs(os.path.join(out, config), exist_ok=True)
         for i, content, style in pairs:
@@ -429,8 +438,10 @@ def main(argv):
                   f"{r['chroma_content']:.2f} (floor {r['chroma_floor']:.2f}), MFCC ratio "
                   f"{r['mfcc_ratio']:.2f}, flatness {r['flatness']:.3f}", flush=True)
             summary = write_tables(out, rows, entries)  # after every run: a stopped run keeps them
-    if not any(r["config"] != IDEAL_CONFIG for r in rows):
+    if names and not any(r["config"] != IDEAL_CONFIG for r in rows):
         sys.exit(f"every transfer failed ({len(failures)})")
+    if not rows:
+        sys.exit("nothing measured: no configuration, and no pair with a pitched style for --ideal")
     print(format_table(summary, list(summary[0])))
     print(f"wrote {out}/quality.csv, quality_summary.csv, quality.png, index.html "
           f"(python3 -m benchmarks.quality {' '.join(map(shlex.quote, argv_flags()))})")

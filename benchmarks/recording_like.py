@@ -9,6 +9,8 @@ recording's would (BUILD_NOTES, "Inputs that sound like recordings").
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from scipy import signal
 
@@ -81,3 +83,15 @@ def as_recording(
     right = right_gain * np.concatenate([np.zeros(d), y[: y.size - d]])
     stereo = np.stack([y, right], axis=1)
     return (PEAK * stereo / np.max(np.abs(stereo))).astype(np.float32)
+
+
+def write_flac(path: str, wave, sr: int, *, seed: int = 0) -> None:
+    """:func:`as_recording` of ``wave`` written atomically to ``path`` as a two-channel 16-bit
+    FLAC, as a recording would come (``mst_jax.writing.save`` writes one channel)."""
+    import soundfile as sf
+
+    from mst_jax import writing
+
+    buf = io.BytesIO()
+    sf.write(buf, as_recording(wave, sr, seed=seed), sr, format="FLAC", subtype="PCM_16")
+    writing.atomic_write_bytes(path, buf.getvalue())

@@ -287,8 +287,40 @@ def test_quality_benchmark_ideal_row_is_the_content_played_by_the_style(tmp_path
     assert os.path.exists(tmp_path / "ideal" / "1_string_quartet__electronic.wav")
     assert row["config"] == quality.IDEAL_CONFIG and row["iterations"] == 0
     assert row["pcp_content"] > 0.8 and row["pcp_style"] < 0.2  # the content's key, not the style's
+    # With --recording_like the ideal is heard as the inputs are: a stereo 44.1 kHz FLAC in the
+    # content's room (the same file a piece gets as an input), read back through the loader.
+    with flagsaver.flagsaver(duration_s=4.0, recording_like=True):
+        heard = quality.ideal_row(1, "string_quartet", "electronic", inputs, str(tmp_path))
+    flac = str(tmp_path / "ideal" / "1_string_quartet__electronic.recording.flac")
+    info = sf.info(flac)
+    assert (info.channels, info.samplerate, info.format) == (2, 44100, "FLAC")
+    from mst_jax import audio
+
+    q = evaluate.evaluate(audio.load(flac, sr=SR), content=audio.load(inputs["string_quartet"], sr=SR),
+                          style=audio.load(inputs["electronic"], sr=SR), sr=SR)
+    assert heard["mfcc_ratio"] == pytest.approx(q.mfcc_ratio, rel=1e-6) != row["mfcc_ratio"]
+    assert heard["pcp_content"] > 0.8  # still the content's notes
     transfer_row = dict(row, config="default", mfcc_ratio=0.3)
     summary = quality.summarise([row, transfer_row])
     assert summary[0]["description"] == quality.IDEAL_DESCRIPTION
     quality.plot(str(tmp_path / "q.png"), [row, transfer_row], summary)
     assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quality_benchmark_without_configurations_measures_the_ideal_rows_only(tmp_path):
+    """``--configs=`` (empty): no transfer, the ideal rows alone in the tables (a fast reference
+    for new inputs); none to measure (a drum-only style) is one exit line."""
+    import csv
+
+    from benchmarks import quality
+
+    out = tmp_path / "q"
+    with flagsaver.flagsaver(configs="", pairs="1", duration_s=2.0, output_dir=str(out)):
+        quality.main(["quality"])
+    with open(out / "quality.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["config"], r["pair"]) for r in rows] == [("ideal", "1")]
+    assert (out / "quality.png").exists() and (out / "index.html").exists()
+    with flagsaver.flagsaver(configs="", pairs="6", duration_s=2.0, output_dir=str(tmp_path / "d")):
+        with pytest.raises(SystemExit, match="nothing measured"):
+            quality.main(["quality"])
