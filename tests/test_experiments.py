@@ -640,7 +640,7 @@ def _three_part_file(path):
     return write(path, np.concatenate([a3, 0.8 * arpeggio / np.abs(arpeggio).max(), a3]))
 
 
-def test_excerpt_flags_read_that_part_of_each_file(clips, tmp_path):
+def test_excerpt_flags_read_that_part_of_each_file(tmp_path):
     """--content_offset/--content_duration and --style_offset/--style_duration: each input is
     the slice soundfile reads at those seconds (peak-normalised), a file that ends early is one
     notice, and a batch's reader keeps two excerpts of one file apart."""
