@@ -1,7 +1,7 @@
 """Measure any result files against a content and a style clip (mst_jax.evaluate).
 
     python -m experiments.evaluate --content=A.wav --style=B.wav RESULT.wav [MORE.wav ...]
-    python -m experiments.evaluate --content=song.flac --content_offset=62 --content_duration=10 \
+    python -m experiments.evaluate --content=song.flac --content_offset=62 --content_duration=10 \\
         --style=B.wav RESULT.wav     # a result of a run on an excerpt, against that excerpt
 
 Prints one table: a row per measure (content kept, style taken, noise-likeness), a column

@@ -3,7 +3,7 @@
     python -m experiments.transfer                       # demo on the shipped clips -> transfer.wav
     python -m experiments.transfer --content=A.wav --style=B.wav,C.flac --output=out.wav --preset=5
     python -m experiments.transfer --batch=jobs.csv --preset=5   # rows content,style,output, run together
-    python -m experiments.transfer --content=song.flac --content_offset=62 --content_duration=10 \
+    python -m experiments.transfer --content=song.flac --content_offset=62 --content_duration=10 \\
         --style=other.mp3 --style_offset=30 --style_duration=20     # excerpts of longer recordings
 
 Optimises the waveform with L-BFGS-B (bounds [-1, 1]) so that its content features match A and its
