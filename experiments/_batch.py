@@ -245,11 +245,16 @@ def run(build, recorded_flags, after, stopper) -> int:
         + f"; {n_devices} device{'s' if n_devices > 1 else ''} over the batch axis"
     )
 
-    clips = {}  # style paths -> their (transposed) clips: rows sharing a style share the work
+    # style paths and excerpt -> their (transposed) clips: rows sharing a style share the work
+    clips = {}
     for j, i in zip(rows, inputs):
-        if j.cfg.styles not in clips:
-            clips[j.cfg.styles] = _runner.style_clips(j.cfg, i)
-    made = [_runner.make_objective(j.cfg, i, styles=clips[j.cfg.styles]) for j, i in zip(rows, inputs)]
+        key = (j.cfg.styles, j.cfg.style_excerpt)
+        if key not in clips:
+            clips[key] = _runner.style_clips(j.cfg, i)
+    made = [
+        _runner.make_objective(j.cfg, i, styles=clips[j.cfg.styles, j.cfg.style_excerpt])
+        for j, i in zip(rows, inputs)
+    ]
     try:
         bobj = batch.stack([m[0] for m in made])
     except ValueError as error:

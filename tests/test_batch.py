@@ -429,20 +429,25 @@ def test_cli_batch_rows_may_give_their_own_offsets(tmp_path, capsys, monkeypatch
     )
     built = []
 
-    def fake(cfg, inputs, **kw):  # what each row reads is tested, not its objective
-        built.append((cfg.content_excerpt, cfg.style_excerpt, inputs.content))
+    def fake(cfg, inputs, *, styles):  # what each row reads is tested, not its objective
+        built.append((cfg.content_excerpt, cfg.style_excerpt, inputs.content, styles))
         if len(built) == 2:
             raise RuntimeError("built")
 
     monkeypatch.setattr(_runner, "make_objective", fake)
     with pytest.raises(RuntimeError, match="built"):
         run_main(capsys, batch=str(jobs), content_duration=0.5, style_offset=0.25, **TINY)
-    (c1, s1, content), (c2, s2, _) = built
+    (c1, s1, content, styles1), (c2, s2, _, styles2) = built
     assert (c1.offset_s, c1.duration_s, s1.offset_s) == (1.0, 0.5, 0.25)  # cell; flag; empty cell
     assert (c2.offset_s, c2.duration_s, s2.offset_s) == (0.0, 0.5, 0.5)
     data, _ = sf.read(str(tmp_path / "c1.wav"), dtype="float32")
     want = data[SR : SR + SR // 2]
     np.testing.assert_allclose(content, want / np.abs(want).max(), atol=1e-6)  # after the silence
+    # the two rows share s.wav but not its excerpt: each row's grams come from its own
+    style, _ = sf.read(str(tmp_path / "s.wav"), dtype="float32")
+    for (clip,), start in ((styles1, SR // 4), (styles2, SR // 2)):
+        want = style[start:]
+        np.testing.assert_allclose(clip, want / np.abs(want).max(), atol=1e-6)
 
     for column, cell, expected in (
         ("content_offset", "-1", "line 2: content_offset '-1' must be a finite number"),
