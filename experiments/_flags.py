@@ -330,3 +330,28 @@ def parse(argv):
 def flag_values(holders) -> dict:
     """``{name: value}`` of ``holders`` (recorded in the run record)."""
     return {h.name: h.value for h in holders}
+
+
+def flag_error(holder, value, need: str) -> ValueError:
+    """The one-line error of a flag's bad value: ``--name=value: need``."""
+    return ValueError(f"--{holder.name}={value!r}: {need}")
+
+
+def int_value(holder, value, *, minimum: int, maximum: int | None = None) -> int:
+    """``value`` (of the flag ``holder``) if it is None or an integer in ``[minimum, maximum]``,
+    else :func:`flag_error`."""
+    if value is None:
+        return value
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bound = (
+            f"an integer >= {minimum}"
+            if maximum is None
+            else f"an integer in [{minimum}, {maximum}]"
+        )
+        raise flag_error(holder, value, f"must be {bound}")
+    return value

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 
-from experiments import objectives
+from experiments import objectives, sizes
 from experiments._flags import (
     CHECKPOINT_EVERY,
     CHUNK,
@@ -34,8 +33,6 @@ from experiments._flags import (
     MAX_SR,
     MIN_SR,
     N_FFT,
-    N_MELS_CONTENT,
-    N_MELS_STYLE,
     NORMALIZE,
     OPTIMIZER,
     OUTPUT,
@@ -45,7 +42,6 @@ from experiments._flags import (
     RAW_WEIGHTS,
     RESUME,
     SEED,
-    SIZE_FLAGS,
     SR,
     STYLE,
     STYLE_DURATION,
@@ -55,39 +51,12 @@ from experiments._flags import (
     SUBTYPE,
     SUBTYPES,
     TOL,
+    flag_error,
+    int_value,
 )
 from experiments.settings import Excerpt, RunConfig
-from mst_jax import filters, presets, transpose
-from mst_jax.config import (
-    CqtNetConfig,
-    LossConfig,
-    MelNetConfig,
-    SolverConfig,
-    StftConfig,
-    StftNetConfig,
-)
-
-
-def _flag_error(holder, value, need: str) -> ValueError:
-    return ValueError(f"--{holder.name}={value!r}: {need}")
-
-
-def _int_flag(holder, value, *, minimum: int, maximum: int | None = None) -> int:
-    if value is None:
-        return value
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        bound = (
-            f"an integer >= {minimum}"
-            if maximum is None
-            else f"an integer in [{minimum}, {maximum}]"
-        )
-        raise _flag_error(holder, value, f"must be {bound}")
-    return value
+from mst_jax import presets, transpose
+from mst_jax.config import SolverConfig, StftConfig
 
 
 def _gamma(holder) -> float | None:
@@ -95,82 +64,8 @@ def _gamma(holder) -> float | None:
     if g is None:
         return None
     if not (math.isfinite(g) and g >= 0):
-        raise _flag_error(holder, g, "Gamma must be a finite number >= 0")
+        raise flag_error(holder, g, "Gamma must be a finite number >= 0")
     return float(g)
-
-
-def _resize(loss: LossConfig, sizes: dict, notices: list[str]) -> LossConfig:
-    """Apply the size flags that are set; a set flag that touches no net of the preset is noted."""
-    used = set()
-
-    def fn(term):
-        net = term.net
-        changes = {}
-
-        def take(flag, field, value=None):
-            v = sizes.get(flag)
-            if v is not None:
-                changes[field] = v if value is None else value(v)
-                used.add(flag)
-
-        if isinstance(net, StftNetConfig):
-            take("stft_filters", "filters")
-            take("stft_kernel", "kernel")
-        elif isinstance(net, MelNetConfig):
-            take("mel_filters", "filters")
-            take("mel_kernel", "kernel")
-            if term.kind == "content":
-                take("n_mels_content", "n_mels")
-            else:
-                take("n_mels_style", "n_mels")
-                take("mel_blocks", "blocks")
-                take("mel_block_kernel", "block_kernel")
-        elif isinstance(net, CqtNetConfig):
-            take("cqt_filters", "filters")
-            take("cqt_kernel", "kernel", lambda k: (k, k))
-            if term.kind == "content":
-                take("cqt_pool", "pool")
-            else:
-                take("cqt_blocks", "blocks")
-                take("cqt_block_kernel", "block_kernel", lambda k: (k, k))
-        return dataclasses.replace(net, **changes) if changes else net
-
-    loss = presets.map_nets(loss, fn)
-    for name, v in sizes.items():
-        if v is not None and name not in used:
-            notices.append(f"--{name}={v} has no effect: no term of this configuration uses it")
-    return loss
-
-
-def _empty_mel_notices(loss: LossConfig, sr: int) -> list[str]:
-    """One line per Mel net whose ``--n_mels_*`` the user chose and whose filterbank has filters
-    covering no STFT bin. The preset's own sizes are not noted (its 512 bands leave 10 of them
-    empty at n_fft 2048, as in the paper); the library's warning is silenced in the runner."""
-    lines = []
-    for t in loss.terms:
-        holder = N_MELS_CONTENT if t.kind == "content" else N_MELS_STYLE
-        if not isinstance(t.net, MelNetConfig) or holder.value is None:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", filters.EmptyMelFilterWarning)
-            bank = filters.mel_filterbank(
-                sr=sr, n_fft=loss.stft.n_fft, n_mels=t.net.n_mels, fmin=t.net.fmin, fmax=t.net.fmax
-            )
-        empty = filters.empty_filters(bank).size
-        if empty:
-            lines.append(
-                f"--{holder.name}={t.net.n_mels}: {empty} of the {t.net.n_mels} Mel filters "
-                f"cover no STFT bin at --n_fft={loss.stft.n_fft}, --sr={sr} (they add nothing)"
-            )
-    return lines
-
-
-def _validate_sizes() -> dict:
-    sizes = {}
-    for h in SIZE_FLAGS:
-        minimum = 0 if h.name in ("mel_blocks", "cqt_blocks") else 1
-        sizes[h.name] = _int_flag(h, h.value, minimum=minimum)
-    return sizes
 
 
 def _common(init: str = "noise"):
@@ -179,21 +74,21 @@ def _common(init: str = "noise"):
     max_iter = MAX_ITER.value
     if max_iter is None:
         max_iter = DEFAULT_MAX_ITER_FROM_CONTENT if init == "content" else DEFAULT_MAX_ITER
-    _int_flag(MAX_ITER, max_iter, minimum=1)
-    sr = _int_flag(SR, SR.value, minimum=MIN_SR, maximum=MAX_SR)
-    seed = _int_flag(SEED, SEED.value, minimum=0, maximum=2**32 - 1)
-    chunk = None if CHUNK.value is None else _int_flag(CHUNK, CHUNK.value, minimum=1)
-    every = _int_flag(CHECKPOINT_EVERY, CHECKPOINT_EVERY.value, minimum=0)
-    n_fft = _int_flag(N_FFT, N_FFT.value, minimum=16)
-    hop = _int_flag(HOP_LENGTH, HOP_LENGTH.value, minimum=1)
+    int_value(MAX_ITER, max_iter, minimum=1)
+    sr = int_value(SR, SR.value, minimum=MIN_SR, maximum=MAX_SR)
+    seed = int_value(SEED, SEED.value, minimum=0, maximum=2**32 - 1)
+    chunk = None if CHUNK.value is None else int_value(CHUNK, CHUNK.value, minimum=1)
+    every = int_value(CHECKPOINT_EVERY, CHECKPOINT_EVERY.value, minimum=0)
+    n_fft = int_value(N_FFT, N_FFT.value, minimum=16)
+    hop = int_value(HOP_LENGTH, HOP_LENGTH.value, minimum=1)
     if hop > n_fft:
-        raise _flag_error(HOP_LENGTH, hop, f"must not exceed --n_fft={n_fft}")
-    _int_flag(GRIFFINLIM_ITER, GRIFFINLIM_ITER.value, minimum=1)
+        raise flag_error(HOP_LENGTH, hop, f"must not exceed --n_fft={n_fft}")
+    int_value(GRIFFINLIM_ITER, GRIFFINLIM_ITER.value, minimum=1)
     if SUBTYPE.value not in SUBTYPES:
-        raise _flag_error(SUBTYPE, SUBTYPE.value, f"must be one of {', '.join(SUBTYPES)}")
+        raise flag_error(SUBTYPE, SUBTYPE.value, f"must be one of {', '.join(SUBTYPES)}")
     tol = TOL.value
     if not (math.isfinite(tol) and tol >= 0):
-        raise _flag_error(TOL, tol, "must be a finite number >= 0")
+        raise flag_error(TOL, tol, "must be a finite number >= 0")
     return max_iter, sr, seed, chunk, every, n_fft, hop, tol
 
 
@@ -204,7 +99,7 @@ def _optimizer(notices: list[str]) -> dict:
     memory = HISTORY_SIZE.value
     if memory is not None:
         if memory < 1:
-            raise _flag_error(HISTORY_SIZE, memory, "must be an integer >= 1")
+            raise flag_error(HISTORY_SIZE, memory, "must be an integer >= 1")
         if OPTIMIZER.value == "adam":
             notices.append(
                 f"--history_size={memory} has no effect: --optimizer=adam keeps no L-BFGS memory"
@@ -220,7 +115,7 @@ def _optimizer(notices: list[str]) -> dict:
     lr = LEARNING_RATE.value
     if lr is not None:
         if not (math.isfinite(lr) and lr > 0):
-            raise _flag_error(LEARNING_RATE, lr, "must be a finite number > 0")
+            raise flag_error(LEARNING_RATE, lr, "must be a finite number > 0")
         if OPTIMIZER.value != "adam":
             notices.append(f"--learning_rate={lr} has no effect: only --optimizer=adam uses it")
         fields["learning_rate"] = float(lr)
@@ -232,7 +127,7 @@ def _paths(value: str | None, holder) -> tuple[str, ...]:
         return ()
     paths = tuple(p.strip() for p in value.split(","))
     if not paths or any(not p for p in paths):
-        raise _flag_error(holder, value, "empty file name")
+        raise flag_error(holder, value, "empty file name")
     return paths
 
 
@@ -243,11 +138,11 @@ def _style_shifts() -> tuple[int, ...]:
     try:
         shifts = [int(t) for t in STYLE_SHIFTS.value]
     except ValueError:
-        raise _flag_error(STYLE_SHIFTS, given, "every shift must be a whole number of semitones") from None
+        raise flag_error(STYLE_SHIFTS, given, "every shift must be a whole number of semitones") from None
     try:
         return transpose.check_shifts(list(dict.fromkeys(shifts)))
     except ValueError as e:
-        raise _flag_error(STYLE_SHIFTS, given, str(e)) from None
+        raise flag_error(STYLE_SHIFTS, given, str(e)) from None
 
 
 def _excerpt(offset_flag, duration_flag, demo: bool) -> Excerpt:
@@ -255,9 +150,9 @@ def _excerpt(offset_flag, duration_flag, demo: bool) -> Excerpt:
     unset. The demo reads the shipped clips whole, so it takes neither."""
     offset, duration = offset_flag.value, duration_flag.value
     if not (math.isfinite(offset) and offset >= 0):
-        raise _flag_error(offset_flag, offset, "must be a finite number of seconds >= 0")
+        raise flag_error(offset_flag, offset, "must be a finite number of seconds >= 0")
     if duration is not None and not (math.isfinite(duration) and duration > 0):
-        raise _flag_error(duration_flag, duration, "must be a finite number of seconds > 0")
+        raise flag_error(duration_flag, duration, "must be a finite number of seconds > 0")
     excerpt = Excerpt(float(offset), None if duration is None else float(duration))
     if demo and not excerpt.whole:
         given = offset_flag if offset != offset_flag.default else duration_flag
@@ -277,15 +172,15 @@ def _content_floor(value, holder, script: str, init: str, preset: str) -> float 
     if value == 0:
         return None
     if not (math.isfinite(value) and 0.0 < value <= 1.0):
-        raise _flag_error(holder, value, "must be in (0, 1], or 0 for no floor")
+        raise flag_error(holder, value, "must be in (0, 1], or 0 for no floor")
     if script != "transfer" or init != "content":
-        raise _flag_error(
+        raise flag_error(
             holder,
             value,
             "needs --init=content (from noise there is no content to keep; 0 turns it off)",
         )
     if preset == "baseline":
-        raise _flag_error(
+        raise flag_error(
             holder, value, "not with --preset=baseline (it optimises a spectrogram; 0 turns it off)"
         )
     return float(value)
@@ -350,7 +245,7 @@ def run_config(
                 f"{', '.join(stray)}: not used by reconstruct (it has one fixed spectrum term)"
             )
     if content is not None and not content.strip():
-        raise _flag_error(content_flag, content, "empty file name")
+        raise flag_error(content_flag, content, "empty file name")
     if init not in ("noise", "content"):
         raise ValueError(f"--init={init!r}: must be 'noise' or 'content'")
 
@@ -369,17 +264,17 @@ def run_config(
     else:
         preset = PRESET.value if PRESET.value is not None else DEFAULT_PRESET
         preset = str(preset).strip().lower()
-        sizes = _validate_sizes()
+        chosen = sizes.validated()
         if preset not in objectives.PRESETS:
-            raise _flag_error(PRESET, preset, "must be a Table 1 row 1-6 or 'baseline'")
-        loss = objectives.loss_config(preset, stft_filters=sizes["stft_filters"])
+            raise flag_error(PRESET, preset, "must be a Table 1 row 1-6 or 'baseline'")
+        loss = objectives.loss_config(preset, stft_filters=chosen["stft_filters"])
         if script == "texture":
             loss = presets.texture(loss)
         gammas = {name: _gamma(h) for name, h in GAMMAS.items()}
         known = {t.name for t in loss.terms}
         for name, g in gammas.items():
             if g not in (None, 0.0) and name not in known:
-                raise _flag_error(
+                raise flag_error(
                     GAMMAS[name],
                     g,
                     f"preset {preset}{' (texture: style terms only)' if script == 'texture' else ''} "
@@ -388,15 +283,15 @@ def run_config(
         loss = presets.with_gammas(loss, **gammas)
         strength = STYLE_STRENGTH.value
         if not (math.isfinite(strength) and strength > 0):
-            raise _flag_error(STYLE_STRENGTH, strength, "must be a finite number > 0")
+            raise flag_error(STYLE_STRENGTH, strength, "must be a finite number > 0")
         loss = presets.scale_style(loss, strength)
         if not loss.terms:
             raise ValueError("every term has Gamma 0: nothing to optimise")
-        loss = _resize(loss, sizes, notices)
+        loss = sizes.apply(loss, chosen, notices)
         loss = dataclasses.replace(
             loss, stft=stft, normalize_gradients=loss.normalize_gradients and not RAW_WEIGHTS.value
         )
-        notices.extend(_empty_mel_notices(loss, sr))
+        notices.extend(sizes.empty_mel_notices(loss, sr))
 
     if (
         script == "texture"
@@ -405,7 +300,7 @@ def run_config(
             isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and duration_s > 0
         )
     ):
-        raise _flag_error(duration_flag, duration_s, "must be a finite number of seconds > 0")
+        raise flag_error(duration_flag, duration_s, "must be a finite number of seconds > 0")
 
     floor = _content_floor(content_floor, content_floor_flag, script, init, preset)
     if chunk is None:  # a content floor is measured every chunk: finer chunks than the library's
@@ -425,7 +320,7 @@ def run_config(
         else f"{'reconstruction' if script == 'reconstruct' else script}.wav"
     )
     if not output.strip():
-        raise _flag_error(OUTPUT, output, "empty file name")
+        raise flag_error(OUTPUT, output, "empty file name")
     if demo:
         what = "the reconstruction" if script == "reconstruct" else f"preset {preset}"
         clips = "clips" if script == "transfer" else "clip"

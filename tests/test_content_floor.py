@@ -3,7 +3,6 @@ directly, and end to end against a plain run stopped at the kept iteration."""
 
 import json
 import math
-import os
 
 import jax.numpy as jnp
 import librosa
@@ -14,7 +13,7 @@ from absl import flags
 from absl.testing import flagsaver
 from test_experiments import TINY, clips, read_outputs, run_cli  # noqa: F401  (clips: fixture)
 
-from experiments import _runner, transfer
+from experiments import transfer
 from mst_jax import content_floor, evaluate, losses, synthesis
 from mst_jax.config import LossConfig, SolverConfig, Term
 
