@@ -154,13 +154,15 @@ def builder(content_flag, init_flag, floor_flag=None, *, excerpt_flags=()):
                 )
             except ValueError as error:
                 raise _row_error(csv_path, line, error) from None
-            own = {
-                f"{name}_excerpt": dataclasses.replace(
-                    getattr(cfg, f"{name}_excerpt"), offset_s=offsets[f"{name}_offset"]
+            own = {}  # the row's offset cells replace the offset flags' values
+            if "content_offset" in offsets:
+                own["content_excerpt"] = dataclasses.replace(
+                    cfg.content_excerpt, offset_s=offsets["content_offset"]
                 )
-                for name in ("content", "style")
-                if f"{name}_offset" in offsets
-            }
+            if "style_offset" in offsets:
+                own["style_excerpt"] = dataclasses.replace(
+                    cfg.style_excerpt, offset_s=offsets["style_offset"]
+                )
             jobs.append(Job(line, dataclasses.replace(cfg, output=output, **own)))
         seen = {}
         inputs = {os.path.abspath(p) for j in jobs for p in (j.cfg.content, *j.cfg.styles)}

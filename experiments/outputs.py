@@ -118,10 +118,7 @@ def write_views(
     seconds in the file (each panel's time axis starts at 0)."""
 
     def title(name, excerpt, wave):
-        if excerpt.whole:
-            return name
-        start = excerpt.offset_s
-        return f"{name}, {start:.2f}–{start + wave.size / cfg.sr:.2f} s of its file"
+        return name if excerpt.whole else f"{name}, {excerpt.where(wave, cfg.sr)}"
 
     panels = [] if inputs.content is None else [
         (title("content", cfg.content_excerpt, inputs.content), inputs.content)

@@ -123,9 +123,7 @@ def describe(cfg: settings.RunConfig, inputs: Inputs) -> str:
             nets.append(t.name)
     excerpts = ""
     if not cfg.content_excerpt.whole:
-        start = cfg.content_excerpt.offset_s
-        end = start + inputs.content.size / cfg.sr
-        excerpts += f"; content {start:.2f}–{end:.2f} s of its file"
+        excerpts += f"; content {cfg.content_excerpt.where(inputs.content, cfg.sr)}"
     if not cfg.style_excerpt.whole:
         e = cfg.style_excerpt
         excerpts += f"; style from {e.offset_s:g} s" + (

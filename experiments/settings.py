@@ -31,6 +31,11 @@ class Excerpt:
         """True when the whole file is read."""
         return self.offset_s == 0.0 and self.duration_s is None
 
+    def where(self, wave, sr: int) -> str:
+        """``"1.50–5.50 s of its file"``: the seconds of the file that ``wave`` (this excerpt as
+        read, at ``sr`` Hz) holds, for the summary line and the figure's titles."""
+        return f"{self.offset_s:.2f}–{self.offset_s + wave.size / sr:.2f} s of its file"
+
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
