@@ -2,6 +2,7 @@
 # The GPU measurements of issue 16 in two device calls (BUILD_NOTES, "GPU, second lease").
 #
 #   bash benchmarks/gpu_session.sh smoke    # environment + a tiny transfer in both precisions
+#   bash benchmarks/gpu_session.sh default  # one call: the default's compile cost, its quality on the 8 pairs
 #   bash benchmarks/gpu_session.sh quality  # call 1: the default at 500 iterations on the 8 pairs; row 6 in TF32
 #   bash benchmarks/gpu_session.sh speed    # call 2: bench, TF32 quality, long audio, the batch
 #   bash benchmarks/gpu_session.sh evaluate DIR  # here, afterwards: measure the returned results
@@ -23,7 +24,8 @@
 # is spent.
 set -u
 MODE=${1:-quality}
-case $MODE in smoke|quality|speed|evaluate) ;; *) echo "usage: $0 smoke|quality|speed|evaluate DIR" >&2; exit 2;; esac
+case $MODE in smoke|default|quality|speed|evaluate) ;;
+  *) echo "usage: $0 smoke|default|quality|speed|evaluate DIR" >&2; exit 2;; esac
 
 if [ "$MODE" = evaluate ]; then  # here, after a lease: the quality of every returned transfer
   DIR=${2:?usage: $0 evaluate DIR (the folder the device tool put the tars in)}
@@ -115,6 +117,36 @@ if [ "$MODE" = smoke ]; then
       --stft_filters=64 --mel_filters=32 --max_iter=20 --matmul_precision=$prec || exit 4
   done
   pack smoke smoke
+  exit 0
+fi
+
+# The default as a user runs it (preset 5, float32, 160 iterations from the content, the
+# content floor), one process per pair (third lease, ~9 min): the second lease's float32
+# processes spent minutes compiling before their first iteration. Is that XLA's autotuning?
+#   1. pair 0 on an empty compilation cache with XLA's autotuning off (--xla_gpu_autotune_level=0);
+#   2. the eight pairs on that cache (the seconds a user waits once the programs are cached,
+#      and the quality of each, measured afterwards here with `evaluate`);
+#   3. pair 0 on another empty cache with XLA's own flags (autotuning on), as far as time allows.
+if [ "$MODE" = default ]; then
+  NOTUNE="--xla_gpu_autotune_level=0"
+  D=$SIZES
+  [ "${SMOKE_CPU:-0}" = 1 ] && NOTUNE="--xla_backend_optimization_level=1" D="$SIZES --max_iter=3"
+  mkdir -p "$R/cold_notune" "$R/warm_notune" "$R/cold_tuned"
+  read -r -a f <<<"$(pair_files 0 cold_notune)"
+  step cold_notune 170 env XLA_FLAGS="$NOTUNE" JAX_COMPILATION_CACHE_DIR=/tmp/cache_notune \
+    "${T[@]}" --content="${f[0]}" --style="${f[1]}" --output="${f[2]}" $D
+  pack cold_notune cold_notune
+  for i in 0 1 2 3 4 5 6 7; do
+    read -r -a f <<<"$(pair_files "$i" warm_notune)"
+    step "warm_notune_$i" 60 env XLA_FLAGS="$NOTUNE" JAX_COMPILATION_CACHE_DIR=/tmp/cache_notune \
+      "${T[@]}" --content="${f[0]}" --style="${f[1]}" --output="${f[2]}" $D
+    pack warm_notune warm_notune
+  done
+  read -r -a f <<<"$(pair_files 0 cold_tuned)"
+  step cold_tuned 240 env JAX_COMPILATION_CACHE_DIR=/tmp/cache_tuned \
+    "${T[@]}" --content="${f[0]}" --style="${f[1]}" --output="${f[2]}" $D
+  pack cold_tuned cold_tuned
+  echo "=== done after $(( $(date +%s) - T0 )) s" | tee -a "$LOG"
   exit 0
 fi
 
