@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from benchmarks import quality
+from benchmarks import quality, quality_table
 
 # Flag names that experiments/ and the other benchmarks do not use: tests import this module
 # beside them in one process (absl refuses a flag defined twice).
@@ -125,7 +125,7 @@ def main(argv):
     print(f"bands: {bands_line}")
     print("style / content band means: " + " ".join(f"{s / max(c, 1e-12):.2f}" for s, c in zip(bands["style"], bands["content"])))
     path = os.path.join(OUTPUT_DIR.value, "baseline_diagnosis.csv")
-    quality.write_csv(path, rows)  # every row has the same keys: one objective
+    quality_table.write_csv(path, rows)  # every row has the same keys: one objective
     print(f"wrote {path}")
 
 

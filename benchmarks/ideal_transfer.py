@@ -31,7 +31,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from benchmarks import quality
+from benchmarks import quality, quality_table
 
 # --duration_s and --output_dir are the quality benchmark's flags (one process may import both).
 DURATION_S, OUTPUT_DIR = quality.DURATION_S, quality.OUTPUT_DIR
@@ -128,9 +128,9 @@ def result_rows(folders: list[str], waves: dict, ideal_waves: dict) -> list[dict
     content_f = {}
     rows = []
     for folder in folders:
-        for r in quality.read_table(folder):
+        for r in quality_table.read_table(folder):
             i = int(r["pair"])
-            if i not in ideal_waves or r["config"] == quality.IDEAL_CONFIG:
+            if i not in ideal_waves or r["config"] == quality_table.IDEAL_CONFIG:
                 continue
             path = quality.transfer_path(folder, r["config"], i, r["content"], r["style"])
             result = audio.load(path, sr=SR)
@@ -157,14 +157,14 @@ def main(argv):
     print("The ideal transfer: the content's notes played by the style's instruments")
     ideal_waves = ideals()
     ideal = ideal_rows(waves, ideal_waves)
-    quality.write_csv(os.path.join(OUTPUT_DIR.value, "ideal_transfer.csv"), ideal)
+    quality_table.write_csv(os.path.join(OUTPUT_DIR.value, "ideal_transfer.csv"), ideal)
     if RESULTS.value:
         print("\nTransfers against the ideal")
-        quality.write_csv(os.path.join(OUTPUT_DIR.value, "against_ideal.csv"),
+        quality_table.write_csv(os.path.join(OUTPUT_DIR.value, "against_ideal.csv"),
                   result_rows(RESULTS.value, waves, ideal_waves))
     print("\nMFCC Fréchet distance of each piece to itself transposed (semitones)")
     moved = transposition_rows(waves, [int(s) for s in SHIFTS.value])
-    quality.write_csv(os.path.join(OUTPUT_DIR.value, "mfcc_transposition.csv"), moved)
+    quality_table.write_csv(os.path.join(OUTPUT_DIR.value, "mfcc_transposition.csv"), moved)
     print(f"wrote {OUTPUT_DIR.value}/ideal_transfer.csv, mfcc_transposition.csv")
 
 

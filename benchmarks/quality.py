@@ -39,10 +39,7 @@ can be listened to.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
 import shlex
 import subprocess
@@ -51,6 +48,15 @@ import time
 
 import numpy as np
 from absl import app, flags
+
+from benchmarks.quality_table import (
+    IDEAL_CONFIG,
+    format_table,
+    plot,
+    row_of,
+    summarise,
+    write_csv,
+)
 
 BASELINE_PUBLISHED_ITER = 300  # L-BFGS-B iterations in their released code
 CONFIGS = {
@@ -109,16 +115,7 @@ REUSE = flags.DEFINE_bool(
 
 SR = 22050  # Hz
 RECORDING_SR = 44100  # Hz, the inputs' rate with --recording_like
-IDEAL_CONFIG = "ideal"
 IDEAL_DESCRIPTION = "reference, not a transfer: the content's notes played by the style's instruments"
-GOAL_CHROMA = 0.6  # chroma correlation with the content, every pair (issue 12)
-GOAL_RATIO = 0.5  # MFCC distance to the style / to the content
-GOAL_FLATNESS_MARGIN = 0.02  # above the noisier input
-FIELDS = (
-    "chroma_content", "chroma_floor", "pcp_content", "pcp_style", "onset_content", "onset_floor",
-    "mfcc_to_style", "mfcc_to_content", "mfcc_floor", "mfcc_ratio", "gram_to_style", "gram_floor",
-    "flatness", "flatness_content", "flatness_style",
-)
 
 
 def check_soundfont() -> None:
@@ -191,19 +188,6 @@ def transfer_path(out_dir: str, config: str, index: int, content: str, style: st
     return os.path.join(out_dir, config, f"{index}_{content}__{style}.wav")
 
 
-def read_table(folder: str) -> list[dict]:
-    """The rows of ``<folder>/quality.csv`` (a finished or stopped benchmark run), as strings.
-
-    Raises:
-      FileNotFoundError: no such table (one line naming the path).
-    """
-    path = os.path.join(folder, "quality.csv")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file (not a benchmarks.quality output folder?)")
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def ideal_row(index: int, content: str, style: str, inputs: dict[str, str], out_dir: str) -> dict | None:
     """The :data:`IDEAL_CONFIG` row of one pair (its audio written under ``<out_dir>/ideal/``), or
     None when the style has no pitched part. With ``--recording_like`` the ideal is heard as the
@@ -250,6 +234,11 @@ def config_of(config: str) -> tuple[tuple[str, ...], str]:
     return flags_, description
 
 
+def describe(config: str) -> str:
+    """A configuration's description for the summary (the ideal's too)."""
+    return IDEAL_DESCRIPTION if config == IDEAL_CONFIG else config_of(config)[1]
+
+
 def run_one(config: str, content: str, style: str, output: str, extra: list[str], seed: int) -> dict:
     """One transfer through the command line; returns its record plus the measured seconds."""
     done = os.path.splitext(output)[0] + ".json"
@@ -274,109 +263,11 @@ def run_one(config: str, content: str, style: str, output: str, extra: list[str]
     return record
 
 
-def row_of(config: str, index: int, content: str, style: str, record: dict) -> dict:
-    values = record["quality"]["values"]
-    row = {
-        "config": config,
-        "pair": index,
-        "content": content,
-        "style": style,
-        "seconds": round(record["benchmark_seconds"], 2),
-        "iterations": record["iterations"],
-        # the iterate written: earlier than the last one run when a --content_floor stopped the run
-        "result_iteration": record.get("content_floor", {}).get(
-            "kept_iteration", record["iterations"]
-        ),
-    }
-    row.update({k: values.get(k) for k in FIELDS})
-    return row
-
-
-def passes(row: dict) -> dict[str, bool]:
-    """The issue-12 goals for one transfer."""
-    noisier = max(row["flatness_content"], row["flatness_style"])
-    return {
-        "chroma": row["chroma_content"] is not None and row["chroma_content"] >= GOAL_CHROMA,
-        "ratio": row["mfcc_ratio"] is not None and row["mfcc_ratio"] <= GOAL_RATIO,
-        "flatness": row["flatness"] <= noisier + GOAL_FLATNESS_MARGIN,
-    }
-
-
-def summarise(rows: list[dict]) -> list[dict]:
-    out = []
-    for config in dict.fromkeys(r["config"] for r in rows):
-        rs = [r for r in rows if r["config"] == config]
-        ok = [passes(r) for r in rs]
-        description = IDEAL_DESCRIPTION if config == IDEAL_CONFIG else config_of(config)[1]
-        s = {"config": config, "description": description, "pairs": len(rs)}
-        for k in ("seconds", "chroma_content", "pcp_content", "onset_content", "mfcc_ratio", "gram_to_style", "flatness"):
-            vals = [r[k] for r in rs if r[k] is not None and math.isfinite(r[k])]
-            s[k] = round(float(np.mean(vals)), 4) if vals else None
-        for k in ("chroma", "ratio", "flatness"):
-            s[f"pass_{k}"] = f"{sum(o[k] for o in ok)}/{len(ok)}"
-        out.append(s)
-    return out
-
-
-def write_csv(path: str, rows: list[dict]) -> None:
-    from mst_jax import writing
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    writing.atomic_write_bytes(path, buf.getvalue().encode())
-
-
-def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
-    """Content kept (y) against style taken (x, MFCC ratio on a log axis, reversed)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from mst_jax import writing
-
-    fig = Figure(figsize=(7.5, 5.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    cmap = __import__("matplotlib").colormaps["tab10"]
-    for i, s in enumerate(summary):
-        rs = [r for r in rows if r["config"] == s["config"]]
-        xs = [max(r["mfcc_ratio"], 1e-3) for r in rs]
-        ys = [r["chroma_content"] for r in rs]
-        ideal = s["config"] == IDEAL_CONFIG
-        color, marker = ("black", "*") if ideal else (cmap(i % 10), "o")
-        label = "ideal (content's notes, style's instruments)" if ideal else f"{s['config']} ({s['seconds']:.0f} s)"
-        ax.scatter(xs, ys, s=30 if ideal else 12, color=color, marker=marker, alpha=0.35)
-        ax.scatter([max(s["mfcc_ratio"], 1e-3)], [s["chroma_content"]], s=160 if ideal else 90,
-                   color=color, marker=marker, edgecolor="black", label=label)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.axhline(GOAL_CHROMA, color="grey", lw=0.8, ls="--")
-    ax.axvline(GOAL_RATIO, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("style taken: MFCC distance to style / to content (log, right = more style)")
-    ax.set_ylabel("content kept: chroma correlation with the content")
-    configs = [s["config"] for s in summary if s["config"] != IDEAL_CONFIG]
-    pairs = {r["pair"] for r in rows if r["config"] != IDEAL_CONFIG}
-    ax.set_title(f"{len(configs)} configuration{'s' * (len(configs) != 1)} x {len(pairs)} pairs"
-                 f"{' and the ideal' if len(configs) < len(summary) else ''} "
-                 "(big: mean, small: each pair; seconds per transfer)", fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
-    writing.save_png(path, fig, dpi=110)
-
-
-def format_table(rows: list[dict], keys) -> str:
-    cells = [[str(k) for k in keys]] + [
-        [f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in keys] for r in rows
-    ]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(keys))]
-    return "\n".join("  ".join(c[i].rjust(widths[i]) for i in range(len(keys))) for c in cells)
-
-
 def write_tables(out: str, rows: list[dict], entries: list[dict]) -> list[dict]:
     """quality.csv, quality_summary.csv, quality.png and index.html; returns the summary."""
     from mst_jax import page
 
-    summary = summarise(rows)
+    summary = summarise(rows, describe)
     write_csv(os.path.join(out, "quality.csv"), rows)
     write_csv(os.path.join(out, "quality_summary.csv"), summary)
     plot(os.path.join(out, "quality.png"), rows, summary)

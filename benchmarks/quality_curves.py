@@ -23,12 +23,11 @@ import os
 
 from absl import app, flags
 
-from benchmarks import quality
+from benchmarks import quality_table
 
 SERIES = flags.DEFINE_multi_string(
     "series", [], "CONFIG=DIR[,DIR...]: configuration CONFIG's rows from these benchmark folders."
 )
-# (not --ideal and --output_dir: benchmarks.quality, imported here, defines those)
 IDEAL_FROM = flags.DEFINE_string("ideal_from", None, "A benchmark folder whose 'ideal' rows to draw as stars.")
 CURVES_DIR = flags.DEFINE_string("curves_dir", "out/quality_curves", "Where the PNG and CSV go.")
 
@@ -37,14 +36,14 @@ FIELDS = ("series", "pair", "content", "style", "iterations", "chroma_content", 
 
 
 def read_rows(folder: str, config: str) -> list[dict]:
-    """Rows of ``config`` in ``<folder>/quality.csv`` (:func:`benchmarks.quality.read_table`),
+    """Rows of ``config`` in ``<folder>/quality.csv`` (:func:`benchmarks.quality_table.read_table`),
     numbers as numbers."""
     return [
         dict(series=config, pair=int(r["pair"]), content=r["content"], style=r["style"],
              iterations=int(r["iterations"]), chroma_content=float(r["chroma_content"]),
              mfcc_ratio=float(r["mfcc_ratio"]), flatness=float(r["flatness"]),
              seconds=float(r["seconds"]), folder=folder)
-        for r in quality.read_table(folder) if r["config"] == config
+        for r in quality_table.read_table(folder) if r["config"] == config
     ]
 
 
@@ -104,8 +103,8 @@ def plot(path: str, series: dict[str, list[dict]], ideal: list[dict]) -> None:
         ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.invert_xaxis()
-        ax.axhline(quality.GOAL_CHROMA, color="grey", lw=0.8, ls="--")
-        ax.axvline(quality.GOAL_RATIO, color="grey", lw=0.8, ls="--")
+        ax.axhline(quality_table.GOAL_CHROMA, color="grey", lw=0.8, ls="--")
+        ax.axvline(quality_table.GOAL_RATIO, color="grey", lw=0.8, ls="--")
         ax.set_title(f"{pair}: {names[pair]}", fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes[len(pairs):]:
@@ -125,13 +124,13 @@ def main(argv):
     try:
         series = dict(parse_series(s) for s in SERIES.value)
         series = {name: series_points(name, dirs) for name, dirs in series.items()}
-        ideal = read_rows(IDEAL_FROM.value, quality.IDEAL_CONFIG) if IDEAL_FROM.value else []
+        ideal = read_rows(IDEAL_FROM.value, quality_table.IDEAL_CONFIG) if IDEAL_FROM.value else []
     except (FileNotFoundError, KeyError, ValueError) as error:
         raise app.UsageError(str(error)) from None
     out = CURVES_DIR.value
     os.makedirs(out, exist_ok=True)
     points = [p for ps in series.values() for p in ps] + [dict(p, series="ideal") for p in ideal]
-    quality.write_csv(os.path.join(out, "quality_curves.csv"), [{k: p[k] for k in FIELDS} for p in points])
+    quality_table.write_csv(os.path.join(out, "quality_curves.csv"), [{k: p[k] for k in FIELDS} for p in points])
     plot(os.path.join(out, "quality_curves.png"), series, ideal)
     first, *others = series
     for name in others:

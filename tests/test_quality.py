@@ -201,7 +201,7 @@ def test_evaluate_command_measures_against_the_excerpts_given(files, tmp_path, c
 def test_quality_benchmark_goals_and_summary():
     """benchmarks.quality's goals (issue 12) on hand-made rows: chroma >= 0.6, MFCC ratio
     <= 0.5, flatness at most 0.02 above the noisier input; the summary counts them."""
-    from benchmarks import quality
+    from benchmarks import quality_table
 
     base = dict(config="default", pair=0, content="a", style="b", seconds=100.0, iterations=80,
                 chroma_floor=0.1, pcp_content=0.9, pcp_style=0.2, onset_content=0.8, onset_floor=0.3,
@@ -209,20 +209,20 @@ def test_quality_benchmark_goals_and_summary():
                 gram_floor=0.8, flatness_content=0.001, flatness_style=0.03)
     good = dict(base, chroma_content=0.6, mfcc_ratio=0.5, flatness=0.05)
     bad = dict(base, pair=1, chroma_content=0.59, mfcc_ratio=0.51, flatness=0.0501)
-    assert quality.passes(good) == {"chroma": True, "ratio": True, "flatness": True}
-    assert quality.passes(bad) == {"chroma": False, "ratio": False, "flatness": False}
-    (s,) = quality.summarise([good, bad])
+    assert quality_table.passes(good) == {"chroma": True, "ratio": True, "flatness": True}
+    assert quality_table.passes(bad) == {"chroma": False, "ratio": False, "flatness": False}
+    (s,) = quality_table.summarise([good, bad])
     assert s["pass_chroma"] == "1/2" and s["chroma_content"] == pytest.approx(0.595)
 
 
 def test_quality_row_names_the_iteration_whose_result_was_written():
     """A --content_floor run writes an earlier iterate than its last: the row says which."""
-    from benchmarks import quality
+    from benchmarks import quality_table
 
     record = {"quality": {"values": {"chroma_content": 0.75}}, "benchmark_seconds": 50.0, "iterations": 70}
-    assert quality.row_of("default", 3, "a", "b", record)["result_iteration"] == 70
+    assert quality_table.row_of("default", 3, "a", "b", record)["result_iteration"] == 70
     record["content_floor"] = {"kept_iteration": 60}
-    row = quality.row_of("default", 3, "a", "b", record)
+    row = quality_table.row_of("default", 3, "a", "b", record)
     assert row["iterations"] == 70 and row["result_iteration"] == 60 and row["chroma_content"] == 0.75
 
 
@@ -274,7 +274,7 @@ def test_quality_benchmark_ideal_row_is_the_content_played_by_the_style(tmp_path
     """The benchmark's ``ideal`` reference: the content's notes (its chroma is near the content's,
     far from the style's) with the style's instruments; none for a drum-only style; drawn in
     the plot beside a transfer's row."""
-    from benchmarks import quality
+    from benchmarks import quality, quality_table
     from mst_jax import render, writing
 
     assert quality.ideal_wave("piano", "drum_groove", 1.0) is None
@@ -301,9 +301,9 @@ def test_quality_benchmark_ideal_row_is_the_content_played_by_the_style(tmp_path
     assert heard["mfcc_ratio"] == pytest.approx(q.mfcc_ratio, rel=1e-6) != row["mfcc_ratio"]
     assert heard["pcp_content"] > 0.8  # still the content's notes
     transfer_row = dict(row, config="default", mfcc_ratio=0.3)
-    summary = quality.summarise([row, transfer_row])
+    summary = quality_table.summarise([row, transfer_row], quality.describe)
     assert summary[0]["description"] == quality.IDEAL_DESCRIPTION
-    quality.plot(str(tmp_path / "q.png"), [row, transfer_row], summary)
+    quality_table.plot(str(tmp_path / "q.png"), [row, transfer_row], summary)
     assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
