@@ -23,7 +23,7 @@ import pytest
 import soundfile as sf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import SR
+from conftest import SR, TINY_NET_FLAGS
 
 from experiments import transfer
 from mst_jax import music, page
@@ -196,9 +196,7 @@ def test_page_of_a_real_run_in_chromium(tmp_path, capsys):
     sf.write(content, np.concatenate([0.3 * lead_in, 0.8 * melody / np.abs(melody).max()]), SR)
     sf.write(style, music.drum_pattern(bpm=120.0, duration_s=0.7, sr=SR, seed=1), SR)
     out = str(tmp_path / "out dir" / "transfer.wav")
-    tiny = dict(stft_filters=16, mel_filters=8, cqt_filters=4, stft_kernel=3, mel_kernel=5,
-                mel_block_kernel=3, n_mels_style=24, cqt_kernel=3, max_iter=3, chunk=3,
-                checkpoint_every=0, preset="5")
+    tiny = dict(TINY_NET_FLAGS, max_iter=3, chunk=3, checkpoint_every=0, preset="5")
     with flagsaver.flagsaver(content=content, content_offset=0.5, style=style, output=out, **tiny):
         transfer.main(["transfer"])
     capsys.readouterr()
