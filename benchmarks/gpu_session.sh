@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue 16 in two device calls (BUILD_NOTES, "GPU, second lease").
+# The GPU measurements of issues 16 and 12 (BUILD_NOTES, "GPU, second lease" and "GPU, third lease").
 #
 #   bash benchmarks/gpu_session.sh smoke    # environment + a tiny transfer in both precisions
 #   bash benchmarks/gpu_session.sh default  # one call: the default's compile cost, its quality on the 8 pairs
@@ -16,8 +16,8 @@
 # Every step has its own time limit and the whole call a deadline ($DEADLINE_S seconds), so
 # a step that runs long costs only the steps after it. On a fresh H200 a float32 process spent
 # over 90 s compiling and calibrating before its first iteration (BUILD_NOTES, "GPU, second
-# lease"), so each mode compiles its float32 programs once and then loads them from the
-# compilation cache. 15 minutes of device time hold `quality` (DEADLINE_S=480, about nine
+# lease"; the third found it to be XLA's autotuning), so each mode compiles its float32 programs
+# once and then loads them from the compilation cache. 15 minutes of device time hold `quality` (DEADLINE_S=480, about nine
 # minutes with the machine's start) and about five minutes of `speed` (DEADLINE_S=270): skip
 # `smoke` when the wheels and the script are unchanged since a lease where it passed.
 # SMOKE_CPU=1 runs every step at toy sizes on a CPU, to check the script before device time
@@ -121,7 +121,7 @@ if [ "$MODE" = smoke ]; then
 fi
 
 # The default as a user runs it (preset 5, float32, 160 iterations from the content, the
-# content floor), one process per pair (third lease, ~9 min): the second lease's float32
+# content floor), one process per pair (third lease): the second lease's float32
 # processes spent minutes compiling before their first iteration. Is that XLA's autotuning?
 #   1. pair 0 on an empty compilation cache with XLA's autotuning off (--xla_gpu_autotune_level=0);
 #   2. the eight pairs on that cache (the seconds a user waits once the programs are cached,
