@@ -268,3 +268,16 @@ def test_an_interrupted_floor_run_resumes_to_the_same_result(clips, tmp_path, ca
     monkeypatch.undo()
     code, _, stderr = run_cli(transfer, capsys, **dict(values, resume=True, content_floor=1.0))
     assert code == 2 and "iteration 4 keeps chroma" in stderr and "already below" in stderr
+
+
+def test_an_iterate_exactly_at_the_floor_is_kept():
+    """"At or above the floor": a start and a later iterate whose chroma correlation with the
+    content (evaluate.frame_correlation of evaluate.chroma, the measure the module names) is
+    exactly the floor are kept, not refused or stopped on."""
+    content = _sines((60, 64, 67))
+    mix = content + 0.6 * _sines((66, 70, 73))
+    exact = evaluate.frame_correlation(evaluate.chroma(mix, sr=SR), evaluate.chroma(content, sr=SR))
+    assert 0.2 < exact < 0.99
+    state = content_floor.start(content, sr=SR, floor=exact, iteration=0, x=mix, wave=mix)
+    state = content_floor.check(state, 10, mix, mix)
+    assert not state.crossed and state.kept_iteration == 10 and state.kept_chroma == exact

@@ -271,3 +271,41 @@ def test_verdict_names_whose_key_the_result_is_in():
         assert f"key {whose} (pitch-class profile {q.pcp_content:.2f} with the content" in quality_report.verdict(q)
     same_key = evaluate.evaluate(c_major, content=c_major, style=_sines((48, 55, 64), 1.5), sr=SR)
     assert same_key.pcp_floor >= quality_report.KEYS_DIFFER and "key " not in quality_report.verdict(same_key)
+
+
+def test_gram_distances_are_relative_to_the_second_grams_norm_by_numpy():
+    """gram_to_style = ||G_r - G_s|| / ||G_s||, gram_to_content = ||G_r - G_c|| / ||G_c||, and
+    the floor, content against style, = ||G_c - G_s|| / ||G_s|| (Frobenius norms by numpy)."""
+    rng = np.random.default_rng(7)
+
+    def feats(scale):
+        g = rng.normal(size=(6, 6))
+        return evaluate.Features(rng.random((20, 12)), rng.random(20), rng.normal(size=(40, 3)),
+                                 0.01, scale * (g @ g.T), 0.2)
+
+    r, c, s = feats(1.0), feats(3.0), feats(0.5)  # norms far apart: the denominator matters
+    q = evaluate.compare(r, c, s)
+    norm = np.linalg.norm
+    assert q.gram_to_style == pytest.approx(norm(r.gram - s.gram) / norm(s.gram), rel=1e-12)
+    assert q.gram_to_content == pytest.approx(norm(r.gram - c.gram) / norm(c.gram), rel=1e-12)
+    assert q.gram_floor == pytest.approx(norm(c.gram - s.gram) / norm(s.gram), rel=1e-12)
+
+
+def test_a_result_with_the_contents_timbre_statistics_has_an_infinite_ratio():
+    """MFCC distance to the content 0 (identical frames) and to the style positive: the ratio
+    is infinite (as near the content as can be), not NaN."""
+    frames = np.zeros((30, 19))
+    r = evaluate.Features(np.ones((30, 12)), np.ones(30), frames, 0.0, np.eye(2), 0.0)
+    s = r._replace(mfcc=frames + 1.0)
+    q = evaluate.compare(r, r, s)
+    assert q.mfcc_to_content == 0.0 and q.mfcc_to_style == pytest.approx(19.0)
+    assert q.mfcc_ratio == math.inf
+
+
+def test_the_held_out_net_hears_other_rates_resampled_to_its_own():
+    """The held-out gram net is defined at 22.05 kHz: a chord given at 44.1 kHz has (nearly)
+    the gram of the same chord at 22.05 kHz (not the gram of an octave-down spectrum)."""
+    chord = (60, 64, 67)
+    g22 = evaluate.features(_sines(chord, 1.5), sr=SR).gram
+    g44 = evaluate.features(_sines(chord, 1.5, sr=44100), sr=44100).gram
+    assert np.linalg.norm(g44 - g22) / np.linalg.norm(g22) < 0.01  # measured 0.0005
