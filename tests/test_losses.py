@@ -92,6 +92,32 @@ def test_presets_build_and_calibrate(row, chord_wave, rhythm_wave):
         assert norms[t.name] * beta == pytest.approx(t.gamma, rel=1e-4), t.name
 
 
+def test_gradient_norms_are_l2_norms_of_each_terms_own_gradient(chord_wave, rhythm_wave):
+    """Eq. 7's denominator ||dL_t/dx||_2, against numpy's 2-norm of each unweighted term's
+    gradient (jax.grad of that term alone, in float64 on the host)."""
+    cfg = _small(presets.table1(5))
+    x0 = synthesis.init_noise(jax.random.key(5), len(chord_wave))
+    obj = losses.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR, init_wave=x0)
+    norms = weighting.term_gradient_norms(obj, x0)
+    for t in cfg.terms:
+        g = np.asarray(jax.grad(lambda x, n=t.name: obj.terms(x, obj.params)[n])(x0), np.float64)
+        assert norms[t.name] == pytest.approx(np.sqrt(np.sum(g * g)), rel=1e-5), t.name
+
+
+def test_a_term_switched_off_needs_no_gradient():
+    """Gamma = 0 gives beta = 0 even where that term's gradient is zero (a term switched off is
+    not weighted, so Eq. 7 has nothing to divide); a term that is on with a zero norm is refused."""
+    row5 = presets.table1(5)
+    cfg = dataclasses.replace(row5, terms=tuple(
+        dataclasses.replace(t, gamma=0.0) if t.name == "style_mel" else t for t in row5.terms))
+    norms = {t.name: 2.0 for t in cfg.terms}
+    beta = weighting.beta_from_norms(cfg, dict(norms, style_mel=0.0))
+    assert beta["style_mel"] == 0.0
+    assert beta["style_stft"] == pytest.approx(50.0 / 2.0)  # Table 1 row 5: Gamma 50
+    with pytest.raises(weighting.CalibrationError, match="style_stft"):
+        weighting.beta_from_norms(cfg, dict(norms, style_stft=0.0))
+
+
 # Table 1 of the paper, with SPEC §1's sizes, written out independently of mst_jax.presets:
 # term -> (Γ, net facts). Rows 4-6 add the L1 penalty with the Mel content (paper §4.3).
 _STFT = dict(filters=4096, kernel=11)
