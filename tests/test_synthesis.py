@@ -340,3 +340,13 @@ def test_solver_config_rejects_unknown_optimizer_and_bad_learning_rate():
     for lr in (0.0, -1e-3, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="learning_rate"):
             SolverConfig(optimizer="adam", learning_rate=lr)
+
+
+def test_init_noise_is_spec_gaussian_of_std_1e_3():
+    """SPEC §1's initial waveform: N(0, 1e-3^2), float32, drawn from the key (a different key,
+    different noise); sample moments against the SPEC's numbers, not the code's default."""
+    x = np.asarray(synthesis.init_noise(jax.random.key(3), 200_000), np.float64)
+    assert synthesis.init_noise(jax.random.key(3), 4).dtype == jnp.float32
+    assert abs(x.mean()) < 1e-5 and x.std() == pytest.approx(1e-3, rel=0.01)
+    other = np.asarray(synthesis.init_noise(jax.random.key(4), 200_000))
+    assert abs(np.corrcoef(x, other)[0, 1]) < 0.01
