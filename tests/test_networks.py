@@ -269,3 +269,34 @@ def test_cqt_residual_blocks_keep_the_running_sum_before_the_activation():
     assert len(ours) == len(ref) == 4
     for o, r in zip(ours, ref):
         np.testing.assert_allclose(o, r, rtol=1e-4, atol=1e-4)  # float32 vs float64, O(1) values
+
+
+@pytest.mark.parametrize("activation", ["selu", "relu"])
+def test_stft_net_is_the_activated_convolution(activation):
+    """The STFT net's one map: act(conv(x)), against scipy's correlation and the activation by
+    hand (SELU from its constants, ReLU as max(0, .))."""
+    cfg = StftNetConfig(filters=5, kernel=3, activation=activation)
+    net = networks.stft_net(cfg, n_bins=4)
+    p = net.init(jax.random.key(9))
+    x = np.random.default_rng(8).standard_normal((20, 4))
+    (ours,) = jax.jit(net.apply)(p, jnp.asarray(x, jnp.float32))
+    pre = _np_conv1d(x, np.asarray(p["conv"], np.float64), 1)
+    ref = _np_selu(pre) if activation == "selu" else np.maximum(pre, 0.0)
+    np.testing.assert_allclose(np.asarray(ours), ref, rtol=1e-4, atol=1e-4)
+    assert (pre < -0.5).any()  # the activation matters on these inputs
+
+
+@pytest.mark.parametrize(
+    "cfg", [MelNetConfig(n_mels=8, filters=32, kernel=5, blocks=3, block_kernel=3),
+            CqtNetConfig(n_bins=12, filters=32, kernel=(3, 3), blocks=3, block_kernel=(3, 3))],
+)
+def test_every_block_draws_its_own_kernels(cfg):
+    """Each residual block's dilated and mixing kernels are independent draws (correlation
+    near 0 between any two blocks' kernels: 1024 or more entries, so chance gives |r| < 0.15
+    by five standard deviations), not one draw repeated."""
+    p = networks.make(cfg, n_fft=256).init(jax.random.key(11))
+    kernels = [np.asarray(b[k]).ravel() for b in p["blocks"] for k in ("dilated", "mix")]
+    for i in range(len(kernels)):
+        for j in range(i + 1, len(kernels)):
+            n = min(kernels[i].size, kernels[j].size)
+            assert abs(np.corrcoef(kernels[i][:n], kernels[j][:n])[0, 1]) < 0.15, (i, j)
