@@ -93,3 +93,38 @@ def test_calibrating_the_baseline_happens_at_a_spectrogram(chord_wave, rhythm_wa
     norms = weighting.term_gradient_norms(obj, x0)
     for t in cfg.terms:
         assert norms[t.name] * float(obj.params["beta"][t.name]) == pytest.approx(t.gamma, rel=1e-4)
+
+
+def test_the_baseline_preset_is_ulyanov_and_lebedevs_net():
+    """Their released net, written out from their code and SPEC §1 (not from mst_jax.presets):
+    one STFT conv layer of 4096 filters, kernel 11, ReLU, their Glorot-normal-with-ReLU-gain
+    kernel, content and style on that one net, raw weights."""
+    cfg = presets.baseline()
+    assert [t.name for t in cfg.terms] == ["content_stft", "style_stft"]
+    assert not cfg.normalize_gradients
+    for t in cfg.terms:
+        assert isinstance(t.net, StftNetConfig)
+        assert (t.net.filters, t.net.kernel, t.net.activation, t.net.init) == (
+            4096, 11, "relu", "glorot_normal_relu")
+
+
+def test_griffin_lim_uses_the_objectives_framing_and_seed(monkeypatch):
+    """``griffinlim`` hands librosa the STFT the magnitude came from (Hann, centred, zero
+    padding, n_fft and hop) and its seed; ``to_wave`` gives it expm1 of the spectrogram
+    clipped at 0 (a log magnitude below 0 is no magnitude)."""
+    seen = {}
+
+    def fake(magnitude, **kwargs):
+        seen.update(kwargs, magnitude=np.array(magnitude))
+        return np.zeros(kwargs["length"])
+
+    monkeypatch.setattr(librosa, "griffinlim", fake)
+    stft = StftConfig(n_fft=1024, hop_length=256)
+    x = np.array([[-0.5, 0.0, 1.0], [2.0, -3.0, 0.5]])  # (frames, bins)
+    wave = baseline.to_wave(x, stft=stft, length=700, n_iter=7, seed=11)
+    assert wave.shape == (700,) and wave.dtype == np.float32
+    assert {k: seen[k] for k in ("n_fft", "hop_length", "win_length", "window", "center", "pad_mode",
+                                 "n_iter", "random_state", "length")} == dict(
+        n_fft=1024, hop_length=256, win_length=1024, window="hann", center=True, pad_mode="constant",
+        n_iter=7, random_state=11, length=700)
+    np.testing.assert_allclose(seen["magnitude"], np.expm1(np.maximum(x, 0.0)).T, rtol=1e-6)
