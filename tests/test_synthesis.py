@@ -350,3 +350,35 @@ def test_init_noise_is_spec_gaussian_of_std_1e_3():
     assert abs(x.mean()) < 1e-5 and x.std() == pytest.approx(1e-3, rel=0.01)
     other = np.asarray(synthesis.init_noise(jax.random.key(4), 200_000))
     assert abs(np.corrcoef(x, other)[0, 1]) < 0.01
+
+
+def test_history_size_is_the_memory_each_lbfgs_keeps():
+    """``history_size`` pairs of L-BFGS vectors, in jaxopt's state and in optax's."""
+    f = lambda x, p: (jnp.sum((x - p) ** 2), {"q": jnp.sum((x - p) ** 2)})  # noqa: E731
+    box, x, p = (-jnp.ones(5), jnp.ones(5)), jnp.zeros(5), jnp.full(5, 0.5)
+    st = optimizers.make_step(f, SolverConfig(history_size=3)).init(x, box, p)
+    assert st.s_history.shape == st.y_history.shape == (3, 5)
+    st = optimizers.make_step(f, SolverConfig(optimizer="optax_lbfgs", history_size=3)).init(x, box, p)
+    assert st.inner[0].diff_params_memory.shape == (3, 5)
+
+
+@pytest.mark.parametrize("optimizer", ["optax_lbfgs", "adam"])
+def test_optax_steps_measure_the_objective_at_the_projected_point(optimizer):
+    """After a step that leaves the box, the value, the gradient and the error are those of the
+    projected point, by hand: f = sum (x - 2)^2 on [-1, 1] has its constrained minimum at the
+    bound x = 1, where the gradient is -2 but the projected gradient (the error) is 0."""
+    f = lambda x, p: (jnp.sum((x - p) ** 2), {"q": jnp.sum((x - p) ** 2)})  # noqa: E731
+    box, p = (-jnp.ones(2), jnp.ones(2)), jnp.full(2, 2.0)
+    step = optimizers.make_step(f, SolverConfig(optimizer=optimizer, learning_rate=0.5))
+    x = jnp.full(2, 0.5)
+    st = step.init(x, box, p)
+    for _ in range(6):
+        x, st, value, terms, error = step.update(x, st, box, p)
+        xs = np.asarray(x, np.float64)
+        assert np.all(np.abs(xs) <= 1.0)
+        np.testing.assert_allclose(np.asarray(st.grad), 2.0 * (xs - 2.0), rtol=1e-6)
+        assert float(value) == pytest.approx(np.sum((xs - 2.0) ** 2), rel=1e-6)
+        g = 2.0 * (xs - 2.0)
+        assert float(error) == pytest.approx(np.max(np.abs(np.clip(xs - g, -1, 1) - xs)), abs=1e-6)
+    np.testing.assert_allclose(np.asarray(x), [1.0, 1.0])  # at the bound: gradient -2, error 0
+    assert float(error) == 0.0
