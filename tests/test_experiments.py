@@ -712,3 +712,30 @@ def test_transfer_of_excerpts_end_to_end(tmp_path, capsys, monkeypatch):
     assert srcs == ["long.wav#t=0.5,1.5", f"long.wav#t=1.5,{data.size / SR:g}", "out.wav"]
     with open(tmp_path / "out.html", encoding="utf-8") as f:
         assert "1.00 s: 0.50–1.50 s of the file" in f.read()
+
+
+def test_size_flags_reach_the_nets_they_name():
+    """Each size flag changes the nets it names and no other: ``--n_mels_content`` the content
+    Mel net, ``--n_mels_style``, ``--mel_blocks`` and the block kernels the style nets, and
+    ``--cqt_pool`` the content CQT net only (the style's CQT net is not pooled, SPEC §1); a set
+    flag that no net of the preset uses is a notice naming it."""
+    from experiments import sizes
+
+    flags_ = dict(stft_filters=32, stft_kernel=5, mel_filters=12, mel_kernel=7, n_mels_content=8,
+                  n_mels_style=64, mel_blocks=1, mel_block_kernel=3, cqt_filters=6, cqt_kernel=5,
+                  cqt_pool=4, cqt_blocks=1, cqt_block_kernel=3)
+    notices = []
+    nets = {t.name: t.net for t in sizes.apply(presets.table1(6), flags_, notices).terms}
+    assert notices == []
+    assert (nets["style_stft"].filters, nets["style_stft"].kernel) == (32, 5)
+    assert (nets["content_mel"].n_mels, nets["content_mel"].blocks) == (8, 0)
+    assert (nets["style_mel"].n_mels, nets["style_mel"].blocks, nets["style_mel"].block_kernel) == (64, 1, 3)
+    assert {nets[n].filters for n in ("content_mel", "style_mel")} == {12}
+    assert {nets[n].kernel for n in ("content_mel", "style_mel")} == {7}
+    assert (nets["content_cqt"].pool, nets["content_cqt"].blocks) == (4, 0)
+    assert (nets["style_cqt"].pool, nets["style_cqt"].blocks, nets["style_cqt"].block_kernel) == (1, 1, (3, 3))
+    assert {nets[n].kernel for n in ("content_cqt", "style_cqt")} == {(5, 5)}
+    notices = []
+    only_stft = sizes.apply(presets.table1(1), dict(stft_filters=32, mel_filters=12, cqt_pool=None), notices)
+    assert {t.net.filters for t in only_stft.terms} == {32}
+    assert notices == ["--mel_filters=12 has no effect: no term of this configuration uses it"]

@@ -255,3 +255,43 @@ def test_build_errors_are_clear(chord_wave):
     assert [t.name for t in presets.with_gammas(presets.table1(4), l1=0).terms] == [
         "content_mel", "content_cqt", "style_stft"]
     assert dataclasses.replace(presets.table1(1), normalize_gradients=False).normalize_gradients is False
+
+
+def test_waveform_objective_is_eq1_eq4_and_l1_by_hand(chord_wave, rhythm_wave):
+    """On the waveform: Eq. 1 on the content net's last layer (a Mel net with two blocks, so
+    not its first), Eq. 4 on every style layer, L1 on log1p|STFT| (not on |STFT|), each from
+    librosa's STFT and the nets' own maps in float64; the value is the beta-weighted sum."""
+    import librosa
+
+    mel = MelNetConfig(n_mels=16, filters=6, kernel=3, blocks=2, block_kernel=3)
+    stft_net = StftNetConfig(filters=5, kernel=3)
+    cfg = LossConfig(terms=(Term("content", mel, 0.3), Term("l1", None, 0.7), Term("style", stft_net, 2.0)),
+                     normalize_gradients=False)
+    obj = losses.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
+    x = np.asarray(chord_wave + 0.05 * np.random.default_rng(3).standard_normal(len(chord_wave)), np.float32)
+
+    def mag(w):
+        return np.abs(librosa.stft(w, n_fft=2048, hop_length=512, center=True, pad_mode="constant")).T
+
+    ids = features.net_ids(cfg)
+    fb = np.asarray(features.filterbank(mel, sr=SR, n_fft=2048), np.float64)
+
+    def maps(net_cfg, front):
+        net = networks.make(net_cfg, n_fft=2048)
+        params = obj.params["nets"][ids["content_mel" if net_cfg is mel else "style_stft"]]
+        return [np.asarray(m, np.float64) for m in net.apply(params, jnp.asarray(front, jnp.float32))]
+
+    content_x, content_c = (maps(mel, np.log1p(mag(w) @ fb)) for w in (x, chord_wave))
+    assert np.abs(content_x[-1] - content_x[0]).max() > 0.1  # last layer is not the first
+    style_x, style_s = (maps(stft_net, np.log1p(mag(w))) for w in (x, rhythm_wave))
+    gram = lambda m: m.T @ m / len(m)  # noqa: E731
+    expected = {
+        "content_mel": 0.5 * np.sum((content_x[-1] - content_c[-1]) ** 2),
+        "l1": np.sum(np.abs(np.log1p(mag(x)))),
+        "style_stft": sum(np.sum((gram(a) - gram(b)) ** 2) / 5**2 for a, b in zip(style_x, style_s)),
+    }
+    terms = jax.jit(obj.terms)(jnp.asarray(x), obj.params)
+    for name, value in expected.items():
+        assert float(terms[name]) == pytest.approx(value, rel=2e-3), name
+    total = sum(t.gamma * float(terms[t.name]) for t in cfg.terms)  # raw weights: beta = Gamma
+    assert float(jax.jit(obj.fn)(jnp.asarray(x), obj.params)) == pytest.approx(total, rel=1e-5)
