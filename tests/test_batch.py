@@ -17,6 +17,7 @@ iterations change (checked), so a wrong target, β or example order cannot pass.
 """
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -459,3 +460,24 @@ def test_cli_batch_rows_may_give_their_own_offsets(tmp_path, capsys, monkeypatch
         jobs.write_text(f"content,style,output,{column}\nc1.wav,s.wav,a.wav,{cell}\n")
         code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
         assert code == 2 and stderr.count("\n") == 1 and expected in stderr, stderr
+
+
+def test_batch_clips_its_start_stops_once_every_row_converged_and_keeps_a_stop_reason(singles):
+    """As ``synthesize`` does: a start outside the box is clipped into it (the same first loss
+    as the single run from that start); the loop ends once every row has stopped, before
+    ``max_iter``; a should_stop string is every row's stop reason."""
+    obj, _ = singles[0]
+    _, _, init = examples()
+    b = batch.calibrate(batch.stack([obj, obj]), init[:2])
+    loud = init[:2].copy()
+    loud[0, :200], loud[1, 100:300] = 1.5, -2.0
+    single = synthesis.synthesize(obj, loud[0], max_iter=1, solver=SOLVER)
+    res = batch_synthesis.synthesize_batch(b, loud, max_iter=1, solver=SOLVER)
+    np.testing.assert_allclose(res[0].loss_history, single.loss_history, rtol=LOSS_RTOL)
+    assert all(np.abs(r.wave).max() <= 1.0 for r in res)
+    done = batch_synthesis.synthesize_batch(b, init[:2], max_iter=50,
+                                            solver=dataclasses.replace(SOLVER, tol=1e9))
+    assert [(r.stop_reason, len(r.loss_history)) for r in done] == [("converged", 1)] * 2
+    stopped = batch_synthesis.synthesize_batch(b, init[:2], max_iter=5, solver=SOLVER,
+                                               should_stop=lambda: "content floor")
+    assert [r.stop_reason for r in stopped] == ["content floor"] * 2
