@@ -465,7 +465,8 @@ def test_cli_batch_rows_may_give_their_own_offsets(tmp_path, capsys, monkeypatch
 def test_batch_clips_its_start_stops_once_every_row_converged_and_keeps_a_stop_reason(singles):
     """As ``synthesize`` does: a start outside the box is clipped into it (the same first loss
     as the single run from that start); the loop ends once every row has stopped, before
-    ``max_iter``; a should_stop string is every row's stop reason."""
+    ``max_iter``; a should_stop string is every row's stop reason; on_chunk sees each row's
+    last loss of the chunk."""
     obj, _ = singles[0]
     _, _, init = examples()
     b = batch.calibrate(batch.stack([obj, obj]), init[:2])
@@ -481,3 +482,9 @@ def test_batch_clips_its_start_stops_once_every_row_converged_and_keeps_a_stop_r
     stopped = batch_synthesis.synthesize_batch(b, init[:2], max_iter=5, solver=SOLVER,
                                                should_stop=lambda: "content floor")
     assert [r.stop_reason for r in stopped] == ["content floor"] * 2
+    # on_chunk's losses are each row's loss at the chunk's last iteration (the progress line's)
+    seen = []
+    runs = batch_synthesis.synthesize_batch(b, init[:2], max_iter=ITERS, solver=SOLVER,
+                                            on_chunk=lambda info: seen.append(info["losses"]))
+    ends = [SOLVER.chunk - 1, ITERS - 1]  # chunks of 2 and 1
+    assert seen == [[float(r.loss_history[e]) for r in runs] for e in ends]
