@@ -96,6 +96,7 @@ BAD_INPUTS = [
     ("zero learning rate", dict(learning_rate=0.0), "--learning_rate=0.0: must be a finite number > 0"),
     ("nan learning rate", dict(optimizer="adam", learning_rate=float("nan")), "--learning_rate=nan"),
     ("zero history", dict(history_size=0), "--history_size=0: must be an integer >= 1"),
+    ("negative tol", dict(tol=-1.0), "--tol=-1.0: must be a finite number >= 0"),
     ("sr too low", dict(sr=100), "--sr=100: must be an integer in [1000, 384000]"),
     ("sr too high", dict(sr=10**6), "--sr=1000000"),
     (
