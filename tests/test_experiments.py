@@ -729,13 +729,15 @@ def test_size_flags_reach_the_nets_they_name():
     assert notices == []
     assert (nets["style_stft"].filters, nets["style_stft"].kernel) == (32, 5)
     assert (nets["content_mel"].n_mels, nets["content_mel"].blocks) == (8, 0)
-    assert (nets["style_mel"].n_mels, nets["style_mel"].blocks, nets["style_mel"].block_kernel) == (64, 1, 3)
+    style_mel, style_cqt = nets["style_mel"], nets["style_cqt"]
+    assert (style_mel.n_mels, style_mel.blocks, style_mel.block_kernel) == (64, 1, 3)
     assert {nets[n].filters for n in ("content_mel", "style_mel")} == {12}
     assert {nets[n].kernel for n in ("content_mel", "style_mel")} == {7}
     assert (nets["content_cqt"].pool, nets["content_cqt"].blocks) == (4, 0)
-    assert (nets["style_cqt"].pool, nets["style_cqt"].blocks, nets["style_cqt"].block_kernel) == (1, 1, (3, 3))
+    assert (style_cqt.pool, style_cqt.blocks, style_cqt.block_kernel) == (1, 1, (3, 3))
     assert {nets[n].kernel for n in ("content_cqt", "style_cqt")} == {(5, 5)}
     notices = []
-    only_stft = sizes.apply(presets.table1(1), dict(stft_filters=32, mel_filters=12, cqt_pool=None), notices)
+    only_stft = sizes.apply(presets.table1(1), dict(stft_filters=32, mel_filters=12, cqt_pool=None),
+                            notices)
     assert {t.net.filters for t in only_stft.terms} == {32}
     assert notices == ["--mel_filters=12 has no effect: no term of this configuration uses it"]

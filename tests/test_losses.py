@@ -97,7 +97,8 @@ def test_gradient_norms_are_l2_norms_of_each_terms_own_gradient(chord_wave, rhyt
     gradient (jax.grad of that term alone, in float64 on the host)."""
     cfg = _small(presets.table1(5))
     x0 = synthesis.init_noise(jax.random.key(5), len(chord_wave))
-    obj = losses.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR, init_wave=x0)
+    obj = losses.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR,
+                       init_wave=x0)
     norms = weighting.term_gradient_norms(obj, x0)
     for t in cfg.terms:
         g = np.asarray(jax.grad(lambda x, n=t.name: obj.terms(x, obj.params)[n])(x0), np.float64)
@@ -265,13 +266,15 @@ def test_waveform_objective_is_eq1_eq4_and_l1_by_hand(chord_wave, rhythm_wave):
 
     mel = MelNetConfig(n_mels=16, filters=6, kernel=3, blocks=2, block_kernel=3)
     stft_net = StftNetConfig(filters=5, kernel=3)
-    cfg = LossConfig(terms=(Term("content", mel, 0.3), Term("l1", None, 0.7), Term("style", stft_net, 2.0)),
-                     normalize_gradients=False)
+    terms = (Term("content", mel, 0.3), Term("l1", None, 0.7), Term("style", stft_net, 2.0))
+    cfg = LossConfig(terms=terms, normalize_gradients=False)
     obj = losses.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
-    x = np.asarray(chord_wave + 0.05 * np.random.default_rng(3).standard_normal(len(chord_wave)), np.float32)
+    noise = np.random.default_rng(3).standard_normal(len(chord_wave))
+    x = np.asarray(chord_wave + 0.05 * noise, np.float32)
 
     def mag(w):
-        return np.abs(librosa.stft(w, n_fft=2048, hop_length=512, center=True, pad_mode="constant")).T
+        stft = librosa.stft(w, n_fft=2048, hop_length=512, center=True, pad_mode="constant")
+        return np.abs(stft).T
 
     ids = features.net_ids(cfg)
     fb = np.asarray(features.filterbank(mel, sr=SR, n_fft=2048), np.float64)
@@ -279,7 +282,8 @@ def test_waveform_objective_is_eq1_eq4_and_l1_by_hand(chord_wave, rhythm_wave):
     def maps(net_cfg, front):
         net = networks.make(net_cfg, n_fft=2048)
         params = obj.params["nets"][ids["content_mel" if net_cfg is mel else "style_stft"]]
-        return [np.asarray(m, np.float64) for m in net.apply(params, jnp.asarray(front, jnp.float32))]
+        out = net.apply(params, jnp.asarray(front, jnp.float32))
+        return [np.asarray(m, np.float64) for m in out]
 
     content_x, content_c = (maps(mel, np.log1p(mag(w) @ fb)) for w in (x, chord_wave))
     assert np.abs(content_x[-1] - content_x[0]).max() > 0.1  # last layer is not the first
@@ -288,10 +292,11 @@ def test_waveform_objective_is_eq1_eq4_and_l1_by_hand(chord_wave, rhythm_wave):
     expected = {
         "content_mel": 0.5 * np.sum((content_x[-1] - content_c[-1]) ** 2),
         "l1": np.sum(np.abs(np.log1p(mag(x)))),
-        "style_stft": sum(np.sum((gram(a) - gram(b)) ** 2) / 5**2 for a, b in zip(style_x, style_s)),
+        "style_stft": sum(np.sum((gram(a) - gram(b)) ** 2) / 5**2
+                          for a, b in zip(style_x, style_s)),
     }
-    terms = jax.jit(obj.terms)(jnp.asarray(x), obj.params)
+    values = jax.jit(obj.terms)(jnp.asarray(x), obj.params)
     for name, value in expected.items():
-        assert float(terms[name]) == pytest.approx(value, rel=2e-3), name
-    total = sum(t.gamma * float(terms[t.name]) for t in cfg.terms)  # raw weights: beta = Gamma
+        assert float(values[name]) == pytest.approx(value, rel=2e-3), name
+    total = sum(t.gamma * float(values[t.name]) for t in cfg.terms)  # raw weights: beta = Gamma
     assert float(jax.jit(obj.fn)(jnp.asarray(x), obj.params)) == pytest.approx(total, rel=1e-5)

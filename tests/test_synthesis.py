@@ -358,7 +358,8 @@ def test_history_size_is_the_memory_each_lbfgs_keeps():
     box, x, p = (-jnp.ones(5), jnp.ones(5)), jnp.zeros(5), jnp.full(5, 0.5)
     st = optimizers.make_step(f, SolverConfig(history_size=3)).init(x, box, p)
     assert st.s_history.shape == st.y_history.shape == (3, 5)
-    st = optimizers.make_step(f, SolverConfig(optimizer="optax_lbfgs", history_size=3)).init(x, box, p)
+    optax_step = optimizers.make_step(f, SolverConfig(optimizer="optax_lbfgs", history_size=3))
+    st = optax_step.init(x, box, p)
     assert st.inner[0].diff_params_memory.shape == (3, 5)
 
 
