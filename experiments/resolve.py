@@ -96,10 +96,8 @@ def _optimizer(notices: list[str]) -> dict:
     """``SolverConfig`` fields from ``--optimizer``, ``--learning_rate``, ``--history_size`` and
     ``--linesearch_init`` (validated)."""
     fields = {"optimizer": OPTIMIZER.value}
-    memory = HISTORY_SIZE.value
+    memory = int_value(HISTORY_SIZE, HISTORY_SIZE.value, minimum=1)
     if memory is not None:
-        if memory < 1:
-            raise flag_error(HISTORY_SIZE, memory, "must be an integer >= 1")
         if OPTIMIZER.value == "adam":
             notices.append(
                 f"--history_size={memory} has no effect: --optimizer=adam keeps no L-BFGS memory"
