@@ -132,8 +132,9 @@ def inter_onset_intervals_beats(
     (peak picking on the spectral-flux onset strength). The tempo is librosa's global estimate,
     ``librosa.feature.tempo`` on the same onset envelope (the tempo ``librosa.beat.beat_track``
     reports), unless ``tempo_bpm`` is given. Rule: if the estimate is not a positive finite
-    number (silence, no periodicity), :data:`DEFAULT_TEMPO_BPM` = 120 bpm is used. Each interval
-    between consecutive onsets, in seconds, is divided by the beat period ``60 / tempo``.
+    number, :data:`DEFAULT_TEMPO_BPM` = 120 bpm is used (a guard: librosa's estimate, with its
+    prior, is about 117 bpm even for silence). Each interval between consecutive onsets, in
+    seconds, is divided by the beat period ``60 / tempo``.
 
     Args:
         wave: ``(samples,)`` waveform.

@@ -53,3 +53,69 @@ def test_timbre_for_program_and_peak_normalise():
     assert [additive.timbre_for_program(p) for p in (0, 19, 25, 33, 40)] == [
         "piano", "organ", "guitar", "bass", "piano"]
     assert additive.peak_normalise(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_velocity_scales_notes_and_drums():
+    """Velocity v plays at v / 127 of full level: two equal notes (or kicks) a second apart,
+    the second at velocity 64, peak-normalised together."""
+    from mst_jax.notes import DRUM_CHANNEL, Part
+
+    notes = [(69, 0.0, 0.5, 127), (69, 1.0, 0.5, 64)]
+    for wave in (additive.render_additive(notes, sr=SR, bpm=60.0, timbre="organ"),
+                 additive.render_additive([Part(((36, 0.0, 0.5, 127), (36, 1.0, 0.5, 64)),
+                                                0, DRUM_CHANNEL)], sr=SR, bpm=60.0)):
+        first, second = np.abs(wave[:SR]).max(), np.abs(wave[SR:]).max()
+        assert second / first == pytest.approx(64 / 127, rel=0.02)
+
+
+def test_a_parts_program_chooses_its_timbre():
+    from mst_jax.notes import Part
+
+    notes = ((45, 0.0, 1.0, 100), (52, 1.0, 1.0, 100))
+    as_part = additive.render_additive([Part(notes, 33, 0)], sr=SR, bpm=120.0, timbre="sine")
+    np.testing.assert_array_equal(
+        as_part, additive.render_additive(notes, sr=SR, bpm=120.0, timbre="bass"))
+
+
+def test_higher_harmonics_decay_faster():
+    """Harmonic k decays as exp(-k t / decay): from 0.2 s to 1.0 s the piano's 2nd harmonic
+    falls by the square of the fundamental's factor."""
+    wave = additive.render_additive([(57, 0.0, 2.0)], sr=SR, bpm=60.0, timbre="piano")
+
+    def level(t0, hz):
+        seg = wave[int(t0 * SR):int(t0 * SR) + 4096] * np.hanning(4096)
+        spec = np.abs(np.fft.rfft(seg))
+        return spec[int(round(hz * 4096 / SR))]
+
+    f0 = librosa.midi_to_hz(57)
+    fall1 = level(1.0, f0) / level(0.2, f0)
+    fall2 = level(1.0, 2 * f0) / level(0.2, 2 * f0)
+    assert fall1 == pytest.approx(np.exp(-0.8 / 0.8), rel=0.1)
+    assert fall2 == pytest.approx(fall1**2, rel=0.15)
+
+
+def test_notes_start_and_end_without_clicks():
+    """A linear attack from 0 and a linear release to 0: no jump at either end of a note."""
+    wave = additive.render_additive([(69, 0.0, 1.0)], sr=SR, bpm=60.0, timbre="organ")
+    attack, release = int(0.01 * SR), int(0.03 * SR)  # the organ's
+    assert np.abs(wave[:attack // 4]).max() < 0.3
+    on = SR  # the note-off
+    assert np.abs(wave[on + release - 20:on + release]).max() < 20 / release  # the ramp's end
+    assert np.abs(wave[on - release:on]).max() > 0.5
+
+
+@pytest.mark.parametrize("keys,seconds", [((35, 36), 0.25), ((37, 38, 39, 40), 0.2),
+                                          ((42, 44, 46, 49, 51), 0.06)])
+def test_drum_keys_kick_snare_or_hat(keys, seconds):
+    """GM keys 35-36 are kicks, 37-40 (side stick, snares, clap) snares, the rest hats."""
+    for key in keys:
+        hit = additive.drum_hit(key, 100, sr=SR, rng=np.random.default_rng(0))
+        assert hit.shape == (int(seconds * SR),), key
+
+
+def test_kick_sweeps_from_150_down_to_50_hz():
+    kick = additive.drum_hit(36, 127, sr=SR, rng=np.random.default_rng(0))
+    zero_crossings = lambda w: np.count_nonzero(np.diff(np.signbit(w)))  # noqa: E731
+    start, end = kick[:int(0.02 * SR)], kick[-int(0.1 * SR):]
+    assert zero_crossings(start) / 2 / 0.02 >= 100  # 123 Hz on average over the first 20 ms
+    assert zero_crossings(end) / 2 / 0.1 == pytest.approx(50, abs=5)

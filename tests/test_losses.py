@@ -300,3 +300,48 @@ def test_waveform_objective_is_eq1_eq4_and_l1_by_hand(chord_wave, rhythm_wave):
         assert float(values[name]) == pytest.approx(value, rel=2e-3), name
     total = sum(t.gamma * float(values[t.name]) for t in cfg.terms)  # raw weights: beta = Gamma
     assert float(jax.jit(obj.fn)(jnp.asarray(x), obj.params)) == pytest.approx(total, rel=1e-5)
+
+
+@pytest.mark.parametrize("rep", ["mel", "cqt"])
+def test_nets_on_different_front_ends_each_read_their_own(rep, chord_wave, rhythm_wave):
+    """A content and a style net of one representation whose front ends differ only in a
+    filterbank setting (Mel fmax; CQT filter_scale) must each read their own projection of the
+    STFT, not share one: each term by hand from librosa's STFT and its own filterbank."""
+    import librosa
+
+    if rep == "mel":
+        content_net = MelNetConfig(n_mels=16, fmax=4000.0, filters=6, kernel=3)
+        style_net = MelNetConfig(n_mels=16, filters=6, kernel=3)
+        bank = lambda n: librosa.filters.mel(  # noqa: E731
+            sr=SR, n_fft=2048, n_mels=16, fmax=n.fmax, htk=True, norm=None).T
+    else:
+        content_net = CqtNetConfig(n_bins=48, fmin=130.81, filter_scale=2.0, filters=6,
+                                   kernel=(3, 3))
+        style_net = CqtNetConfig(n_bins=48, fmin=130.81, filters=6, kernel=(3, 3))
+        bank = lambda n: np.asarray(features.filterbank(n, sr=SR, n_fft=2048))  # noqa: E731
+    assert features.frontend_id(content_net) != features.frontend_id(style_net)
+    assert np.abs(bank(content_net) - bank(style_net)).max() > 0.1
+    cfg = LossConfig(terms=(Term("content", content_net, 1.0), Term("style", style_net, 1.0)),
+                     normalize_gradients=False)
+    obj = losses.build(cfg, jax.random.key(0), content=chord_wave, style=rhythm_wave, sr=SR)
+    x = np.asarray(chord_wave + 0.05 * np.random.default_rng(3).standard_normal(len(chord_wave)),
+                   np.float32)
+    ids = features.net_ids(cfg)
+
+    def maps(net_cfg, name, w):
+        mag = np.abs(librosa.stft(w, n_fft=2048, hop_length=512, center=True,
+                                  pad_mode="constant")).T
+        front = jnp.asarray(np.log1p(mag @ bank(net_cfg)), jnp.float32)
+        out = networks.make(net_cfg, n_fft=2048).apply(obj.params["nets"][ids[name]], front)
+        return [np.asarray(m, np.float64).reshape(-1, m.shape[-1]) for m in out]
+
+    gram = lambda f: f.T @ f / len(f)  # noqa: E731
+    cx, cc = (maps(content_net, f"content_{rep}", w) for w in (x, chord_wave))
+    sx, ss = (maps(style_net, f"style_{rep}", w) for w in (x, rhythm_wave))
+    expected = {
+        f"content_{rep}": 0.5 * np.sum((cx[-1] - cc[-1]) ** 2),
+        f"style_{rep}": sum(np.sum((gram(a) - gram(b)) ** 2) / 6**2 for a, b in zip(sx, ss)),
+    }
+    values = jax.jit(obj.terms)(jnp.asarray(x), obj.params)
+    for name, value in expected.items():
+        assert float(values[name]) == pytest.approx(value, rel=2e-3), name

@@ -182,3 +182,34 @@ def test_bad_inputs_raise():
         metrics.max_normalized_xcorr(np.array([np.nan, 1.0]), np.ones(2))
     with pytest.raises(ValueError, match="tempo_bpm"):
         metrics.inter_onset_intervals_beats(np.ones(SR), sr=SR, tempo_bpm=0.0)
+
+
+def test_tempo_falls_back_to_120_bpm_when_librosa_gives_none(monkeypatch):
+    import librosa
+
+    wave = click_track(bpm=90.0, duration_s=4.0, sr=SR)
+    for bad in (0.0, float("nan")):
+        monkeypatch.setattr(librosa.feature, "tempo", lambda *a, _v=bad, **k: np.array([_v]))
+        ioi, bpm = metrics.inter_onset_intervals_beats(wave, sr=SR)
+        assert bpm == 120.0
+        np.testing.assert_allclose(ioi, 60 / 90 * 120 / 60, atol=0.05)  # 2/3 s at 120 bpm
+
+
+def test_mean_local_autocorrelation_defaults_by_hand():
+    """Default windows: W = 256 frames every W / 2; a window shorter than W is used whole, and
+    the lags stop at its length - 1."""
+    import librosa
+
+    wave = drum_pattern(duration_s=13.0, sr=SR, pattern="rock")
+    env = librosa.onset.onset_strength(y=wave, sr=SR, hop_length=512)
+    assert env.size > 2 * 256  # three whole windows at hop 128, two at hop 256
+    windows = [env[s : s + 256] for s in range(0, env.size - 256 + 1, 128)]
+    ref = np.mean([librosa.autocorrelate(w)[:129] / np.dot(w, w) for w in windows], axis=0)
+    _, r = metrics.mean_local_autocorrelation(wave, sr=SR)
+    np.testing.assert_allclose(r, ref, rtol=1e-5, atol=1e-6)
+    short = drum_pattern(duration_s=1.0, sr=SR)  # 44 frames < W
+    env = librosa.onset.onset_strength(y=short, sr=SR, hop_length=512)
+    lags, r = metrics.mean_local_autocorrelation(short, sr=SR, max_lag_frames=128)
+    np.testing.assert_array_equal(lags, np.arange(env.size))
+    np.testing.assert_allclose(r, librosa.autocorrelate(env) / np.dot(env, env), rtol=1e-5,
+                               atol=1e-6)

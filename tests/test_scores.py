@@ -130,3 +130,24 @@ def test_quality_pairs():
         assert PIECES[content].beats * 60.0 / PIECES[content].bpm >= 10.0
     assert "drum_groove" in {s for _, s in pairs}
     assert len({c for c, _ in pairs}) >= 6  # most pitched pieces serve as content
+
+
+# General MIDI program families (program // 8) written out from the GM 1 sound set: the
+# instruments the issue names for each piece (melody first, then every pitched part).
+GM_FAMILIES = {
+    "piano": ({0}, {0}),  # pianos
+    "string_quartet": ({5}, {5}),  # strings (violin, viola, cello)
+    "rock_band": ({3}, {3, 4}),  # guitars; the bass family
+    "electronic": ({10}, {4, 10, 11}),  # synth lead; synth bass, synth pad
+    "nylon_guitar": ({3}, {3}),
+    "choir": ({6}, {6}),  # ensemble (choir aahs, voice oohs)
+    "brass": ({7}, {7}),  # brass (trumpet, trombone, tuba, horn)
+}
+
+
+@pytest.mark.parametrize("name", sorted(GM_FAMILIES))
+def test_each_piece_is_played_by_the_instruments_it_names(name):
+    melody_families, all_families = GM_FAMILIES[name]
+    pitched = _pitched(PIECES[name])
+    assert pitched[0].program // 8 in melody_families
+    assert {p.program // 8 for p in pitched} <= all_families

@@ -75,6 +75,33 @@ def test_cqt_filters_have_semitone_bandwidth_and_interpolate_below_one_bin():
         assert np.count_nonzero(fb[:, k]) <= 2
 
 
+@pytest.mark.parametrize("bins_per_octave,filter_scale", [(24, 1.0), (12, 2.0), (36, 0.5)])
+def test_cqt_filterbank_follows_bins_per_octave_and_filter_scale(bins_per_octave, filter_scale):
+    """Centres f_k = fmin 2^(k/b), half-widths max(s f_k / Q, one STFT bin) with
+    Q = 1/(2^(1/b) - 1), written out here from §3.2.2 for other resolutions and bandwidths."""
+    fmin, n_bins = 65.41, 4 * bins_per_octave
+    fb = np.asarray(spectral.cqt_filterbank(sr=SR, n_fft=2048, n_bins=n_bins, fmin=fmin,
+                                            bins_per_octave=bins_per_octave,
+                                            filter_scale=filter_scale), np.float64)
+    freqs = np.arange(1025) * SR / 2048
+    centres = fmin * 2.0 ** (np.arange(n_bins) / bins_per_octave)
+    half = np.maximum(filter_scale * centres * (2 ** (1 / bins_per_octave) - 1), SR / 2048)
+    hand = np.maximum(0.0, 1.0 - np.abs(freqs[:, None] - centres) / half)
+    np.testing.assert_allclose(fb, hand, atol=1e-6)
+
+
+def test_filterbanks_refuse_what_they_cannot_build():
+    with pytest.raises(ValueError, match="n_fft >= 2"):
+        spectral.mel_filterbank(sr=SR, n_fft=1, n_mels=4)
+    for scale in (0.0, -1.0):
+        with pytest.raises(ValueError, match="filter_scale must be positive"):
+            spectral.cqt_filterbank(sr=SR, n_fft=2048, filter_scale=scale)
+    # 13 semitones from 2 kHz end at exactly 4 kHz, the Nyquist frequency at 8 kHz: refused.
+    with pytest.raises(ValueError, match="not below Nyquist"):
+        spectral.cqt_filterbank(sr=8000, n_fft=512, n_bins=13, fmin=2000.0)
+    assert spectral.cqt_filterbank(sr=8000, n_fft=512, n_bins=12, fmin=2000.0).shape == (257, 12)
+
+
 @pytest.mark.parametrize("midi", [48, 55, 60, 67, 72, 84, 96, 103, 108])
 def test_cqt_tone_lands_in_its_semitone_bin(midi):
     """A pure tone at MIDI note n (C3..C8) peaks, averaged over frames, at CQT bin n - 24."""
