@@ -505,6 +505,22 @@ def test_unwritable_compilation_cache_is_one_notice_and_the_cache_is_off(tmp_pat
     assert f"cannot write {tmp_path}" in capsys.readouterr().err
 
 
+def test_the_compilation_cache_keeps_every_program_unless_the_environment_says(
+        tmp_path, monkeypatch):
+    """JAX caches only programs compiled in over 1 s by default; the runs cache all of them
+    (the small ones were compiled again by every run), unless the user's environment sets
+    the minimum."""
+    updates = []
+    monkeypatch.setattr(jax.config, "update", lambda name, value: updates.append((name, value)))
+    compile_cache.use_compilation_cache(str(tmp_path), environ={})
+    assert updates == [("jax_compilation_cache_dir", str(tmp_path)),
+                       ("jax_persistent_cache_min_compile_time_secs", 0.0)]
+    updates.clear()
+    compile_cache.use_compilation_cache(
+        str(tmp_path), environ={"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "2"})
+    assert updates == [("jax_compilation_cache_dir", str(tmp_path))]
+
+
 def test_a_run_fills_the_compilation_cache_folder(clips, tmp_path):
     # A fresh process, as a user runs it: JAX reads the cache folder once, at its first compile.
     import subprocess
