@@ -192,6 +192,27 @@ def test_mismatched_batch_is_refused():
         batch.stack([a, b])
 
 
+def test_stack_refuses_examples_that_cannot_share_one_program():
+    contents, styles, init = examples()
+    a = losses.build(config(), jax.random.key(0), content=contents[0], style=styles[0], sr=SR)
+    other_gamma = presets.with_gammas(config(), style_stft=3.0)
+    for b, message in [
+        (losses.build(other_gamma, jax.random.key(0), content=contents[1], style=styles[1],
+                      sr=SR), "example 1 has another loss configuration"),
+        (losses.build(config(), jax.random.key(0), content=contents[1], style=styles[1],
+                      sr=SR // 2), "example 1 has another loss configuration or sample rate"),
+        (losses.build(config(), jax.random.key(0), content=contents[1][:9000], style=styles[1],
+                      sr=SR), "example 1 optimises shape \\(9000,\\).*same-length contents"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            batch.stack([a, b])
+    two = batch.stack([a, a])
+    with pytest.raises(ValueError, match="3 sets of .* for a batch of 2"):
+        batch.calibrate(two, init[:2], gammas=[{}] * 3)
+    with pytest.raises(ValueError, match="1 weight sets for a batch of 2"):
+        batch.with_beta(two, [{"style_stft": 1.0}])
+
+
 SUBPROCESS = """
 import json, sys
 import jax, numpy as np
@@ -353,6 +374,59 @@ def test_cli_batch_reads_a_shared_file_once_and_says_its_notices_once(tmp_path, 
     for stem in ("a", "b"):
         with open(tmp_path / f"{stem}.json") as f:
             assert any("c.wav: 2 channels mixed down to mono" in n for n in json.load(f)["notices"])
+
+
+def _two_row_batch(tmp_path):
+    contents, styles, _ = examples()
+    for name, w in (("c1.wav", contents[0]), ("c2.wav", contents[1]), ("s.wav", styles[0])):
+        sf.write(str(tmp_path / name), w, SR, subtype="FLOAT")
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("content,style,output\nc1.wav,s.wav,a.wav\nc2.wav,s.wav,b.wav\n")
+    return jobs
+
+
+def _record(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_cli_batch_from_noise_has_no_floor_and_runs_every_iteration(tmp_path, capsys):
+    jobs = _two_row_batch(tmp_path)
+    code, stdout, stderr = run_main(capsys, batch=str(jobs), init="noise", **TINY)
+    assert code == 0, stderr
+    for stem in ("a", "b"):
+        record = _record(tmp_path / f"{stem}.json")
+        assert record["stop_reason"] == "max_iter" and len(record["loss_history"]) == ITERS
+        assert record.get("content_floor") is None
+
+
+def test_cli_batch_interrupted_after_one_row_fell_below_its_floor(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in a batch whose row 1 had already fallen below its content floor (a silent
+    iterate, made so here) is still an interrupted batch: exit 130, best results written, and
+    each row says why it stopped."""
+    import signal
+
+    from experiments import _batch
+    from mst_jax import content_floor
+
+    jobs = _two_row_batch(tmp_path)
+    check, progress, calls = content_floor.check, _batch._progress, []
+
+    def silent_first_row(state, iteration, x, wave):
+        calls.append(iteration)
+        return check(state, iteration, x, np.zeros_like(wave) if len(calls) == 1 else wave)
+
+    def interrupt(info, *args):
+        progress(info, *args)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(content_floor, "check", silent_first_row)
+    monkeypatch.setattr(_batch, "_progress", interrupt)
+    code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
+    assert code == 130, stderr
+    assert "interrupted at iteration 2/3: best results so far written (2 of 2)" in stderr
+    assert [_record(tmp_path / f"{s}.json")["stop_reason"] for s in "ab"] == [
+        "content floor", "interrupted"]
 
 
 def test_cli_batch_refuses_contents_of_two_lengths(tmp_path, capsys, monkeypatch):
