@@ -33,7 +33,7 @@ from experiments import (
     texture,
     transfer,
 )
-from mst_jax import notes, presets, signals
+from mst_jax import metrics, notes, presets, signals
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -197,8 +197,9 @@ def test_reconstruct_reports_spectral_convergence(clips, tmp_path, capsys):
         input=clips["content"],
         output=out,
         max_iter=6,
-        chunk=3,
+        chunk=2,  # three chunks: the median iteration is the middle chunk's, not the mean
         checkpoint_every=0,
+        subtype="FLOAT",
     )
     assert code == 0, stderr
     wave, _, record = read_outputs(out)
@@ -209,6 +210,18 @@ def test_reconstruct_reports_spectral_convergence(clips, tmp_path, capsys):
     assert sc["ours"] < 1.0  # 6 iterations already move well away from noise (which scores about 1)
     assert "spectral convergence: ours" in stdout
     assert set(record["terms"]) == {"spectrum"}
+    # "ours" is the optimised waveform before peak normalisation: the file divided by its gain
+    content, _ = sf.read(clips["content"], dtype="float32")
+    content /= np.abs(content).max()  # inputs are peak-normalised (SPEC §1)
+    raw = wave / record["output"]["gain"]
+    assert sc["ours"] == pytest.approx(metrics.spectral_convergence(raw, content), rel=1e-4)
+    # "same time": as many Griffin-Lim iterations as fit in our steady-state seconds (the
+    # median iteration, the first chunk's compilation left out)
+    detail = record["spectral_convergence_detail"]
+    ours_s = float(np.median(record["seconds_per_iteration"][-6:])) * 6
+    assert detail["ours_seconds_steady_state"] == pytest.approx(ours_s)
+    per_gl = detail["griffinlim_same_iterations"]["seconds"] / 6
+    assert detail["griffinlim_same_time"]["iterations"] == max(1, math.ceil(ours_s / per_gl))
 
 
 def test_baseline_preset_optimises_the_spectrogram_then_griffin_lim(clips, tmp_path, capsys):

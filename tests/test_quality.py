@@ -176,6 +176,34 @@ def test_evaluate_command_prints_the_table_and_rejects_missing_files(files, caps
     assert code == 2 and stderr.strip().splitlines()[-1].startswith("error: /no/such/result.wav")
 
 
+def test_evaluate_command_pools_styles_measures_textures_and_marks_missing_values(
+        files, tmp_path, capsys):
+    """Several styles are pooled as a run pools them; --style alone measures a texture; a
+    measure one result lacks (a silent result has no chroma) is "-" in its column."""
+    from mst_jax import audio, quality_report
+
+    silent = str(tmp_path / "silent.wav")
+    sf.write(silent, np.zeros(SR, np.float32), SR)
+    styles = f"{files['style']},{files['content']}"
+    code, stdout, stderr = _run(evaluate_cli, capsys, ["evaluate", files["style"], silent],
+                                content=files["content"], style=styles)
+    assert code == 0, stderr
+    load = lambda p: audio.load(p, sr=SR)  # noqa: E731
+    pooled = evaluate.pooled([evaluate.features(load(p), sr=SR) for p in styles.split(",")])
+    q = evaluate.compare(evaluate.features(load(files["style"]), sr=SR),
+                         evaluate.features(load(files["content"]), sr=SR), pooled)
+    assert f"{files['style']}: {quality_report.verdict(q)}" in stdout.splitlines()
+    chroma = next(line for line in stdout.splitlines() if line.startswith("content kept: chroma"))
+    values = chroma.split("  ")  # columns are two or more spaces apart
+    cells = [c.strip() for c in values if c.strip()]
+    assert cells[1] == f"{q.chroma_content:.3f}" and cells[2] == "-", cells
+
+    code, stdout, stderr = _run(evaluate_cli, capsys, ["evaluate", files["style"]],
+                                style=files["style"])
+    assert code == 0, stderr
+    assert "quality: gram distance to the style 0.00" in stdout.splitlines()[-1]
+
+
 def test_evaluate_command_measures_against_the_excerpts_given(files, tmp_path, capsys):
     """A result cut from the content's second half keeps the content 1.00 against that excerpt
     (--content_offset), less against the whole; a bad offset is one error line naming it."""
@@ -213,6 +241,12 @@ def test_quality_benchmark_goals_and_summary():
     assert quality_table.passes(bad) == {"chroma": False, "ratio": False, "flatness": False}
     (s,) = quality_table.summarise([good, bad])
     assert s["pass_chroma"] == "1/2" and s["chroma_content"] == pytest.approx(0.595)
+    # a result with the content's own timbre statistics has an infinite MFCC ratio: it fails
+    # the goal and is left out of the mean, which the finite pairs give
+    copy = dict(good, pair=2, mfcc_ratio=float("inf"))
+    assert not quality_table.passes(copy)["ratio"]
+    (s,) = quality_table.summarise([good, bad, copy])
+    assert s["mfcc_ratio"] == pytest.approx(0.505) and s["pass_ratio"] == "1/3"
 
 
 def test_quality_row_names_the_iteration_whose_result_was_written():
