@@ -33,8 +33,8 @@ def use_compilation_cache(flag: str | None, environ=os.environ) -> None:
     demo on the 2-core CPU, 69.4 s -> 56.6 s end to end and peak RSS 2.44 -> 2.06 GB, the
     same output to the bit (BUILD_NOTES.md). Every program is cached
     (:data:`MIN_COMPILE_SECONDS`; JAX's default leaves out those compiled in under 1 s: the
-    nets' random draws, the front ends' staging, some 35 programs a default run compiled again
-    each time, 1 s of a warm 10-iteration run on 2 cores) unless
+    nets' random draws, the front ends' staging: 36 programs a default run compiled again each
+    time, 0.7-1.0 s of a warm 10-iteration run on 2 cores) unless
     ``$JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` says otherwise. A folder that cannot be
     made or written is one notice, not an error.
     """
