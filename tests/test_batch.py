@@ -401,7 +401,7 @@ def test_cli_batch_from_noise_has_no_floor_and_runs_every_iteration(tmp_path, ca
 
 
 def test_cli_batch_interrupted_after_one_row_fell_below_its_floor(tmp_path, capsys, monkeypatch):
-    """Ctrl-C in a batch whose row 1 had already fallen below its content floor (a silent
+    """Ctrl-C in a batch whose first row had already fallen below its content floor (a silent
     iterate, made so here) is still an interrupted batch: exit 130, best results written, and
     each row says why it stopped."""
     import signal
