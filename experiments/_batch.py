@@ -318,11 +318,13 @@ def run(build, recorded_flags, after, stopper) -> int:
         results[k] = content_floor.result_of(results[k], f)
     iteration = max(int(r.state.iteration) for r in results)
     interrupted = any(r.stop_reason == "interrupted" for r in results)
+    # On several hosts the signal may have reached another process only: all exit with its status.
+    status_interrupted = 128 + devices.largest(stopper.signum or 0) if interrupted else 0
     if interrupted and iteration == 0:
         sys.stderr.write("interrupted before the first iteration: nothing written\n")
-        return 128 + int(stopper.signum)
+        return status_interrupted
     if jax.process_index() != 0:
-        return 0  # on several hosts, process 0 writes
+        return status_interrupted  # on several hosts, process 0 writes
 
     wall = time.perf_counter() - t_start
     status, written, index_rows = 0, [], []
@@ -391,7 +393,7 @@ def run(build, recorded_flags, after, stopper) -> int:
             f"interrupted at iteration {iteration}/{cfg0.max_iter}: best results so far written "
             f"({len(written)} of {len(rows)}); a batch cannot be resumed\n"
         )
-        return 128 + int(stopper.signum)
+        return status_interrupted
     _say(
         f"transfer --batch: wrote {len(written)} of {len(rows)} outputs ({', '.join(written)}); "
         f"{iteration} iterations, {wall:.1f} s in all"

@@ -3,7 +3,8 @@
 :func:`batch_mesh` spans every device of every process (after ``jax.distributed.initialize()``
 on several hosts); :func:`put` and :func:`gather` move pytrees between the host and that mesh,
 on one process or several (every process passes the same values; each keeps its own devices'
-shards); :func:`any_process` agrees on a flag so that every process runs the same chunks.
+shards); :func:`largest` agrees on a number and :func:`any_process` on a flag, so that every
+process runs the same chunks and stops with the same status.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-__all__ = ["AXIS", "any_process", "batch_mesh", "gather", "put"]
+__all__ = ["AXIS", "any_process", "batch_mesh", "gather", "largest", "put"]
 
 AXIS = "batch"  # name of the mesh axis the examples are split over
 
@@ -56,10 +57,16 @@ def gather(a) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(a, tiled=True))
 
 
-def any_process(flag: bool) -> bool:
-    """True on every process if ``flag`` is True on any (so that all run the same chunks)."""
+def largest(value: int) -> int:
+    """The largest of ``value`` over every process (``value`` itself on one process); every
+    process must call it at the same point."""
     if jax.process_count() == 1:
-        return bool(flag)
+        return int(value)
     from jax.experimental import multihost_utils
 
-    return bool(np.any(multihost_utils.process_allgather(np.int32(bool(flag)))))
+    return int(np.max(multihost_utils.process_allgather(np.int32(value))))
+
+
+def any_process(flag: bool) -> bool:
+    """True on every process if ``flag`` is True on any (so that all run the same chunks)."""
+    return largest(int(bool(flag))) > 0
