@@ -24,6 +24,7 @@ import jax
 
 from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, NetConfig, StftNetConfig
 from mst_jax.features import net_ids
+from mst_jax.networks import padded_width
 from mst_jax.terms import gram_blocks
 
 
@@ -32,10 +33,19 @@ class Cost(NamedTuple):
 
     Attributes:
       flops: floating-point operations.
-      weight_bytes: network kernels and filterbanks, float32.
+      weight_bytes: network kernels and filterbanks, float32, and the zero-padded copy
+        :func:`mst_jax.networks.dense` holds of a kernel whose width it pads.
       target_bytes: content features and style grams, float32.
-      activation_bytes: feature maps kept for the backward pass (x 3 for pre-activation,
-        activation and cotangent), float32.
+      activation_bytes: what the backward pass holds, float32: the maps every net keeps from
+        the forward pass, the largest that one layer's backward adds while it runs, and the
+        spectrogram's three (magnitude, log, cotangent). Counted per position of a layer whose
+        output has ``f`` channels (see :func:`_net_forward`), as multiples read from XLA's own
+        account of the compiled loss + gradient (``memory_analysis``, CPU, paper widths;
+        BUILD_NOTES.md "Long audio"): kept, 2 f for a 1-D conv layer (pre-activation and
+        activation), 3 f for the CQT net's first layer plus its ``pool`` unpooled phases, 4 f
+        for a Mel residual block and 8 f for a CQT one (its padded input and the scan's
+        accumulators too); while a layer's backward runs, its output's cotangent f and twice its
+        GEMM's unfolded input (``kernel x in``: the copy and its cotangent).
     """
 
     flops: float
@@ -48,18 +58,41 @@ class Cost(NamedTuple):
         return self.weight_bytes + self.target_bytes + self.activation_bytes
 
 
-def _net_forward(net: NetConfig, *, frames: int, n_fft: int):
-    """(flops, weights, [layer (positions, channels)]) of one forward pass."""
+class _NetCost(NamedTuple):
+    """One net's forward pass, in floats: see :class:`Cost` for what is counted."""
+
+    flops: float
+    weights: float  # kernels, filterbanks and padded copies
+    maps: list  # (positions, channels) of each returned map
+    kept: float  # maps the backward pass reads
+    transient: float  # the largest one layer's backward adds
+
+
+def _padded_copy(rows: int, width: int) -> int:
+    """Floats of the padded copy :func:`mst_jax.networks.dense` makes of a ``(rows, width)``
+    kernel (hoisted out of the solver's loop, so held for the whole run); 0 if unpadded."""
+    padded = padded_width(width)
+    return 0 if padded == width else rows * padded
+
+
+def _net_forward(net: NetConfig, *, frames: int, n_fft: int) -> _NetCost:
     n_bins = n_fft // 2 + 1
     if isinstance(net, StftNetConfig):
         w = net.kernel * n_bins * net.filters
-        return 2.0 * w * frames, w, [(frames, net.filters)]
+        p, f = frames, net.filters
+        held = w + _padded_copy(net.kernel * n_bins, f)
+        return _NetCost(2.0 * w * frames, held, [(p, f)], 2 * p * f, p * (f + 2 * net.kernel * n_bins))
     if isinstance(net, MelNetConfig):
         f = net.filters
         first = net.kernel * net.n_mels * f
         block = net.block_kernel * f * f + f * f
         flops = 2.0 * frames * (first + net.blocks * block + n_bins * net.n_mels)
-        return flops, first + net.blocks * block + n_bins * net.n_mels, [(frames, f)] * (1 + net.blocks)
+        p = frames
+        kept = 2 * p * f + 4 * p * f * net.blocks
+        unfolded = max(net.kernel * net.n_mels, net.block_kernel * f if net.blocks else 0)
+        held = first + net.blocks * block + n_bins * net.n_mels + _padded_copy(net.kernel * net.n_mels, f)
+        held += net.blocks * (_padded_copy(net.block_kernel * f, f) + _padded_copy(f, f))
+        return _NetCost(flops, held, [(p, f)] * (1 + net.blocks), kept, p * (f + 2 * unfolded))
     if isinstance(net, CqtNetConfig):
         f = net.filters
         kt, kf = net.kernel
@@ -68,8 +101,12 @@ def _net_forward(net: NetConfig, *, frames: int, n_fft: int):
         first = kt * kf * f
         block = bt * bf * f * f + f * f
         flops = 2.0 * frames * (net.n_bins * first + pooled * net.blocks * block + n_bins * net.n_bins)
-        layers = [(frames * pooled, f)] * (1 + net.blocks)
-        return flops, first + net.blocks * block + n_bins * net.n_bins, layers
+        p = frames * pooled
+        phases = p * net.pool * f if net.pool > 1 else 0  # the unpooled map the max reads back
+        kept = 3 * p * f + phases + 8 * p * f * net.blocks
+        transient = p * net.pool * (f + 2 * kt * kf)
+        held = first + net.blocks * (block + _padded_copy(f, f)) + n_bins * net.n_bins  # mixes by dense
+        return _NetCost(flops, held, [(p, f)] * (1 + net.blocks), kept, transient)
     raise TypeError(net)
 
 
@@ -85,28 +122,29 @@ def loss_grad_cost(config: LossConfig, *, num_samples: int) -> Cost:
     frames = 1 + num_samples // hop
     n_bins = n_fft // 2 + 1
     flops = 2.0 * 5 * n_fft * math.log2(n_fft) * frames  # rfft, forward and backward
-    weights = targets = acts = 0.0
+    weights = targets = kept = transient = 0.0
     seen = set()
     for t in config.terms:
         if t.net is None:
             continue
         nid = net_ids(config)[t.name]
-        f, w, layers = _net_forward(t.net, frames=frames, n_fft=n_fft)
+        net = _net_forward(t.net, frames=frames, n_fft=n_fft)
         if nid not in seen:
             seen.add(nid)
-            flops += 2 * f
-            weights += 4.0 * w
-            acts += 3 * 4.0 * sum(p * c for p, c in layers)
+            flops += 2 * net.flops
+            weights += 4.0 * net.weights
+            kept += net.kept
+            transient = max(transient, net.transient)
         if t.kind == "style":
             # grams, forward and backward, by gram_distance's blocks: (B + 1) / (2 B) of c^2
-            for p, c in layers:
+            for p, c in net.maps:
                 b = gram_blocks(c)
                 flops += 2 * 2.0 * p * c * c * (b + 1) / (2 * b)
-            targets += 4.0 * sum(c * c for _, c in layers)
+            targets += 4.0 * sum(c * c for _, c in net.maps)
         else:
-            p, c = layers[-1]
+            p, c = net.maps[-1]
             targets += 4.0 * p * c
-    acts += 3 * 4.0 * frames * n_bins
+    acts = 4.0 * (kept + transient + 3 * frames * n_bins)
     return Cost(flops, weights, targets, acts)
 
 

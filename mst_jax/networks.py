@@ -70,6 +70,13 @@ def _kernel(key, shape, init: str):
 _WIDTH_MULTIPLE = 64
 
 
+def padded_width(n: int) -> int:
+    """The output width :func:`dense` computes an ``n``-column product at: ``n`` rounded up to a
+    multiple of 64 where that adds at most ``n / 16`` columns, else ``n`` (1025 -> 1088)."""
+    extra = -n % _WIDTH_MULTIPLE
+    return n if extra == 0 or 16 * extra > n else n + extra
+
+
 def dense(x, w):
     """``x @ w``; a wide ``w``'s columns zero-padded to a multiple of 64, the product cut back.
 
@@ -77,7 +84,7 @@ def dense(x, w):
     project's 2-core CPU, ``(431, 25600) @ (25600, N)`` (the 1025-filter Mel net's conv) ran
     at 285 GFLOP/s for N = 1025 and 400 for 1088, 420 for 1024 (``python -m
     benchmarks.gemm_shapes``). The padded columns are zero, so the cut product is the same.
-    Only widths the padding grows by at most 1/16 are padded (from 1008 columns up): on a
+    Only widths the padding grows by at most 1/16 are padded (:func:`padded_width`): on a
     narrow net the extra columns would be most of the work (an 8-filter net padded to 64 does 8
     times its arithmetic). ``w`` is a fixed kernel: inside the solver's loop XLA hoists its
     padding out of the loop (loop-invariant), so it is paid once per compiled chunk.
@@ -90,10 +97,10 @@ def dense(x, w):
       ``(..., n)``.
     """
     n = w.shape[-1]
-    extra = -n % _WIDTH_MULTIPLE
-    if extra == 0 or 16 * extra > n:
+    width = padded_width(n)
+    if width == n:
         return x @ w
-    return (x @ jnp.pad(w, [(0, 0), (0, extra)]))[..., :n]
+    return (x @ jnp.pad(w, [(0, 0), (0, width - n)]))[..., :n]
 
 
 def _same_pad(kernel: int, dilation: int) -> tuple[int, int]:

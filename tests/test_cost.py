@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mst_jax import cost
-from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig, Term
+from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftConfig, StftNetConfig, Term
 
 
 def test_best_seconds_warms_up_once_then_keeps_the_shortest_call(monkeypatch):
@@ -106,3 +106,64 @@ def test_loss_grad_flops_of_the_cqt_residual_blocks_by_hand():
     assert counted == pytest.approx(2 * 2 * macs + fft, rel=1e-9)
     pooled = LossConfig(terms=(Term("content", CqtNetConfig(filters=f, pool=2), 1.0),))
     assert cost.loss_grad_cost(pooled, num_samples=n).target_bytes == 4 * frames * 43 * f
+
+
+def _xla_temp_bytes(cfg, n):
+    from mst_jax import losses
+
+    rng = np.random.default_rng(0)
+    c, s = (rng.standard_normal((2, n)) * 0.1).astype(np.float32)
+    obj = losses.build(cfg, jax.random.key(0), content=c if cfg.has_content else None,
+                       style=s if cfg.has_style else None, sr=22050, num_samples=n)
+    compiled = jax.jit(jax.value_and_grad(obj.fn)).lower(jnp.asarray(c), obj.params).compile()
+    return compiled.memory_analysis().temp_size_in_bytes
+
+
+_SHORT_STFT = StftConfig(n_fft=512, hop_length=256)
+
+
+@pytest.mark.parametrize(
+    "terms, stft",
+    [
+        ((Term("style", StftNetConfig(filters=256), 1.0),), StftConfig()),
+        ((Term("style", MelNetConfig(n_mels=32, filters=128, kernel=5, blocks=4, block_kernel=3), 1.0),),
+         _SHORT_STFT),
+        ((Term("content", CqtNetConfig(filters=128, pool=2, kernel=(3, 3)), 1.0),), StftConfig()),
+        ((Term("style", CqtNetConfig(filters=64, blocks=2, kernel=(3, 3), block_kernel=(3, 3)), 1.0),),
+         StftConfig()),
+        ((Term("style", StftNetConfig(filters=256), 1.0), Term("style", MelNetConfig(n_mels=64, filters=128, blocks=0), 1.0)),
+         StftConfig()),
+    ],
+    ids=["stft", "mel blocks", "pooled cqt", "cqt blocks", "stft and mel"],
+)
+def test_activation_memory_per_second_matches_xlas_account(terms, stft):
+    """What each further second of audio costs the backward pass, against XLA's own account of
+    the compiled loss + gradient (``memory_analysis``, its temporaries, CPU). Each case is sized
+    so that one of the model's counts weighs (small kernels and a short STFT where a net's
+    kept maps must show; two nets where only the larger backward's transient may count).
+    Measured 0.90-1.06 here and 1.03-1.24 for the Table 1 rows at paper widths
+    (BUILD_NOTES.md "Long audio"); the model before the eleventh session of 2026-11-30, which
+    counted three copies of each map only, read 0.15-0.61 and let clips through the memory
+    check that then ran out of memory."""
+    cfg = LossConfig(terms=terms, stft=stft)
+    one, three = 22050, 3 * 22050
+    ours = (cost.loss_grad_cost(cfg, num_samples=three).activation_bytes
+            - cost.loss_grad_cost(cfg, num_samples=one).activation_bytes)
+    xla = _xla_temp_bytes(cfg, three) - _xla_temp_bytes(cfg, one)
+    assert 0.85 < ours / xla < 1.25
+
+
+def test_padded_width_and_the_padded_copy_counted():
+    """``networks.padded_width`` by hand (pad to a multiple of 64 where that adds at most n / 16
+    columns), and the cost model holding one padded copy of each padded kernel: a 1025-filter
+    Mel net's first kernel (kernel 50 x 64 mels), its block's dilated kernel (3 x 1025) and its
+    mix (1025) each padded to 1088 columns, beside the kernels and the filterbank."""
+    from mst_jax import networks
+
+    assert [networks.padded_width(n) for n in (1025, 4096, 127, 100, 964, 963, 8)] == [
+        1088, 4096, 128, 100, 1024, 963, 8
+    ]
+    net = MelNetConfig(n_mels=64, filters=1025, kernel=50, blocks=1, block_kernel=3)
+    held = cost.loss_grad_cost(LossConfig(terms=(Term("style", net, 1.0),)), num_samples=22050).weight_bytes
+    first, block, mix = 50 * 64, 3 * 1025, 1025  # rows of the three kernels, 1025 columns each
+    assert held == 4 * ((first + block + mix) * (1025 + 1088) + 1025 * 64)
