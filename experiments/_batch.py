@@ -246,6 +246,7 @@ def run(build, recorded_flags, after, stopper) -> int:
         )
         + f"; {n_devices} device{'s' if n_devices > 1 else ''} over the batch axis"
     )
+    _say(preflight.check_memory(cfg0, inputs[0].num_samples, rows=-(-len(rows) // n_devices)))
 
     # style paths and excerpt -> their (transposed) clips: rows sharing a style share the work
     clips = {}

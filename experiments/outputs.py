@@ -214,7 +214,7 @@ def device() -> dict:
     ``peak_memory_bytes``: the first device's peak allocation so far in this process, where
     its backend reports one (GPUs, TPUs); None on the CPU, whose peak is the process's RSS.
     Called after the run, it is the run's peak on the accelerator."""
-    d = jax.devices()[0]
+    d = jax.local_devices()[0]  # on several processes, one this process can ask
     stats = d.memory_stats() or {}
     peak = stats.get("peak_bytes_in_use")
     return {

@@ -154,38 +154,53 @@ def host_available_bytes(meminfo: str = "/proc/meminfo") -> float | None:
 
 def memory_limit_bytes() -> float | None:
     """Memory the default device can give: the accelerator's limit, or the host's available RAM."""
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}  # several processes: our own device
     if "bytes_limit" in stats:
         return float(stats["bytes_limit"])
     return host_available_bytes()
 
 
-def check_memory(cfg: settings.RunConfig, num_samples: int) -> str:
+def check_memory(cfg: settings.RunConfig, num_samples: int, *, rows: int = 1) -> str:
     """The estimate line printed before compiling; raises RunError before allocating when the
-    estimate (``mst_jax.cost``, plus the L-BFGS-B history) exceeds the device's memory."""
+    estimate (``mst_jax.cost``, plus the L-BFGS-B history) exceeds the device's memory.
 
-    def need(n):
+    ``rows``: the examples each device holds (a ``--batch`` split over the devices): they share
+    the networks' weights; each has its own targets, activations and history."""
+
+    def need(n, k=rows):
         c = cost.loss_grad_cost(cfg.loss, num_samples=n)
-        return c, c.total_bytes + (2 * cfg.solver.history_size + 8) * 4.0 * n
+        one = c.target_bytes + c.activation_bytes + (2 * cfg.solver.history_size + 8) * 4.0 * n
+        return c, c.weight_bytes + k * one
 
     c, total = need(num_samples)
     rate = cost.matmul_flops_per_s()
+    flops = rows * c.flops
+    where = f" on each device ({rows} transfers each)" if rows > 1 else ""
     line = (
-        f"estimate: {c.flops / 1e9:.0f} GFLOP and about {total / 1e9:.2f} GB per loss+gradient "
-        f"(L-BFGS-B history included); {c.flops / rate:.2g}–{2 * c.flops / rate:.2g} s per iteration "
+        f"estimate: {flops / 1e9:.0f} GFLOP and about {total / 1e9:.2f} GB per loss+gradient{where} "
+        f"(L-BFGS-B history included); {flops / rate:.2g}–{2 * flops / rate:.2g} s per iteration "
         f"for the nets' arithmetic at 100–50 % of this device's {rate / 1e9:.0f} GFLOP/s matmul rate "
         f"(the bounded solver adds ~0.07 µs per sample on a CPU)"
     )
     limit = memory_limit_bytes()
-    if limit is not None and total > 0.9 * limit:
-        per_second = (need(10 * cfg.sr)[1] - need(cfg.sr)[1]) / 9.0
-        fixed = need(cfg.sr)[1] - per_second
-        fits = int(max(0.0, (0.9 * limit - fixed) / per_second))  # whole seconds, rounded down
-        shorter = {"transfer": "--content_duration", "texture": "--duration"}.get(cfg.script)
-        how = f"{shorter}={fits}, " if shorter and fits >= 1 else ""
+    if limit is None or total <= 0.9 * limit:
+        return line
+    if rows > 1:
+        weights = need(num_samples, 0)[1]
+        fits = int(max(0.0, (0.9 * limit - weights) / ((total - weights) / rows)))
         raise RunError(
-            f"{num_samples / cfg.sr:.1f} s of audio needs about {total / 1e9:.1f} GB with these sizes, "
-            f"{limit / 1e9:.1f} GB is available: about {fits} s fits ({how}or use fewer filters)",
+            f"{rows} transfers of {num_samples / cfg.sr:.1f} s on one device need about {total / 1e9:.1f} GB "
+            f"with these sizes, {limit / 1e9:.1f} GB is available: about {fits} fit at once (split the "
+            "--batch CSV, read less of each content with --content_duration, or use fewer filters)",
             EXIT_FAILED,
         )
-    return line
+    per_second = (need(10 * cfg.sr)[1] - need(cfg.sr)[1]) / 9.0
+    fixed = need(cfg.sr)[1] - per_second
+    fits = int(max(0.0, (0.9 * limit - fixed) / per_second))  # whole seconds, rounded down
+    shorter = {"transfer": "--content_duration", "texture": "--duration"}.get(cfg.script)
+    how = f"{shorter}={fits}, " if shorter and fits >= 1 else ""
+    raise RunError(
+        f"{num_samples / cfg.sr:.1f} s of audio needs about {total / 1e9:.1f} GB with these sizes, "
+        f"{limit / 1e9:.1f} GB is available: about {fits} s fits ({how}or use fewer filters)",
+        EXIT_FAILED,
+    )

@@ -332,6 +332,8 @@ def test_cli_batch_over_two_processes(tmp_path):
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     assert "wrote 3 of 3 outputs" in outs[0][0] and "wrote 3 of 3 outputs" in outs[1][0]
+    for out, _ in outs[:2]:  # 3 rows on 2 devices: the memory estimate counts 2 on each
+        assert "on each device (2 transfers each)" in out
     assert "wrote" not in outs[2][0]  # process 1 computes its rows and writes nothing
     for k in range(3):
         one, _ = sf.read(str(tmp_path / "one" / f"{k}.wav"), dtype="float32")
@@ -434,6 +436,28 @@ def test_cli_batch_writes_every_output(tmp_path, capsys):
                 t["gamma"], rel=1e-4
             )  # float32 beta
         assert (tmp_path / "out" / f"{stem}.png").exists()
+
+
+def test_cli_batch_checks_its_memory_for_every_row_before_compiling(tmp_path, capsys, monkeypatch):
+    """A batch's memory estimate counts its rows (each device's share), and a batch that does not
+    fit stops before anything is built, with one line and nothing written."""
+    from experiments import _runner, preflight
+
+    jobs = _two_row_batch(tmp_path)
+    seen = []
+    check = preflight.check_memory
+    monkeypatch.setattr(preflight, "check_memory", lambda cfg, n, **kw: seen.append(kw) or check(cfg, n, **kw))
+    code, stdout, stderr = run_main(capsys, batch=str(jobs), **TINY)
+    assert code == 0, stderr
+    assert seen == [{"rows": 2}] and "on each device (2 transfers each)" in stdout
+
+    monkeypatch.setattr(preflight, "memory_limit_bytes", lambda: 1e3)
+    monkeypatch.setattr(_runner, "make_objective", lambda *a, **k: pytest.fail("built"))
+    for p in tmp_path.glob("*.json"):
+        p.unlink()
+    code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
+    assert code == 1 and stderr.startswith("error: 2 transfers of 0.5 s on one device need about")
+    assert "about 0 fit at once" in stderr and not list(tmp_path.glob("*.json"))
 
 
 def test_cli_batch_transposes_a_shared_style_once(tmp_path, capsys, monkeypatch):

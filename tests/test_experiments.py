@@ -33,7 +33,7 @@ from experiments import (
     texture,
     transfer,
 )
-from mst_jax import metrics, notes, presets, signals
+from mst_jax import cost, metrics, notes, presets, signals
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -450,6 +450,35 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
         preflight.check_memory(cfg, int(22050 * fits * 1.25))
 
 
+def test_a_batch_too_large_for_memory_says_how_many_transfers_fit(monkeypatch):
+    """A batch's rows share the networks' weights and each needs its own targets, activations
+    and history: the estimate grows by one row's share per row, and a batch over the memory
+    stops with the number of rows that fit (that many fit, one more does not)."""
+    monkeypatch.setattr(preflight, "memory_limit_bytes", lambda: 8e9)
+    cfg = settings.RunConfig(
+        script="transfer", content="c.wav", styles=("s.wav",), output="o.wav",
+        preset="6", loss=presets.table1(6), solver=SolverConfig(), seed=0, sr=22050,
+    )
+    n = 22050 * 10
+
+    def gb(line):
+        return float(re.search(r"about ([\d.]+) GB", line).group(1))
+
+    one, two = gb(preflight.check_memory(cfg, n)), gb(preflight.check_memory(cfg, n, rows=2))
+    gflop = [int(re.search(r"(\d+) GFLOP", preflight.check_memory(cfg, n, rows=k)).group(1)) for k in (1, 2)]
+    assert gflop[1] == pytest.approx(2 * gflop[0], abs=1)
+    assert "on each device (2 transfers each)" in preflight.check_memory(cfg, n, rows=2)
+    c = cost.loss_grad_cost(cfg.loss, num_samples=n)
+    assert two - one == pytest.approx((c.target_bytes + c.activation_bytes + 28 * 4.0 * n) / 1e9, abs=0.01)
+    with pytest.raises(console.RunError, match=r"16 transfers of 10.0 s on one device need about") as error:
+        preflight.check_memory(cfg, n, rows=16)
+    fits = int(re.search(r"about (\d+) fit at once", str(error.value)).group(1))
+    assert 1 <= fits < 16 and "split the --batch CSV" in str(error.value)
+    preflight.check_memory(cfg, n, rows=fits)
+    with pytest.raises(console.RunError):
+        preflight.check_memory(cfg, n, rows=fits + 1)
+
+
 def test_record_device_carries_the_accelerators_peak_memory(monkeypatch):
     """The record's ``device`` block gives the backend's peak allocation where it reports one
     (a GPU's ``memory_stats``) and None where it does not (the CPU)."""
@@ -464,10 +493,10 @@ def test_record_device_carries_the_accelerators_peak_memory(monkeypatch):
         def memory_stats(self):
             return self.stats
 
-    monkeypatch.setattr(outputs.jax, "devices", lambda: [Fake({"peak_bytes_in_use": 3_500_000_000})])
+    monkeypatch.setattr(outputs.jax, "local_devices", lambda: [Fake({"peak_bytes_in_use": 3_500_000_000})])
     assert outputs.device()["peak_memory_bytes"] == 3_500_000_000
     assert outputs.device()["device_kind"] == "NVIDIA H200"
-    monkeypatch.setattr(outputs.jax, "devices", lambda: [Fake(None)])
+    monkeypatch.setattr(outputs.jax, "local_devices", lambda: [Fake(None)])
     assert outputs.device()["peak_memory_bytes"] is None
 
 
