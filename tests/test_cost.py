@@ -59,15 +59,19 @@ def test_bench_docstring_names_the_count_it_reports():
     assert "GFLOP/s (XLA's" not in doc, doc
 
 
-def _xla_flops(cfg, n):
+def _compiled_loss_grad(cfg, n):
+    """The loss + gradient of ``cfg`` for ``n`` samples, compiled by XLA (not run)."""
     from mst_jax import losses
 
     rng = np.random.default_rng(0)
     c, s = (rng.standard_normal((2, n)) * 0.1).astype(np.float32)
     obj = losses.build(cfg, jax.random.key(0), content=c if cfg.has_content else None,
                        style=s if cfg.has_style else None, sr=22050, num_samples=n)
-    compiled = jax.jit(jax.value_and_grad(obj.fn)).lower(jnp.asarray(c), obj.params).compile()
-    analysis = compiled.cost_analysis()
+    return jax.jit(jax.value_and_grad(obj.fn)).lower(jnp.asarray(c), obj.params).compile()
+
+
+def _xla_flops(cfg, n):
+    analysis = _compiled_loss_grad(cfg, n).cost_analysis()
     return (analysis[0] if isinstance(analysis, list) else analysis)["flops"]
 
 
@@ -109,14 +113,7 @@ def test_loss_grad_flops_of_the_cqt_residual_blocks_by_hand():
 
 
 def _xla_temp_bytes(cfg, n):
-    from mst_jax import losses
-
-    rng = np.random.default_rng(0)
-    c, s = (rng.standard_normal((2, n)) * 0.1).astype(np.float32)
-    obj = losses.build(cfg, jax.random.key(0), content=c if cfg.has_content else None,
-                       style=s if cfg.has_style else None, sr=22050, num_samples=n)
-    compiled = jax.jit(jax.value_and_grad(obj.fn)).lower(jnp.asarray(c), obj.params).compile()
-    return compiled.memory_analysis().temp_size_in_bytes
+    return _compiled_loss_grad(cfg, n).memory_analysis().temp_size_in_bytes
 
 
 _SHORT_STFT = StftConfig(n_fft=512, hop_length=256)
