@@ -30,7 +30,7 @@ import jax
 import numpy as np
 from absl import flags
 
-from experiments import _flags, _runner, batch_csv, console, outputs, preflight, resolve, settings
+from experiments import _flags, _runner, batch_csv, console, hosts, outputs, preflight, resolve, settings
 from experiments.console import RunError
 from mst_jax import audio, batch, batch_synthesis, content_floor, devices, page, run_page, writing
 
@@ -44,24 +44,8 @@ BATCH = flags.DEFINE_string(
     "one L-BFGS-B each, vmapped and split over every device. The other flags apply to every row; "
     "--content, --style, --output, --resume and checkpoints do not apply.",
 )
-DISTRIBUTED = flags.DEFINE_bool(
-    "distributed",
-    False,
-    "With --batch: call jax.distributed.initialize() first, so that the batch is split over the "
-    "devices of every process (run the same command on every host; process 0 writes the outputs). "
-    "On Slurm, Open MPI and Cloud TPU the processes find each other; elsewhere give "
-    "--coordinator_address, --num_processes and --process_id.",
-)
-COORDINATOR_ADDRESS = flags.DEFINE_string(
-    "coordinator_address", None, "With --distributed: host:port of process 0 (default: detected)."
-)
-NUM_PROCESSES = flags.DEFINE_integer(
-    "num_processes", None, "With --distributed: number of processes (default: detected)."
-)
-PROCESS_ID = flags.DEFINE_integer(
-    "process_id", None, "With --distributed: this process's id, 0 ... N-1 (default: detected)."
-)
-FLAGS = (BATCH, DISTRIBUTED, COORDINATOR_ADDRESS, NUM_PROCESSES, PROCESS_ID)
+flags.adopt_module_key_flags(hosts)
+FLAGS = (BATCH, *hosts.FLAGS)
 
 
 def check_unused():
@@ -69,28 +53,6 @@ def check_unused():
     for h in FLAGS[1:]:
         if h.value != h.default:
             raise ValueError(f"--{h.name}: only used with --batch")
-
-
-def _initialize_distributed():
-    """``jax.distributed.initialize`` from the flags (before anything touches a device)."""
-    given = [h for h in (COORDINATOR_ADDRESS, NUM_PROCESSES, PROCESS_ID) if h.value is not None]
-    if not DISTRIBUTED.value:
-        if given:
-            raise ValueError(f"--{given[0].name}: only used with --distributed")
-        return
-    if NUM_PROCESSES.value is not None and NUM_PROCESSES.value < 1:
-        raise ValueError(f"--num_processes={NUM_PROCESSES.value}: must be >= 1")
-    if PROCESS_ID.value is not None and not (
-        0 <= PROCESS_ID.value < (NUM_PROCESSES.value or PROCESS_ID.value + 1)
-    ):
-        raise ValueError(f"--process_id={PROCESS_ID.value}: must be in [0, --num_processes)")
-    # CPU processes exchange arrays through gloo (GPUs use NCCL whatever this says).
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(
-        coordinator_address=COORDINATOR_ADDRESS.value,
-        num_processes=NUM_PROCESSES.value,
-        process_id=PROCESS_ID.value,
-    )
 
 
 def _say(line: str):
@@ -214,18 +176,14 @@ def _progress(info, max_iter: int, size: int, first: bool, extra: str = ""):
     )
 
 
-def run(build, recorded_flags, after, stopper) -> int:
-    """The batch run (``run`` of :func:`experiments._runner.execute`); returns the exit status."""
-    del after  # transfer has no post-processing hook
-    t_start = time.perf_counter()
-    notices: list[str] = []
+def _checked(build, notices: list[str]):
+    """Every row's flags, paths and inputs checked (contents of one length), and the memory of
+    each device's share of the rows: ``(jobs, inputs)``. Nothing is compiled."""
     jobs = build(notices)
-    _initialize_distributed()
     for line in notices:
         console.notice(line)
     csv_path, rows = jobs.csv, jobs.jobs
     cfg0 = rows[0].cfg
-
     inputs, load = [], preflight.reading_once()
     for j in rows:
         try:
@@ -247,6 +205,19 @@ def run(build, recorded_flags, after, stopper) -> int:
         + f"; {n_devices} device{'s' if n_devices > 1 else ''} over the batch axis"
     )
     _say(preflight.check_memory(cfg0, inputs[0].num_samples, rows=-(-len(rows) // n_devices)))
+    return jobs, inputs
+
+
+def run(build, recorded_flags, after, stopper) -> int:
+    """The batch run (``run`` of :func:`experiments._runner.execute`); returns the exit status."""
+    del after  # transfer has no post-processing hook
+    t_start = time.perf_counter()
+    notices: list[str] = []
+    hosts.initialize()
+    jobs, inputs = hosts.on_every_process(lambda: _checked(build, notices))
+    csv_path, rows = jobs.csv, jobs.jobs
+    cfg0 = rows[0].cfg
+    n_devices = jax.device_count()
 
     # style paths and excerpt -> their (transposed) clips: rows sharing a style share the work
     clips = {}

@@ -387,6 +387,42 @@ def test_cli_batch_over_two_processes_stops_on_either_signal(tmp_path):
         assert 2 <= len(record["loss_history"]) < 100_000
 
 
+def test_cli_batch_over_two_processes_one_failing_its_checks_stops_both(tmp_path):
+    """One process's CSV names an output folder that is missing on its host: it stops with its
+    own error line, and the other stops at once with one line pointing to it (it used to wait
+    in ``jax.distributed.initialize`` until JAX's coordination service aborted it, 5 minutes
+    later, with a stack trace: exit 134)."""
+    contents, styles, _ = examples()
+    for k, c in enumerate(contents[:2]):
+        sf.write(str(tmp_path / f"c{k}.wav"), c, SR, subtype="FLOAT")
+    sf.write(str(tmp_path / "s.wav"), styles[0], SR, subtype="FLOAT")
+    csv_text = "content,style,output\nc0.wav,s.wav,out/0.wav\nc1.wav,s.wav,out/1.wav\n"
+    (tmp_path / "jobs.csv").write_text(csv_text)
+    os.mkdir(tmp_path / "out")
+    os.mkdir(tmp_path / "elsewhere")  # process 1 reads a copy whose out/ does not exist
+    (tmp_path / "elsewhere" / "jobs.csv").write_text(csv_text)
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(here), env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "experiments.transfer", *(f"--{k}={v}" for k, v in TINY.items()),
+               "--nopage", "--noquality", "--distributed",
+               f"--coordinator_address=127.0.0.1:{_free_port()}", "--num_processes=2"]
+    procs = [
+        subprocess.Popen([*command, f"--batch={csv}", f"--process_id={i}"], env=env, cwd=str(tmp_path),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i, csv in enumerate(("jobs.csv", "elsewhere/jobs.csv"))
+    ]
+    try:
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [2, 2], [e[-2000:] for _, e in outs]
+    assert "line 2:" in outs[1][1] and "does not exist" in outs[1][1]
+    assert "error: another process stopped on its flags or inputs" in outs[0][1]
+    assert not list((tmp_path / "out").iterdir())
+
+
 def test_cli_batch_writes_every_output(tmp_path, capsys):
     contents, styles, _ = examples()
     for name, w in [
