@@ -63,7 +63,7 @@ class _NetCost(NamedTuple):
 
     flops: float
     weights: float  # kernels, filterbanks and padded copies
-    maps: list  # (positions, channels) of each returned map
+    maps: list[tuple[int, int]]  # (positions, channels) of each returned map
     kept: float  # maps the backward pass reads
     transient: float  # the largest one layer's backward adds
 
