@@ -423,6 +423,22 @@ def test_cli_batch_over_two_processes_one_failing_its_checks_stops_both(tmp_path
     assert not list((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (dict(num_processes=2), "--num_processes: only used with --distributed"),
+        (dict(distributed=True, num_processes=0), "--num_processes=0: must be >= 1"),
+        (dict(distributed=True, num_processes=2, process_id=2), "--process_id=2: must be in [0, --num_processes)"),
+    ],
+    ids=["without --distributed", "no processes", "id out of range"],
+)
+def test_cli_batch_refuses_several_host_flags_before_connecting(tmp_path, capsys, given, message):
+    """The several-host flags are checked before ``jax.distributed.initialize`` is called (which
+    would wait minutes for processes that will never come): one line, exit 2."""
+    code, _, stderr = run_main(capsys, batch=str(_two_row_batch(tmp_path)), **TINY, **given)
+    assert code == 2 and stderr == f"error: {message}\n"
+
+
 def test_cli_batch_writes_every_output(tmp_path, capsys):
     contents, styles, _ = examples()
     for name, w in [
