@@ -290,51 +290,73 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_cli_batch_over_two_processes(tmp_path):
-    """``--distributed`` as the README gives it off Slurm: the same command started as two
-    processes (one CPU device each, gloo between them) runs one batch over both; process 0
-    writes every row and process 1 nothing. Reference: the same batch in one process on two
-    forced host devices, the same 2 + 2 split (3 rows padded to 4), which
-    ``test_sharded_over_two_cpu_devices`` ties to single runs. Measured: equal to the bit; the
-    tolerance is a hundredth of the smallest change the 3 iterations make (1.2e-2)."""
+def _several_hosts() -> list[str]:
+    """The flags of a two-process run on this machine (a fresh port each call)."""
+    return ["--distributed", f"--coordinator_address=127.0.0.1:{_free_port()}", "--num_processes=2"]
+
+
+def _start(tmp_path, *flags_, devices=1) -> subprocess.Popen:
+    """``experiments.transfer`` with the tiny nets and ``flags_`` in its own process, in
+    ``tmp_path``, on ``devices`` CPU devices."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(here), env.get("PYTHONPATH", "")])
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+    command = [sys.executable, "-m", "experiments.transfer", *(f"--{k}={v}" for k, v in TINY.items()),
+               "--nopage", "--noquality", *flags_]
+    return subprocess.Popen(command, env=env, cwd=str(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(procs, timeout: float) -> list[tuple[str, str]]:
+    """Every process's (stdout, stderr); all are killed if any is still running at ``timeout``."""
+    try:
+        return [p.communicate(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+
+
+def _three_rows(tmp_path, *runs):
+    """Three contents and a style in ``tmp_path``; per run, ``<run>.csv`` writing to ``<run>/``."""
     contents, styles, _ = examples()
     for k, c in enumerate(contents):
         sf.write(str(tmp_path / f"c{k}.wav"), c, SR, subtype="FLOAT")
     sf.write(str(tmp_path / "s.wav"), styles[0], SR, subtype="FLOAT")
-    for run in ("one", "two"):
+    for run in runs:
         os.mkdir(tmp_path / run)
         (tmp_path / f"{run}.csv").write_text(
             "content,style,output\n" + "".join(f"c{k}.wav,s.wav,{run}/{k}.wav\n" for k in range(3))
         )
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(here), env.get("PYTHONPATH", "")])
-    xla = env.get("XLA_FLAGS", "")
-    command = [sys.executable, "-m", "experiments.transfer", *(f"--{k}={v}" for k, v in TINY.items()),
-               "--subtype=FLOAT", "--nopage", "--noquality"]
 
-    def start(run, *extra, devices=1):
-        flags_env = dict(env, XLA_FLAGS=f"{xla} --xla_force_host_platform_device_count={devices}")
-        return subprocess.Popen([*command, f"--batch={run}.csv", *extra], env=flags_env,
-                                cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
 
-    address = f"--coordinator_address=127.0.0.1:{_free_port()}"
-    procs = [start("one", devices=2)] + [
-        start("two", "--distributed", address, "--num_processes=2", f"--process_id={i}")
-        for i in (0, 1)
+def test_cli_batch_over_two_processes(tmp_path):
+    """``--distributed`` as the README gives it off Slurm: the same command started as two
+    processes (one CPU device each, gloo between them) runs one batch over both; process 0
+    writes every row and process 1 nothing (it reads a copy of the rows in another folder, where
+    its outputs would land). Reference: the same batch in one process on two
+    forced host devices, the same 2 + 2 split (3 rows padded to 4), which
+    ``test_sharded_over_two_cpu_devices`` ties to single runs. Measured: equal to the bit; the
+    tolerance is a hundredth of the smallest change the 3 iterations make (1.2e-2)."""
+    _three_rows(tmp_path, "one", "two")
+    # Process 1 reads its own copy of the rows, so that anything it wrote would land apart.
+    elsewhere = tmp_path / "elsewhere"
+    os.mkdir(elsewhere)
+    os.mkdir(elsewhere / "two")
+    for name in ["two.csv", "s.wav"] + [f"c{k}.wav" for k in range(3)]:
+        (elsewhere / name).write_bytes((tmp_path / name).read_bytes())
+    hosts = _several_hosts()
+    procs = [_start(tmp_path, "--batch=one.csv", "--subtype=FLOAT", devices=2)] + [
+        _start(tmp_path, f"--batch={csv}", "--subtype=FLOAT", *hosts, f"--process_id={i}")
+        for i, csv in enumerate(("two.csv", "elsewhere/two.csv"))
     ]
-    try:
-        outs = [p.communicate(timeout=240) for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
+    outs = _finish(procs, 240)
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     assert "wrote 3 of 3 outputs" in outs[0][0] and "wrote 3 of 3 outputs" in outs[1][0]
     for out, _ in outs[:2]:  # 3 rows on 2 devices: the memory estimate counts 2 on each
         assert "on each device (2 transfers each)" in out
-    assert "wrote" not in outs[2][0]  # process 1 computes its rows and writes nothing
+    assert not list((elsewhere / "two").iterdir())  # process 1 computes its rows, writes nothing
     for k in range(3):
         one, _ = sf.read(str(tmp_path / "one" / f"{k}.wav"), dtype="float32")
         two, _ = sf.read(str(tmp_path / "two" / f"{k}.wav"), dtype="float32")
@@ -352,37 +374,22 @@ def test_cli_batch_over_two_processes_stops_on_either_signal(tmp_path):
     own; it used to end in a TypeError, and process 1 with 0)."""
     import signal
 
-    contents, styles, _ = examples()
-    for k, c in enumerate(contents):
-        sf.write(str(tmp_path / f"c{k}.wav"), c, SR, subtype="FLOAT")
-    sf.write(str(tmp_path / "s.wav"), styles[0], SR, subtype="FLOAT")
-    (tmp_path / "jobs.csv").write_text(
-        "content,style,output\n" + "".join(f"c{k}.wav,s.wav,{k}.wav\n" for k in range(3))
-    )
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(here), env.get("PYTHONPATH", "")])
-    command = [sys.executable, "-m", "experiments.transfer", "--batch=jobs.csv",
-               *(f"--{k}={v}" for k, v in dict(TINY, max_iter=100_000).items()),
-               "--init=noise", "--nopage", "--noquality", "--distributed",
-               f"--coordinator_address=127.0.0.1:{_free_port()}", "--num_processes=2"]
-    procs = [subprocess.Popen([*command, f"--process_id={i}"], env=env, cwd=str(tmp_path),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in (0, 1)]
+    _three_rows(tmp_path, "out")
+    hosts = _several_hosts()
+    procs = [_start(tmp_path, "--batch=out.csv", "--max_iter=100000", "--init=noise", *hosts,
+                    f"--process_id={i}") for i in (0, 1)]
     try:
         for line in procs[0].stdout:  # process 0 prints the progress lines
             if "iteration 2/" in line:
                 procs[1].send_signal(signal.SIGINT)
                 break
-        outs = [p.communicate(timeout=120) for p in procs]
     finally:
-        for p in procs:
-            p.kill()
+        outs = _finish(procs, 120)
     assert [p.returncode for p in procs] == [130, 130], [e[-2000:] for _, e in outs]
     assert "interrupted at iteration" in outs[0][1] and "3 of 3" in outs[0][1]
     assert "SIGINT received" in outs[1][1] and "SIGINT" not in outs[0][1]
     for k in range(3):
-        record = _record(tmp_path / f"{k}.json")
+        record = _record(tmp_path / "out" / f"{k}.json")
         assert record["interrupted"] and record["batch"]["processes"] == 2
         assert 2 <= len(record["loss_history"]) < 100_000
 
@@ -392,31 +399,13 @@ def test_cli_batch_over_two_processes_one_failing_its_checks_stops_both(tmp_path
     own error line, and the other stops at once with one line pointing to it (it used to wait
     in ``jax.distributed.initialize`` until JAX's coordination service aborted it, 5 minutes
     later, with a stack trace: exit 134)."""
-    contents, styles, _ = examples()
-    for k, c in enumerate(contents[:2]):
-        sf.write(str(tmp_path / f"c{k}.wav"), c, SR, subtype="FLOAT")
-    sf.write(str(tmp_path / "s.wav"), styles[0], SR, subtype="FLOAT")
-    csv_text = "content,style,output\nc0.wav,s.wav,out/0.wav\nc1.wav,s.wav,out/1.wav\n"
-    (tmp_path / "jobs.csv").write_text(csv_text)
-    os.mkdir(tmp_path / "out")
+    _three_rows(tmp_path, "out")
     os.mkdir(tmp_path / "elsewhere")  # process 1 reads a copy whose out/ does not exist
-    (tmp_path / "elsewhere" / "jobs.csv").write_text(csv_text)
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(here), env.get("PYTHONPATH", "")])
-    command = [sys.executable, "-m", "experiments.transfer", *(f"--{k}={v}" for k, v in TINY.items()),
-               "--nopage", "--noquality", "--distributed",
-               f"--coordinator_address=127.0.0.1:{_free_port()}", "--num_processes=2"]
-    procs = [
-        subprocess.Popen([*command, f"--batch={csv}", f"--process_id={i}"], env=env, cwd=str(tmp_path),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i, csv in enumerate(("jobs.csv", "elsewhere/jobs.csv"))
-    ]
-    try:
-        outs = [p.communicate(timeout=120) for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
+    (tmp_path / "elsewhere" / "out.csv").write_text((tmp_path / "out.csv").read_text())
+    hosts = _several_hosts()
+    procs = [_start(tmp_path, f"--batch={csv}", *hosts, f"--process_id={i}")
+             for i, csv in enumerate(("out.csv", "elsewhere/out.csv"))]
+    outs = _finish(procs, 120)
     assert [p.returncode for p in procs] == [2, 2], [e[-2000:] for _, e in outs]
     assert "line 2:" in outs[1][1] and "does not exist" in outs[1][1]
     assert "error: another process stopped on its flags or inputs" in outs[0][1]
