@@ -15,8 +15,8 @@ sortable by any column; it is checked writable, and no row's page may be it, bef
 
 Order of work as in :mod:`experiments._runner`: every row's flags, paths and inputs are checked
 (contents of one length) before anything is compiled; a bad row gives one ``error:`` line naming
-its CSV line. On several hosts (``jax.distributed``) every process reads the inputs and process 0
-writes the outputs.
+its CSV line. On several hosts (``jax.distributed``, :mod:`experiments.hosts`) every process
+reads the inputs, a check that fails on one stops them all, and process 0 writes the outputs.
 """
 
 from __future__ import annotations
