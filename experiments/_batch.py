@@ -217,7 +217,6 @@ def run(build, recorded_flags, after, stopper) -> int:
     jobs, inputs = hosts.on_every_process(lambda: _checked(build, notices))
     csv_path, rows = jobs.csv, jobs.jobs
     cfg0 = rows[0].cfg
-    n_devices = jax.device_count()
 
     # style paths and excerpt -> their (transposed) clips: rows sharing a style share the work
     clips = {}

@@ -167,10 +167,10 @@ def check_memory(cfg: settings.RunConfig, num_samples: int, *, rows: int = 1) ->
     ``rows``: the examples each device holds (a ``--batch`` split over the devices): they share
     the networks' weights; each has its own targets, activations and history."""
 
-    def need(n, k=rows):
+    def need(n):
         c = cost.loss_grad_cost(cfg.loss, num_samples=n)
         one = c.target_bytes + c.activation_bytes + (2 * cfg.solver.history_size + 8) * 4.0 * n
-        return c, c.weight_bytes + k * one
+        return c, c.weight_bytes + rows * one
 
     c, total = need(num_samples)
     rate = cost.matmul_flops_per_s()
@@ -186,8 +186,7 @@ def check_memory(cfg: settings.RunConfig, num_samples: int, *, rows: int = 1) ->
     if limit is None or total <= 0.9 * limit:
         return line
     if rows > 1:
-        weights = need(num_samples, 0)[1]
-        fits = int(max(0.0, (0.9 * limit - weights) / ((total - weights) / rows)))
+        fits = int(max(0.0, (0.9 * limit - c.weight_bytes) / ((total - c.weight_bytes) / rows)))
         raise RunError(
             f"{rows} transfers of {num_samples / cfg.sr:.1f} s on one device need about {total / 1e9:.1f} GB "
             f"with these sizes, {limit / 1e9:.1f} GB is available: about {fits} fit at once (split the "
