@@ -10,7 +10,8 @@ run uses, so they cannot be gamed by the optimisation:
   and notes the result is in), onset-envelope correlation with the content (rhythm);
 * style taken: Fréchet distance between Gaussian fits of MFCC frames (timbre), result to
   style and result to content; relative gram distance on a held-out random STFT net;
-* noise-likeness: mean spectral flatness (white noise is about 0.5, music 0.001–0.05).
+* noise-likeness: mean spectral flatness over the clip's sounding frames (white noise is
+  about 0.5, music 0.001–0.05).
 
 Each measure comes with a floor computed from the inputs themselves (the content against
 itself shifted by half its length, the style against the content), so a number can be read
@@ -35,6 +36,7 @@ __all__ = [
     "compare",
     "evaluate",
     "features",
+    "flatness",
     "frame_correlation",
     "frechet_distance",
     "pearson",
@@ -46,6 +48,7 @@ N_MFCC = 20  # coefficients, of which c0 (loudness) is dropped
 GRAM_FILTERS = 256  # filters of the held-out STFT net
 GRAM_KERNEL = 11  # frames, the paper's STFT kernel
 GRAM_KEY = 20180215  # the held-out net's key; runs split --seed, never this fixed number
+SILENCE_DB = 60.0  # dB below the loudest frame's RMS: silence (librosa.effects.split's top_db)
 
 
 class Features(NamedTuple):
@@ -55,7 +58,7 @@ class Features(NamedTuple):
       chroma: ``(frames, 12)`` ``librosa.feature.chroma_cqt``, each frame scaled to max 1.
       onset: ``(frames,)`` onset-strength envelope.
       mfcc: ``(frames, N_MFCC - 1)`` MFCCs without c0.
-      flatness: mean spectral flatness, in [0, 1].
+      flatness: mean spectral flatness of the sounding frames, in [0, 1] (:func:`flatness`).
       gram: ``(GRAM_FILTERS, GRAM_FILTERS)`` gram of the held-out net's feature map.
       gram_self: mean relative distance of the grams of the clip's first and second halves to
         ``gram``: how far a stretch of the clip is from the whole (NaN under two frames).
@@ -99,7 +102,8 @@ class Quality(NamedTuple):
       gram_self: the same, each half of the style against the whole style (mean of the two):
         what a stretch of the style itself scores, the reference for a texture (a half is
         shorter than the whole, so it varies a little more than a full-length stretch would).
-      flatness: mean spectral flatness of the result (noise about 0.5, music 0.001–0.05).
+      flatness: mean spectral flatness of the result's sounding frames (noise about 0.5,
+        music 0.001–0.05; silent frames skipped, see :func:`flatness`).
       flatness_content: the content's, for comparison.
       flatness_style: the style's, for comparison.
     """
@@ -239,6 +243,27 @@ def chroma(wave, *, sr: int) -> np.ndarray:
         return librosa.feature.chroma_cqt(y=_peak_normalised(wave), sr=sr, hop_length=HOP_LENGTH).T
 
 
+def flatness(wave) -> float:
+    """Mean spectral flatness of one mono clip ``(samples,)`` over its sounding frames.
+
+    Per frame (``librosa.feature.spectral_flatness``, n_fft 2048, hop :data:`HOP_LENGTH`) the
+    geometric over the arithmetic mean of the power spectrum, in [0, 1]; then the mean over
+    the frames whose RMS is within :data:`SILENCE_DB` of the loudest frame's. A silent frame
+    is flat (digital silence scores 1: every bin sits at librosa's power floor; a dithered
+    one about 0.55), so a recording's silent lead-in would otherwise read as noise. A clip with
+    no sounding frame (all zeros) keeps the mean over all its frames.
+    """
+    import librosa
+
+    y = _peak_normalised(wave)
+    per_frame = librosa.feature.spectral_flatness(y=y, hop_length=HOP_LENGTH)[0]
+    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=HOP_LENGTH)[0]
+    n = min(len(per_frame), len(rms))
+    per_frame, rms = per_frame[:n], rms[:n]
+    sounding = rms > float(rms.max()) * 10.0 ** (-SILENCE_DB / 20.0)
+    return float(np.mean(per_frame[sounding] if sounding.any() else per_frame))
+
+
 def features(wave, *, sr: int) -> Features:
     """The :class:`Features` of one mono clip ``(samples,)`` at ``sr`` Hz (peak-normalised
     first, so the level of a file does not matter)."""
@@ -251,10 +276,9 @@ def features(wave, *, sr: int) -> Features:
         warnings.simplefilter("ignore", UserWarning)
         onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP_LENGTH)
         mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=N_MFCC, hop_length=HOP_LENGTH)[1:].T
-        flat = float(np.mean(librosa.feature.spectral_flatness(y=y, hop_length=HOP_LENGTH)))
     # The held-out net is defined at 22.05 kHz: other rates are resampled for it only.
     g_wave = y if sr == 22050 else librosa.resample(y, orig_sr=sr, target_sr=22050)
-    return Features(chroma_map, onset, mfcc, flat, *_grams(g_wave))
+    return Features(chroma_map, onset, mfcc, flatness(y), *_grams(g_wave))
 
 
 def pooled(feats: Sequence[Features]) -> Features:

@@ -177,6 +177,34 @@ def test_flatness_is_the_mean_over_frames_of_geometric_over_arithmetic_power():
     assert q.flatness == pytest.approx(float(np.mean(per_frame)), rel=1e-4)
 
 
+def test_flatness_skips_silent_frames_but_keeps_quiet_ones():
+    """A recording's silent lead-in is not noise: frames whose RMS (numpy, over librosa's
+    centred 2048-sample frames) is more than 60 dB below the loudest frame's are left out of
+    the mean, so a dithered silence before a chord (about 85 dB down) is not counted; a noise
+    40 dB down still is (it can be heard). Digital silence has no sounding frame at all."""
+    import librosa
+
+    chord = _sines((60, 64, 67), 2.0)
+    hiss = 0.01 * np.random.default_rng(6).uniform(-0.5, 0.5, SR // 2).astype(np.float32)
+    dither = 3e-5 * np.random.default_rng(7).uniform(-1, 1, 2 * SR).astype(np.float32)  # 16-bit
+    y = np.concatenate([dither, chord, hiss])
+    y = y / np.abs(y).max()
+    magnitude = np.abs(librosa.stft(y, n_fft=2048, hop_length=evaluate.HOP_LENGTH))
+    power = np.maximum(magnitude**2, 1e-10)
+    per_frame = np.exp(np.mean(np.log(power), axis=0)) / np.mean(power, axis=0)
+    padded = np.pad(y.astype(np.float64), 1024)
+    starts = np.arange(per_frame.size) * evaluate.HOP_LENGTH
+    rms = np.array([np.sqrt(np.mean(padded[i : i + 2048] ** 2)) for i in starts])
+    sounding = rms > rms.max() * 1e-3
+    hiss_frames = starts > 4 * SR + 2048
+    assert 0.25 < sounding.mean() < 0.75 and np.all(sounding[hiss_frames])  # both kinds present
+    assert np.mean(per_frame[hiss_frames]) > 0.3  # the hiss is flat: it weighs in the mean
+    q = evaluate.evaluate(y, content=None, style=None, sr=SR)
+    assert q.flatness == pytest.approx(float(np.mean(per_frame[sounding])), rel=1e-4)
+    assert np.mean(per_frame) > 2.5 * q.flatness  # with the silence counted: 0.30 against 0.10
+    assert evaluate.flatness(np.zeros(SR, np.float32)) == pytest.approx(1.0)  # nothing sounds
+
+
 def test_mfcc_ratio_prefers_the_clip_it_resembles():
     content = _sines((60, 64, 67), 2.0)
     style = music.drum_pattern(bpm=120.0, duration_s=2.0, sr=SR)
