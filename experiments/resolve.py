@@ -290,6 +290,7 @@ def run_config(
             loss, stft=stft, normalize_gradients=loss.normalize_gradients and not RAW_WEIGHTS.value
         )
         notices.extend(sizes.empty_mel_notices(loss, sr))
+        sizes.check_cqt_nyquist(loss, sr)
 
     if (
         script == "texture"

@@ -3,7 +3,8 @@ configuration's nets.
 
 A size flag left unset keeps the preset's (the paper's) value; one set for a net the
 configuration does not have is a notice, as is a chosen ``--n_mels_*`` whose Mel filterbank has
-filters that cover no STFT bin. Used by :func:`experiments.resolve.run_config`.
+filters that cover no STFT bin; a sample rate whose Nyquist is below the CQT nets' top bin is
+an error naming ``--sr``. Used by :func:`experiments.resolve.run_config`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,27 @@ def empty_mel_notices(loss: LossConfig, sr: int) -> list[str]:
                 f"cover no STFT bin at --n_fft={loss.stft.n_fft}, --sr={sr} (they add nothing)"
             )
     return lines
+
+
+def check_cqt_nyquist(loss: LossConfig, sr: int) -> None:
+    """A one-line ValueError naming ``--sr`` when a CQT net's top bin is not below Nyquist
+    (the paper's 86 bins from C1 reach 4435 Hz, so ``--sr=8000`` cannot carry them), raised
+    before anything is read or built rather than from inside the filterbank."""
+    import librosa
+
+    for t in loss.terms:
+        if not isinstance(t.net, CqtNetConfig):
+            continue
+        n = t.net
+        top = float(librosa.cqt_frequencies(n.n_bins, fmin=n.fmin, bins_per_octave=n.bins_per_octave)[-1])
+        if top >= sr / 2:
+            raise _flags.flag_error(
+                _flags.SR,
+                sr,
+                f"too low for the {t.name} term: its top CQT bin is at {top:.0f} Hz, not below "
+                f"Nyquist ({sr / 2:g} Hz); use --sr={int(2 * top) + 1} or more, or a preset "
+                "without a CQT term (1, 2, baseline)",
+            )
 
 
 def validated() -> dict:

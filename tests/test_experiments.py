@@ -400,6 +400,35 @@ def test_chosen_n_mels_with_empty_filters_is_one_notice():
     assert not [n for n in notices if "cover no STFT bin" in n], notices
 
 
+def test_sr_below_the_cqt_top_bin_is_a_flag_error_at_the_filterbank_edge():
+    """--sr is refused, naming the term, exactly where the CQT filterbank itself would refuse
+    it later (the paper's 86 bins from C1 reach 4434.9 Hz), so --sr=8000 stops before any file
+    is read; presets without a CQT term are not refused at the same rate."""
+    from mst_jax import filters
+
+    for preset, term in (("5", "content_cqt"), ("3", "style_cqt")):
+        with flagsaver.flagsaver(content="a.wav", style="b.wav", preset=preset, sr=8000):
+            with pytest.raises(ValueError, match=f"^--sr=8000: too low for the {term} term: its top "
+                               r"CQT bin is at 4435 Hz, not below Nyquist \(4000 Hz\); use --sr=8870"):
+                transfer.build([])
+    net = presets.table1(5).term("content_cqt").net
+    for sr in (8869, 8870):
+        try:
+            filters.cqt_filterbank(sr=sr, n_fft=2048, n_bins=net.n_bins, fmin=net.fmin)
+            library_refuses = False
+        except ValueError:
+            library_refuses = True
+        with flagsaver.flagsaver(content="a.wav", style="b.wav", sr=sr):
+            try:
+                transfer.build([])
+                refused = False
+            except ValueError:
+                refused = True
+        assert refused == library_refuses == (sr == 8869)
+    with flagsaver.flagsaver(content="a.wav", style="b.wav", preset="1", sr=8000):
+        assert transfer.build([]).sr == 8000
+
+
 def test_demo_iteration_counts_are_what_the_help_says():
     """The --max_iter help's counts are the ones the demos run (the help once said 100 while
     the demo ran 150): from the content the transfer demo's, from noise the texture demo's."""
