@@ -3,8 +3,8 @@
 * :func:`run`: a study on the shared runner (:func:`experiments._runner.execute`): one
   ``error:`` line and exit 2 on bad flags or inputs, 1 when the run fails, 128 + signal when
   interrupted; JAX's persistent compilation cache.
-* :func:`shared_settings`, :func:`seeds_from_flag`, :func:`seed_keys`, :func:`content_gammas`:
-  the flags shared with the transfer scripts, ``--seeds`` (each seed gives the network key and
+* :func:`shared_settings`, :func:`checked_sr`, :func:`seeds_from_flag`, :func:`seed_keys`,
+  :func:`content_gammas`: the flags shared with the transfer scripts, ``--seeds`` (each seed gives the network key and
   the initial noise of one repetition) and the content weights of a run.
 * :class:`Progress`: progress lines with the ETA of the whole study.
 * :func:`prepare_output_dir`, :func:`write_csv`, :func:`save_figure`, :func:`finish` (the run
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from experiments import _runner, console, outputs, study_analysis
+from experiments import _flags, _runner, console, outputs, sizes, study_analysis
 from mst_jax import audio, writing
 
 # --------------------------------------------------------------------------- running
@@ -51,6 +51,16 @@ def run(argv, script: str, settings: Callable[[], dict], body: Callable[[dict, C
         return body(s, stopper)
 
     _runner.execute(argv, lambda notices: settings(), recorded, run=study)
+
+
+def checked_sr(configs=(), *, remedy: str = "") -> int:
+    """``--sr`` checked as the transfer checks it: an integer in ``[MIN_SR, MAX_SR]`` whose
+    Nyquist is above the top CQT bin of every configuration in ``configs`` (one-line
+    ValueError otherwise, before any clip is rendered); ``remedy``: the other way out."""
+    sr = _flags.int_value(_flags.SR, _flags.SR.value, minimum=_flags.MIN_SR, maximum=_flags.MAX_SR)
+    for config in configs:
+        sizes.check_cqt_nyquist(config, sr, remedy=remedy)
+    return sr
 
 
 def shared_settings(script: str, used_shared, default_sizes: dict) -> dict:

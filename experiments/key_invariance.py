@@ -182,7 +182,7 @@ def settings() -> dict:
         raise ValueError(f"--gamma_l1={gamma_l1} must be >= 0")
     n_mels = _flags.N_MELS_CONTENT.value or 10
     pool = _flags.CQT_POOL.value or 2
-    return {
+    s = {
         "group": _GROUP.value or ("all" if quick else "representation"),
         "quick": quick,
         "sizes": sizes,
@@ -193,13 +193,17 @@ def settings() -> dict:
         "duration_s": duration,
         "chunk": chunk,
         "tol": _flags.TOL.value,
-        "sr": _flags.SR.value,
+        "sr": None,  # below, once the configuration it must carry is known
         "gamma_l1": gamma_l1,
         "n_mels_content": n_mels,
         "cqt_pool": pool,
         "batch_size": _BATCH_SIZE.value,
         "output_dir": _OUTPUT_DIR.value,
     }
+    s["sr"] = _study.checked_sr(
+        [loss_config(s, reps)], remedy="--representations and --style_terms without a CQT net"
+    )
+    return s
 
 
 def loss_config(s: dict, representations):

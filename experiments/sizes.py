@@ -83,10 +83,13 @@ def empty_mel_notices(loss: LossConfig, sr: int) -> list[str]:
     return lines
 
 
-def check_cqt_nyquist(loss: LossConfig, sr: int) -> None:
+def check_cqt_nyquist(
+    loss: LossConfig, sr: int, *, remedy: str = "a preset without a CQT term (1, 2, baseline)"
+) -> None:
     """A one-line ValueError naming ``--sr`` when a CQT net's top bin is not below Nyquist
     (the paper's 86 bins from C1 reach 4435 Hz, so ``--sr=8000`` cannot carry them), raised
-    before anything is read or built rather than from inside the filterbank."""
+    before anything is read or built rather than from inside the filterbank; ``remedy`` is
+    the other way out the message offers."""
     import librosa
 
     for t in loss.terms:
@@ -99,8 +102,7 @@ def check_cqt_nyquist(loss: LossConfig, sr: int) -> None:
                 _flags.SR,
                 sr,
                 f"too low for the {t.name} term: its top CQT bin is at {top:.0f} Hz, not below "
-                f"Nyquist ({sr / 2:g} Hz); use --sr={int(2 * top) + 1} or more, or a preset "
-                "without a CQT term (1, 2, baseline)",
+                f"Nyquist ({sr / 2:g} Hz); use --sr={int(2 * top) + 1} or more, or {remedy}",
             )
 
 

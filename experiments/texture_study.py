@@ -149,7 +149,7 @@ def settings() -> dict:
         "max_iter": max_iter,
         "chunk": chunk,
         "tol": _flags.TOL.value,
-        "sr": _flags.SR.value,
+        "sr": _study.checked_sr(),  # Figure 4's rows have no CQT net
         "duration_s": duration,
         "texture_duration_s": _TEXTURE_DURATION.value,
         "output_dir": _OUTPUT_DIR.value,

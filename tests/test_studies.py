@@ -174,6 +174,8 @@ def test_texture_study_writes_per_seed_and_summary_csv_and_png(quick_runs):
         ("texture_study", "--rows=1,7"),
         ("texture_study", "--source=/nonexistent.wav"),
         ("texture_study", "--no_such_flag"),
+        ("key_invariance", "--sr=8000"),  # the CQT representations' top bin is at 4435 Hz
+        ("texture_study", "--sr=500"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(script, flag):
@@ -192,6 +194,8 @@ def test_bad_flags_exit_2_with_one_line(script, flag):
     assert flag.split("=")[0].lstrip("-") in lines[0]
     if flag.startswith("--seed="):  # not only refused: pointed at the list flag
         assert "take --seeds" in lines[0], lines[0]
+    if flag == "--sr=8000":  # refused before rendering, naming the term and the rate that works
+        assert "too low for the content_cqt term" in lines[0] and "--sr=8870" in lines[0], lines[0]
 
 
 def test_texture_shorter_than_twice_the_receptive_field_is_refused(tmp_path):
