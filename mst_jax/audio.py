@@ -222,6 +222,27 @@ def _truncation(f: sf.SoundFile) -> str:
     )
 
 
+def _container_hint(fspath: str) -> str:
+    """What to do with two kinds of file musicians hold that soundfile does not read: a MIDI
+    file (notes, not audio) and an MP4/M4A (AAC) file; "" for anything else."""
+    try:
+        with open(fspath, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return ""
+    if head.startswith(b"MThd"):
+        return (
+            "; it is a MIDI file (notes, not audio): render it first, "
+            "e.g. fluidsynth -ni SOUNDFONT.sf2 FILE.mid -F FILE.wav"
+        )
+    if head[4:8] == b"ftyp":
+        return (
+            "; it is an MP4/M4A container (AAC), which soundfile does not read: convert it "
+            "first, e.g. ffmpeg -i FILE.m4a FILE.flac"
+        )
+    return ""
+
+
 def _read_excerpt(
     fspath: str, name: str, *, offset_s: float, duration_s: float | None
 ) -> tuple[np.ndarray, int, str]:
@@ -250,7 +271,8 @@ def _read_excerpt(
     except AudioError:
         raise
     except (sf.SoundFileError, RuntimeError, OSError, TypeError, ValueError) as error:
-        raise AudioError(f"{name}: not a readable audio file ({soundfile_reason(error)})") from None
+        hint = _container_hint(fspath)
+        raise AudioError(f"{name}: not a readable audio file ({soundfile_reason(error)}){hint}") from None
     if data.shape[0] == 0:
         raise AudioError(f"{name}: no samples in the requested excerpt (offset_s={offset_s:g})")
     return data, file_sr, truncated

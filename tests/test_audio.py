@@ -316,6 +316,33 @@ def test_bad_input_raises_one_line_audio_error(tmp_path, make_bad):
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
 
 
+def test_midi_and_m4a_files_say_what_they_are_and_what_to_do(tmp_path):
+    """Two files a musician may hand over that soundfile does not read: a MIDI file (written
+    by mido) and an M4A (an MP4 'ftyp' box, as iTunes writes); the one line says which and how
+    to convert it. Random bytes get no such hint."""
+    import mido
+
+    midi = tmp_path / "song.mid"
+    m = mido.MidiFile()
+    notes = [mido.Message("note_on", note=60, time=0), mido.Message("note_off", note=60, time=480)]
+    m.tracks.append(mido.MidiTrack(notes))
+    m.save(str(midi))
+    m4a = tmp_path / "song.m4a"
+    m4a.write_bytes(b"\x00\x00\x00\x18ftypM4A \x00\x00\x02\x00isomiso2" + bytes(2000))
+    hints = (
+        (midi, "it is a MIDI file (notes, not audio): render it first, e.g. fluidsynth"),
+        (m4a, "it is an MP4/M4A container (AAC), which soundfile does not read: convert it first"),
+    )
+    for path, hint in hints:
+        with pytest.raises(AudioError) as excinfo:
+            audio.load(path, sr=SR)
+        message = _assert_one_line_error(excinfo, path)
+        assert message.startswith(f"{path}: not a readable audio file (") and f"; {hint}" in message
+    noise, _ = _bad_random_bytes(tmp_path)
+    with pytest.raises(AudioError, match=r"not a readable audio file \([^)]*\)$"):
+        audio.load(noise, sr=SR)
+
+
 def test_truncated_data_reads_the_frames_present(tmp_path):
     # Real libsndfile behaviour: a WAV cut in the middle of its data chunk opens fine and
     # yields the complete frames that are present (the header's length is not trusted).
