@@ -398,6 +398,23 @@ def test_batch_of_three_writes_an_index_linking_each_row_page(clips, tmp_path, c
     assert len(parsed.audios) == 9
 
 
+def test_batch_refuses_a_row_whose_audio_would_be_its_own_record(clips, tmp_path, capsys):
+    """A row's output named like its record is refused naming the line, before any row runs
+    (the single transfer's own check is in test_reliability)."""
+    jobs = tmp_path / "jobs.csv"
+    with open(jobs, "w", newline="") as f:
+        csv.writer(f).writerows([
+            ["content", "style", "output"],
+            [clips["c1.wav"], clips["s.flac"], str(tmp_path / "a.wav")],
+            [clips["c1.wav"], clips["s.flac"], str(tmp_path / "b.json")],
+        ])
+    code, _, stderr = run_cli(capsys, batch=str(jobs), **TINY)
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert stderr.startswith(f"error: --batch={jobs} line 3: output {tmp_path / 'b.json'}: "
+                             "the run writes its run record to that path"), stderr
+    assert not (tmp_path / "a.wav").exists()
+
+
 def test_batch_refuses_a_row_whose_page_would_be_the_index(clips, tmp_path, capsys):
     jobs = tmp_path / "jobs.csv"
     with open(jobs, "w", newline="") as f:
