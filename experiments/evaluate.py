@@ -16,7 +16,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import _flags, transfer
+from experiments import _flags, console, transfer
 
 # The same --content, --style, their excerpts and --sr as the transfer command (one definition
 # each): a result of a run on excerpts is measured against the same excerpts.
@@ -48,9 +48,7 @@ def table(names: list[str], qualities, measures_of) -> str:
 
 
 def main(argv):
-    import logging
-
-    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU" at INFO
+    console.install_notice_handler()  # each notice once, as the other commands print them
     results = argv[1:]
     try:
         if not results:
@@ -60,10 +58,9 @@ def main(argv):
         from mst_jax import audio, evaluate, quality_report
 
         sr = SR.value
-        notices: list[str] = []
         content = (
             audio.load(
-                CONTENT.value, sr=sr, notices=notices, offset_s=CONTENT_OFFSET.value,
+                CONTENT.value, sr=sr, offset_s=CONTENT_OFFSET.value,
                 duration_s=CONTENT_DURATION.value,
             )
             if CONTENT.value
@@ -72,7 +69,7 @@ def main(argv):
         styles = (
             [
                 audio.load(
-                    p.strip(), sr=sr, notices=notices, offset_s=STYLE_OFFSET.value,
+                    p.strip(), sr=sr, offset_s=STYLE_OFFSET.value,
                     duration_s=STYLE_DURATION.value,
                 )
                 for p in STYLE.value.split(",")
@@ -80,12 +77,10 @@ def main(argv):
             if STYLE.value
             else None
         )
-        waves = [audio.load(p, sr=sr, notices=notices) for p in results]
+        waves = [audio.load(p, sr=sr) for p in results]
     except (ValueError, OSError) as error:
         sys.stderr.write(f"error: {' '.join(str(error).split())}\n")
         sys.exit(EXIT_BAD_INPUT)
-    for line in notices:
-        sys.stderr.write(f"notice: {line}\n")
     c = evaluate.features(content, sr=sr) if content is not None else None
     s = None
     if styles:

@@ -176,6 +176,29 @@ def test_evaluate_command_prints_the_table_and_rejects_missing_files(files, caps
     assert code == 2 and stderr.strip().splitlines()[-1].startswith("error: /no/such/result.wav")
 
 
+def test_evaluate_command_prints_each_notice_once(files, tmp_path):
+    """As a user runs it (a process, absl's log handler installed): a 44.1 kHz content's
+    resampling notice is one ``notice:`` line, not also an absl ``W...`` log line."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import librosa
+
+    data, sr = sf.read(files["content"], dtype="float32")
+    wide = str(tmp_path / "content_44k.wav")
+    sf.write(wide, librosa.resample(data, orig_sr=sr, target_sr=44100), 44100)
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.evaluate", f"--content={wide}", files["content"]],
+        cwd=repo, capture_output=True, text=True, timeout=300, check=False,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    said = [line for line in proc.stderr.splitlines() if "resampled 44100 Hz -> 22050 Hz" in line]
+    assert said == [f"notice: {wide}: resampled 44100 Hz -> 22050 Hz"], proc.stderr[-2000:]
+
+
 def test_evaluate_command_pools_styles_measures_textures_and_marks_missing_values(
         files, tmp_path, capsys):
     """Several styles are pooled as a run pools them; --style alone measures a texture; a
