@@ -38,7 +38,8 @@ def read(csv_path: str) -> list[tuple[int, str, tuple[str, ...], str, dict]]:
     """``(line, content, styles, output, offsets)`` per row, paths resolved against the CSV's
     folder; ``offsets``: ``{column: seconds}`` of the row's non-empty offset cells."""
     try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
+        # utf-8-sig: a spreadsheet saving "CSV UTF-8" starts the file with a byte-order mark.
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:

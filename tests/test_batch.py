@@ -730,3 +730,18 @@ def test_batch_clips_its_start_stops_once_every_row_converged_and_keeps_a_stop_r
                                             on_chunk=lambda info: seen.append(info["losses"]))
     ends = [SOLVER.chunk - 1, ITERS - 1]  # chunks of 2 and 1
     assert seen == [[float(r.loss_history[e]) for r in runs] for e in ends]
+
+
+def test_batch_csv_saved_by_a_spreadsheet_reads_as_the_plain_one(tmp_path):
+    """A spreadsheet's "CSV UTF-8": a byte-order mark, CRLF line ends, a quoted style cell
+    listing two files. It reads as the plain file does (the mark made the header unknown)."""
+    from experiments import batch_csv
+
+    rows = 'content,style,output\n"c.wav","s1.wav,s2.wav",out/a.wav\n'
+    plain, sheet = tmp_path / "plain.csv", tmp_path / "sheet.csv"
+    plain.write_bytes(rows.encode("utf-8"))
+    sheet.write_bytes(b"\xef\xbb\xbf" + rows.replace("\n", "\r\n").encode("utf-8"))
+    expected = [(2, str(tmp_path / "c.wav"), (str(tmp_path / "s1.wav"), str(tmp_path / "s2.wav")),
+                 str(tmp_path / "out" / "a.wav"), {})]
+    assert batch_csv.read(str(plain)) == expected
+    assert batch_csv.read(str(sheet)) == expected
