@@ -62,7 +62,10 @@ TERM_NAMES = (
 # --------------------------------------------------------------------------- flags
 
 STYLE = flags.DEFINE_string(
-    "style", None, "Style audio file, or several separated by commas (their grams are averaged)."
+    "style",
+    None,
+    "Style audio file, or several separated by commas (their grams are averaged); an existing "
+    "file whose name holds a comma is taken whole.",
 )
 OUTPUT = flags.DEFINE_string(
     "output",

@@ -2,7 +2,8 @@
 
 The header names ``content,style,output`` (any order) and optionally ``content_offset`` and
 ``style_offset``; each further line is one transfer. Paths are relative to the CSV's folder; a
-style cell may list several files separated by commas (quote the cell); an offset cell is a
+style cell may list several files separated by commas (quote the cell; a file whose name holds a
+comma is taken whole: :func:`experiments.resolve.split_paths`); an offset cell is a
 row's start in its files, in seconds, and an empty one leaves the flag's value. Every problem is
 one :class:`experiments.console.RunError` line naming the CSV and its line.
 """
@@ -15,6 +16,7 @@ import os
 
 from experiments import console
 from experiments.console import RunError
+from experiments.resolve import split_paths
 
 COLUMNS = ("content", "style", "output")
 OFFSET_COLUMNS = ("content_offset", "style_offset")  # optional: seconds, per row
@@ -70,7 +72,7 @@ def read(csv_path: str) -> list[tuple[int, str, tuple[str, ...], str, dict]]:
                 f"--batch={csv_path} line {line}: {len(r)} cells, the header has {len(header)}"
             )
         cells = {k: c.strip() for k, c in zip(header, r)}
-        styles = tuple(s.strip() for s in cells["style"].split(","))
+        styles = split_paths(cells["style"], root=where)
         if not cells["content"] or not cells["output"] or any(not s for s in styles):
             raise RunError(f"--batch={csv_path} line {line}: an empty file name")
         offsets = {

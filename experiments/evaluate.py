@@ -16,7 +16,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import _flags, console, transfer
+from experiments import _flags, console, resolve, transfer
 
 # The same --content, --style, their excerpts and --sr as the transfer command (one definition
 # each): a result of a run on excerpts is measured against the same excerpts.
@@ -69,10 +69,10 @@ def main(argv):
         styles = (
             [
                 audio.load(
-                    p.strip(), sr=sr, offset_s=STYLE_OFFSET.value,
+                    p, sr=sr, offset_s=STYLE_OFFSET.value,
                     duration_s=STYLE_DURATION.value,
                 )
-                for p in STYLE.value.split(",")
+                for p in resolve.split_paths(STYLE.value)
             ]
             if STYLE.value
             else None

@@ -120,10 +120,38 @@ def _optimizer(notices: list[str]) -> dict:
     return fields
 
 
+def split_paths(value: str, *, root: str = "") -> tuple[str, ...]:
+    """A comma-separated list of files, where a comma inside an existing file's name stays in
+    it (``Symphony No. 5, I. Allegro.flac``): from each piece on, the longest run of pieces
+    that names an existing path (relative ones looked up under ``root``, default the current
+    folder) is one file; otherwise the piece alone is, and a missing file is then reported by
+    its reader. Surrounding spaces are dropped; the paths are returned as written.
+
+    >>> split_paths("a.wav, b.flac")
+    ('a.wav', 'b.flac')
+    """
+    import os
+
+    pieces = value.split(",")
+    paths, i = [], 0
+    while i < len(pieces):
+        j = next(
+            (
+                j
+                for j in range(len(pieces), i + 1, -1)
+                if os.path.exists(os.path.join(root, ",".join(pieces[i:j]).strip()))
+            ),
+            i + 1,
+        )
+        paths.append(",".join(pieces[i:j]).strip())
+        i = j
+    return tuple(paths)
+
+
 def _paths(value: str | None, holder) -> tuple[str, ...]:
     if value is None:
         return ()
-    paths = tuple(p.strip() for p in value.split(","))
+    paths = split_paths(value)
     if not paths or any(not p for p in paths):
         raise flag_error(holder, value, "empty file name")
     return paths

@@ -745,3 +745,15 @@ def test_batch_csv_saved_by_a_spreadsheet_reads_as_the_plain_one(tmp_path):
                  str(tmp_path / "out" / "a.wav"), {})]
     assert batch_csv.read(str(plain)) == expected
     assert batch_csv.read(str(sheet)) == expected
+
+
+def test_batch_csv_style_cell_keeps_a_comma_inside_an_existing_file_name(tmp_path):
+    """A quoted style cell lists files by commas; a file named with a comma (looked up beside
+    the CSV, wherever the command runs) stays one file."""
+    from experiments import batch_csv
+
+    (tmp_path / "Symphony No. 5, I. Allegro.flac").write_bytes(b"")
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text('content,style,output\nc.wav,"s.wav,Symphony No. 5, I. Allegro.flac",a.wav\n')
+    [(_, _, styles, _, _)] = batch_csv.read(str(jobs))
+    assert styles == (str(tmp_path / "s.wav"), str(tmp_path / "Symphony No. 5, I. Allegro.flac"))

@@ -828,3 +828,25 @@ def test_size_flags_reach_the_nets_they_name():
                             notices)
     assert {t.net.filters for t in only_stft.terms} == {32}
     assert notices == ["--mel_filters=12 has no effect: no term of this configuration uses it"]
+
+
+def test_split_paths_keeps_a_comma_inside_an_existing_file_name(tmp_path, monkeypatch):
+    """--style lists files separated by commas; music libraries name files "Symphony No. 5, I.
+    Allegro.flac". An existing file's name is kept whole (the longest run of pieces that
+    exists); a piece that names nothing stays a piece, for its reader to report."""
+    from experiments import resolve
+
+    (tmp_path / "Symphony No. 5, I. Allegro.flac").write_bytes(b"")
+    (tmp_path / "b.wav").write_bytes(b"")
+    (tmp_path / "b.wav, live.wav").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    split = resolve.split_paths
+    assert split("Symphony No. 5, I. Allegro.flac") == ("Symphony No. 5, I. Allegro.flac",)
+    assert split("b.wav,Symphony No. 5, I. Allegro.flac") == ("b.wav", "Symphony No. 5, I. Allegro.flac")
+    assert split("b.wav, live.wav,b.wav") == ("b.wav, live.wav", "b.wav")  # the longest that exists
+    assert split("missing.wav, Symphony No. 5") == ("missing.wav", "Symphony No. 5")
+    monkeypatch.chdir(tmp_path.parent)
+    assert split("b.wav, live.wav") == ("b.wav", "live.wav")  # nothing exists from here
+    assert split("b.wav, live.wav", root=str(tmp_path)) == ("b.wav, live.wav",)
+    with flagsaver.flagsaver(content="a.wav", style=str(tmp_path / "Symphony No. 5, I. Allegro.flac")):
+        assert transfer.build([]).styles == (str(tmp_path / "Symphony No. 5, I. Allegro.flac"),)
