@@ -320,14 +320,48 @@ LOSS_FLAGS = (
 )
 
 
+# Flags that name files or folders: "~" at the start of one (of each comma-separated file) is
+# the home folder, as the shell would have made it had it not followed "=".
+PATH_FLAGS = ("content", "style", "output", "input", "batch", "source", "output_dir",
+              "compilation_cache_dir")
+
+
 def parse(argv):
-    """``flags_parser`` for ``app.run``: a flag that cannot be parsed gives one line, exit 2."""
+    """``flags_parser`` for ``app.run``: a flag that cannot be parsed gives one line, exit 2;
+    then :func:`expand_home`."""
     try:
-        return flags.FLAGS(argv)
+        rest = flags.FLAGS(argv)
     except flags.Error as error:
         message = " ".join(str(error).split())
         sys.stderr.write(f"error: {message} (--helpshort lists the flags)\n")
         sys.exit(2)
+    expand_home()
+    return rest
+
+
+def expand_home(names=PATH_FLAGS) -> None:
+    """Expands a leading ``~`` or ``~user`` in the path flags ``names`` that this program defines.
+
+    Bash expands ``--content ~/a.wav`` but not ``--content=~/a.wav`` (a tilde only starts a word
+    or follows ``=`` in an assignment), so the second read as a file named ``~`` and was "not
+    found". In a comma-separated value each file is expanded (spaces after a comma kept).
+    """
+    import os
+
+    def expand(text: str) -> str:
+        pieces = text.split(",")
+        return ",".join(
+            p[: len(p) - len(p.lstrip())] + os.path.expanduser(p.lstrip()) for p in pieces
+        )
+
+    for name in names:
+        if name not in flags.FLAGS:
+            continue
+        value = flags.FLAGS[name].value
+        if isinstance(value, str) and "~" in value:
+            flags.FLAGS[name].value = expand(value)
+        elif isinstance(value, list) and any("~" in v for v in value):
+            flags.FLAGS[name].value = [os.path.expanduser(v) for v in value]
 
 
 def flag_values(holders) -> dict:

@@ -850,3 +850,17 @@ def test_split_paths_keeps_a_comma_inside_an_existing_file_name(tmp_path, monkey
     assert split("b.wav, live.wav", root=str(tmp_path)) == ("b.wav, live.wav",)
     with flagsaver.flagsaver(content="a.wav", style=str(tmp_path / "Symphony No. 5, I. Allegro.flac")):
         assert transfer.build([]).styles == (str(tmp_path / "Symphony No. 5, I. Allegro.flac"),)
+
+
+def test_a_tilde_after_the_equals_sign_is_the_home_folder(tmp_path, monkeypatch):
+    """Bash leaves "--content=~/a.wav" as typed; the flags parser expands it (and each file of
+    --style's list, a space after the comma kept), as the shell would have without "=".
+    A tilde inside a name is left alone."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with flagsaver.flagsaver():
+        rest = _flags.parse(["transfer", "--content=~/a.wav", "--style=~/s1.wav, ~/s2.wav",
+                             "--output=out~1.wav", "extra"])
+        assert rest == ["transfer", "extra"]
+        assert transfer.CONTENT.value == str(tmp_path / "a.wav")
+        assert _flags.STYLE.value == f"{tmp_path / 's1.wav'}, {tmp_path / 's2.wav'}"
+        assert _flags.OUTPUT.value == "out~1.wav"
