@@ -843,7 +843,10 @@ def test_split_paths_keeps_a_comma_inside_an_existing_file_name(tmp_path, monkey
     split = resolve.split_paths
     assert split("Symphony No. 5, I. Allegro.flac") == ("Symphony No. 5, I. Allegro.flac",)
     assert split("b.wav,Symphony No. 5, I. Allegro.flac") == ("b.wav", "Symphony No. 5, I. Allegro.flac")
-    assert split("b.wav, live.wav,b.wav") == ("b.wav, live.wav", "b.wav")  # the longest that exists
+    assert split("b.wav, live.wav,b.wav") == ("b.wav, live.wav", "b.wav")
+    (tmp_path / "k, 1").write_bytes(b"")
+    (tmp_path / "k, 1, 2.wav").write_bytes(b"")
+    assert split("k, 1, 2.wav") == ("k, 1, 2.wav",)  # the longest run that exists, not "k, 1"
     assert split("missing.wav, Symphony No. 5") == ("missing.wav", "Symphony No. 5")
     monkeypatch.chdir(tmp_path.parent)
     assert split("b.wav, live.wav") == ("b.wav", "live.wav")  # nothing exists from here
@@ -864,3 +867,7 @@ def test_a_tilde_after_the_equals_sign_is_the_home_folder(tmp_path, monkeypatch)
         assert transfer.CONTENT.value == str(tmp_path / "a.wav")
         assert _flags.STYLE.value == f"{tmp_path / 's1.wav'}, {tmp_path / 's2.wav'}"
         assert _flags.OUTPUT.value == "out~1.wav"
+    # A list flag (texture_study's --source is one; not defined in this process): any list.
+    with flagsaver.flagsaver(style_shifts=["~/a.wav", "b~.wav"]):
+        _flags.expand_home(names=("style_shifts",))
+        assert _flags.STYLE_SHIFTS.value == [str(tmp_path / "a.wav"), "b~.wav"]
