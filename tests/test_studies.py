@@ -196,6 +196,7 @@ def test_bad_flags_exit_2_with_one_line(script, flag):
         assert "take --seeds" in lines[0], lines[0]
     if flag == "--sr=8000":  # refused before rendering, naming the term and the rate that works
         assert "too low for the content_cqt term" in lines[0] and "--sr=8870" in lines[0], lines[0]
+        assert lines[0].endswith("or --representations and --style_terms without a CQT net")
 
 
 def test_texture_shorter_than_twice_the_receptive_field_is_refused(tmp_path):
