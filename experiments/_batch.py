@@ -250,7 +250,7 @@ def run(build, recorded_flags, after, stopper) -> int:
     # its floor keeps its last iterate above it while the others go on; the batch stops when
     # every row has fallen below.
     def wave_of(k, x):
-        return outputs.to_wave(rows[k].cfg, np.asarray(x), inputs[k].num_samples)
+        return outputs.to_wave(rows[k].cfg, np.asarray(x), inputs[k])
 
     floors = {
         k: content_floor.start(
@@ -303,7 +303,7 @@ def run(build, recorded_flags, after, stopper) -> int:
     status, written, index_rows = 0, [], []
     for k, (j, i, r, beta, n) in enumerate(zip(rows, inputs, results, betas, norms)):
         cfg, paths = j.cfg, outputs.Paths.of(j.cfg.output)
-        raw = outputs.to_wave(cfg, r.wave, i.num_samples)
+        raw = outputs.to_wave(cfg, r.wave, i)
         if not np.all(np.isfinite(raw)):
             sys.stderr.write(
                 f"error: --batch={csv_path} line {j.line}: no finite waveform (non-finite loss from the start); "

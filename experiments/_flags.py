@@ -183,6 +183,15 @@ STYLE_SHIFTS = flags.DEFINE_list(
     "(e.g. -2,-1,0,1,2). An addition to the paper (BUILD_NOTES.md, 'Key-neutral style statistics'); "
     "0 alone is the paper. Quality is still measured against the style as given.",
 )
+KEEP_SILENCE = flags.DEFINE_bool(
+    "keep_silence",
+    None,
+    "Keep the content's silences (frames more than 60 dB below its loudest): the result is "
+    "multiplied by a gain that is 0 there, since the style's grams otherwise fill a silent "
+    "lead-in or break with the style's texture. Default on for a transfer from the content "
+    "(not from noise, the paper's protocol, nor for the baseline); an addition to the paper "
+    "(BUILD_NOTES.md, 'Keeping the content's silences').",
+)
 QUALITY = flags.DEFINE_bool(
     "quality",
     True,
@@ -300,6 +309,7 @@ SHARED = (
     STYLE_OFFSET,
     STYLE_DURATION,
     PAGE,
+    KEEP_SILENCE,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
@@ -315,6 +325,7 @@ LOSS_FLAGS = (
     GRIFFINLIM_ITER,
     STYLE_STRENGTH,
     STYLE_SHIFTS,
+    KEEP_SILENCE,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )

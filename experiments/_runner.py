@@ -251,7 +251,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     chunks = {"n": 0, "it": start_iteration, "last_checkpoint": start_iteration}
 
     def wave_of(x):
-        return outputs.to_wave(cfg, np.array(x), inputs.num_samples)
+        return outputs.to_wave(cfg, np.array(x), inputs)
 
     if cfg.content_floor is not None:
         x_first = state.x if state is not None else x0
@@ -286,7 +286,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
             chunks["last_checkpoint"] = it
             st = info["state"]
             if math.isfinite(float(st.best_value)):
-                wave, _ = outputs.for_file(cfg, outputs.to_wave(cfg, np.array(st.best_x), inputs.num_samples))
+                wave, _ = outputs.for_file(cfg, outputs.to_wave(cfg, np.array(st.best_x), inputs))
                 writing.save(paths.checkpoint, wave, sr=cfg.sr, subtype=cfg.subtype)
             hist = history_with(info)
             hist["seconds"] = list(prev["seconds"]) + seconds
@@ -317,7 +317,7 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         return 128 + int(signum)
 
     # ---- outputs
-    raw = outputs.to_wave(cfg, result.wave, inputs.num_samples)
+    raw = outputs.to_wave(cfg, result.wave, inputs)
     if not np.all(np.isfinite(raw)):
         raise RunError(
             "the optimisation produced no finite waveform (non-finite loss from the start)",

@@ -74,12 +74,15 @@ class Paths:
         )
 
 
-def to_wave(cfg, x, num_samples: int) -> np.ndarray:
+def to_wave(cfg, x, inputs) -> np.ndarray:
     """The optimised variable as a waveform (:func:`experiments.objectives.of`'s ``to_wave``:
-    the samples themselves, or Griffin-Lim of the baseline's log-magnitude STFT)."""
-    return objectives.of(cfg.preset).to_wave(
-        x, stft=cfg.loss.stft, length=num_samples, n_iter=cfg.griffinlim_iter, seed=cfg.seed
+    the samples themselves, or Griffin-Lim of the baseline's log-magnitude STFT), as long as
+    the inputs ask (``inputs.num_samples``) and multiplied by their silence gate if they have
+    one (``--keep_silence``)."""
+    wave = objectives.of(cfg.preset).to_wave(
+        x, stft=cfg.loss.stft, length=inputs.num_samples, n_iter=cfg.griffinlim_iter, seed=cfg.seed
     )
+    return wave if inputs.gate is None else (wave * inputs.gate).astype(np.float32)
 
 
 def for_file(cfg, wave: np.ndarray) -> tuple[np.ndarray, float]:
@@ -273,6 +276,7 @@ def config_record(cfg: settings.RunConfig) -> dict:
         "sr": cfg.sr,
         "init": cfg.init,
         "content_floor": cfg.content_floor,
+        "keep_silence": cfg.keep_silence,
         "duration_s": cfg.duration_s,
         "normalize_output": cfg.normalize,
         "subtype": cfg.subtype,

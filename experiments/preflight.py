@@ -16,19 +16,21 @@ import numpy as np
 
 from experiments import settings
 from experiments.console import EXIT_FAILED, RunError, notice
-from mst_jax import audio, cost
+from mst_jax import audio, cost, silence
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 
 @dataclasses.dataclass
 class Inputs:
     """The checked inputs: waveforms ``(samples,)`` at ``cfg.sr``, the output length in samples,
-    and the notice lines for the run record."""
+    the notice lines for the run record, and the gain that keeps the content's silences
+    (``cfg.keep_silence``; None where there are none, or not asked)."""
 
     content: np.ndarray | None
     styles: list[np.ndarray]
     num_samples: int
     notices: list[str]
+    gate: np.ndarray | None = None
 
 
 def min_samples(cfg: settings.RunConfig) -> tuple[int, int]:
@@ -82,7 +84,24 @@ def load_inputs(cfg: settings.RunConfig, *, duration_flag: str = "--duration", l
         _check_length(f"{duration_flag}={cfg.duration_s:g}", n, cfg, notices)
     else:
         n = styles[0].size
-    return Inputs(content, styles, n, notices)
+    return Inputs(content, styles, n, notices, _silence_gate(cfg, content, notices))
+
+
+def _silence_gate(cfg: settings.RunConfig, content, notices: list[str]) -> np.ndarray | None:
+    """:func:`mst_jax.silence.gate` of the content when the run keeps its silences, with a
+    notice saying how much of it is silent."""
+    if not cfg.keep_silence or content is None:
+        return None
+    stft = cfg.loss.stft
+    gain = silence.gate(content, frame_length=stft.n_fft, hop_length=stft.hop_length)
+    if gain is not None:
+        silent = float(np.count_nonzero(gain == 0.0)) / cfg.sr
+        notice(
+            f"{cfg.content}: {silent:.2f} s of it is silent (more than {silence.SILENCE_DB:g} dB "
+            "below its loudest frame); the result is kept silent there (--nokeep_silence: not)",
+            notices,
+        )
+    return gain
 
 
 def reading_once():

@@ -26,6 +26,7 @@ from experiments._flags import (
     GRIFFINLIM_ITER,
     HISTORY_SIZE,
     HOP_LENGTH,
+    KEEP_SILENCE,
     LEARNING_RATE,
     LINESEARCH_INIT,
     LOSS_FLAGS,
@@ -212,6 +213,18 @@ def _content_floor(value, holder, script: str, init: str, preset: str) -> float 
     return float(value)
 
 
+def _keep_silence(script: str, init: str, preset: str) -> bool:
+    """``--keep_silence``: unset, on for a transfer from the content (not from noise, the
+    paper's protocol, nor for the published baseline); given on, only a transfer has a content
+    whose silences to keep."""
+    value = KEEP_SILENCE.value
+    if value is None:
+        return script == "transfer" and init == "content" and preset != "baseline"
+    if value and script != "transfer":
+        raise flag_error(KEEP_SILENCE, value, f"{script} has no content whose silences to keep")
+    return bool(value)
+
+
 def run_config(
     script: str,
     *,
@@ -379,6 +392,7 @@ def run_config(
         page=PAGE.value,
         style_shifts=shifts,
         content_floor=floor,
+        keep_silence=_keep_silence(script, init, preset),
         content_excerpt=content_excerpt,
         style_excerpt=style_excerpt,
     )

@@ -66,6 +66,8 @@ class RunConfig:
       content_floor: stop when the result's chroma correlation with the content falls below
         this, keeping the last iterate above it (``--content_floor``, transfer from the
         content; :mod:`mst_jax.content_floor`); None: run every iteration.
+      keep_silence: multiply the result by :func:`mst_jax.silence.gate` of the content, so the
+        content's silent frames stay silent (``--keep_silence``; transfer only).
       content_excerpt: the part of the content file read (transfer only).
       style_excerpt: the part of every style file read.
     """
@@ -91,6 +93,7 @@ class RunConfig:
     page: bool = True
     style_shifts: tuple[int, ...] = (0,)
     content_floor: float | None = None
+    keep_silence: bool = False
     content_excerpt: Excerpt = Excerpt()
     style_excerpt: Excerpt = Excerpt()
 

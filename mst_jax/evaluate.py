@@ -48,7 +48,6 @@ N_MFCC = 20  # coefficients, of which c0 (loudness) is dropped
 GRAM_FILTERS = 256  # filters of the held-out STFT net
 GRAM_KERNEL = 11  # frames, the paper's STFT kernel
 GRAM_KEY = 20180215  # the held-out net's key; runs split --seed, never this fixed number
-SILENCE_DB = 60.0  # dB below the loudest frame's RMS: silence (librosa.effects.split's top_db)
 
 
 class Features(NamedTuple):
@@ -248,19 +247,21 @@ def flatness(wave) -> float:
 
     Per frame (``librosa.feature.spectral_flatness``, n_fft 2048, hop :data:`HOP_LENGTH`) the
     geometric over the arithmetic mean of the power spectrum, in [0, 1]; then the mean over
-    the frames whose RMS is within :data:`SILENCE_DB` of the loudest frame's. A silent frame
+    the frames that sound (:func:`mst_jax.silence.sounding_frames`: RMS within 60 dB of the
+    loudest frame's). A silent frame
     is flat (digital silence scores 1: every bin sits at librosa's power floor; a dithered
     one about 0.55), so a recording's silent lead-in would otherwise read as noise. A clip with
     no sounding frame (all zeros) keeps the mean over all its frames.
     """
     import librosa
 
+    from mst_jax import silence
+
     y = _peak_normalised(wave)
     per_frame = librosa.feature.spectral_flatness(y=y, hop_length=HOP_LENGTH)[0]
-    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=HOP_LENGTH)[0]
-    n = min(len(per_frame), len(rms))
-    per_frame, rms = per_frame[:n], rms[:n]
-    sounding = rms > float(rms.max()) * 10.0 ** (-SILENCE_DB / 20.0)
+    sounding = silence.sounding_frames(y, frame_length=2048, hop_length=HOP_LENGTH)
+    n = min(len(per_frame), len(sounding))
+    per_frame, sounding = per_frame[:n], sounding[:n]
     return float(np.mean(per_frame[sounding] if sounding.any() else per_frame))
 
 

@@ -757,3 +757,22 @@ def test_batch_csv_style_cell_keeps_a_comma_inside_an_existing_file_name(tmp_pat
     jobs.write_text('content,style,output\nc.wav,"s.wav,Symphony No. 5, I. Allegro.flac",a.wav\n')
     [(_, _, styles, _, _)] = batch_csv.read(str(jobs))
     assert styles == (str(tmp_path / "s.wav"), str(tmp_path / "Symphony No. 5, I. Allegro.flac"))
+
+
+def test_cli_batch_rows_keep_their_content_silences(tmp_path, capsys):
+    """A batch row whose content starts with silence is written silent there (the single run's
+    --keep_silence default); the other row, without silence, is not touched by it."""
+    contents, styles, _ = examples()
+    late = np.concatenate([np.zeros(SR // 4, np.float32), contents[0][: contents[0].size - SR // 4]])
+    sf.write(str(tmp_path / "late.wav"), late, SR)
+    sf.write(str(tmp_path / "c2.wav"), contents[1], SR)
+    sf.write(str(tmp_path / "s.wav"), styles[0], SR)
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("content,style,output\nlate.wav,s.wav,a.wav\nc2.wav,s.wav,b.wav\n")
+    code, _, stderr = run_main(capsys, batch=str(jobs), init="content", page=False, **TINY)
+    assert code == 0, stderr
+    a, _ = sf.read(str(tmp_path / "a.wav"), dtype="float32")
+    b, _ = sf.read(str(tmp_path / "b.wav"), dtype="float32")
+    assert np.all(a[: SR // 4 - 2048] == 0.0) and np.max(np.abs(a)) > 0.5
+    assert np.count_nonzero(b[: SR // 4 - 2048]) > 100
+    assert stderr.count("s of it is silent") == 1 and "late.wav" in stderr

@@ -871,3 +871,36 @@ def test_a_tilde_after_the_equals_sign_is_the_home_folder(tmp_path, monkeypatch)
     with flagsaver.flagsaver(style_shifts=["~/a.wav", "b~.wav"]):
         _flags.expand_home(names=("style_shifts",))
         assert _flags.STYLE_SHIFTS.value == [str(tmp_path / "a.wav"), "b~.wav"]
+
+
+def test_transfer_keeps_the_content_silences_by_default_and_not_from_noise(clips, tmp_path, capsys):
+    """A content with 0.5 s of digital silence before its melody: from the content (default)
+    the written result is silent there, the notice says how much, the record says so; with
+    --nokeep_silence, or from noise (the paper's protocol), the style fills it; --keep_silence
+    from noise silences it too. A batch row keeps it as a single run does."""
+    melody, _ = sf.read(clips["content"], dtype="float32")
+    content = write(tmp_path / "late.wav", np.concatenate([np.zeros(SR // 2, np.float32), melody]))
+    lead = slice(0, SR // 2 - 2048)  # whole frame windows of silence
+
+    def run(name, **extra):
+        out = str(tmp_path / f"{name}.wav")
+        code, _, stderr = run_cli(transfer, capsys, **dict(
+            TINY, content=content, style=clips["style"], output=out, page=False, quality=False,
+            content_floor=0.0, max_iter=6, **extra))
+        assert code == 0, stderr
+        wave, _, record = read_outputs(out)
+        return wave, record, stderr
+
+    kept, record, stderr = run("kept")
+    assert np.all(kept[lead] == 0.0) and np.max(np.abs(kept[SR // 2 :])) > 0.5
+    assert record["config"]["keep_silence"] is True
+    assert f"{content}: 0.4" in stderr and "s of it is silent" in stderr  # 0.5 s less the ramp
+    filled, record, stderr = run("filled", keep_silence=False)
+    filled_in = lambda w: np.count_nonzero(w[lead]) > 100  # noqa: E731  (16-bit: tiny values are 0)
+    assert filled_in(filled) and record["config"]["keep_silence"] is False
+    assert "s of it is silent" not in stderr
+    np.testing.assert_array_equal(kept[SR // 2 :], filled[SR // 2 :])  # the rest is the same run
+    noise, record, _ = run("noise", init="noise")
+    assert filled_in(noise) and record["config"]["keep_silence"] is False
+    noise_kept, record, _ = run("noise_kept", init="noise", keep_silence=True)
+    assert np.all(noise_kept[lead] == 0.0) and record["config"]["keep_silence"] is True

@@ -52,7 +52,7 @@ def test_a_baseline_run_starts_and_ends_in_its_own_domain(tmp_path):
     assert objective.shape == x_cal.shape == x0.shape == (frames, 1025)
     content = spectral.log_spectrogram(spectral.stft_magnitude(inputs.content))
     np.testing.assert_array_equal(np.asarray(x0), np.asarray(content))  # --init=content, as x
-    wave = outputs.to_wave(cfg, x0, inputs.num_samples)
+    wave = outputs.to_wave(cfg, x0, inputs)
     assert wave.shape == (inputs.num_samples,) and wave.dtype == np.float32
     assert float(np.max(np.abs(wave))) > 0.01  # Griffin-Lim of the content, not the spectrogram
 
