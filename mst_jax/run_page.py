@@ -166,6 +166,9 @@ def _config(record: Mapping) -> str:
         ("seconds in all", page.num_cell(record.get("wall_seconds"), "wall_seconds"), None),
         ("median s/iteration", page.num_cell(median), None),
     ]
+    if "keep_silence" in c:
+        kept = "kept silent in the result (--keep_silence)" if c["keep_silence"] else "not kept"
+        items.append(("the content's silences", page.text_cell(kept), None))
     floor = record.get("content_floor")
     if floor:
         checks = ", ".join(f"{it}: {page.fmt(c)}" for it, c in floor.get("checks", []))

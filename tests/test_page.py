@@ -122,6 +122,25 @@ def _write(tmp_path, record, o):
     return html_path
 
 
+def test_run_page_says_whether_the_content_silences_were_kept(tmp_path):
+    """The configuration table has a row for --keep_silence when the record's config has it
+    (older records have no such key, and no row)."""
+    record, o = _record(tmp_path)
+    pages = {}
+    for name, value in (("kept", True), ("not", False), ("absent", None)):
+        r = json.loads(json.dumps(record))
+        if value is not None:
+            r["config"]["keep_silence"] = value
+        else:
+            r["config"].pop("keep_silence", None)
+        with open(_write(tmp_path, r, o), encoding="utf-8") as f:
+            pages[name] = f.read()
+    row = "the content&#x27;s silences"
+    assert row in pages["kept"] and "kept silent in the result (--keep_silence)" in pages["kept"]
+    assert row in pages["not"] and "not kept" in pages["not"]
+    assert row not in pages["absent"]
+
+
 def _assert_numbers_match(parsed, record):
     """Every data-field number equals the record's and is printed with 4 significant digits."""
     assert parsed.fields
