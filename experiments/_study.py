@@ -4,8 +4,9 @@
   ``error:`` line and exit 2 on bad flags or inputs, 1 when the run fails, 128 + signal when
   interrupted; JAX's persistent compilation cache.
 * :func:`shared_settings`, :func:`checked_sr`, :func:`seeds_from_flag`, :func:`seed_keys`,
-  :func:`content_gammas`: the flags shared with the transfer scripts, ``--seeds`` (each seed gives the network key and
-  the initial noise of one repetition) and the content weights of a run.
+  :func:`content_gammas`: the flags shared with the transfer scripts, ``--seeds`` (each seed
+  gives the network key and the initial noise of one repetition) and the content weights of a
+  run.
 * :class:`Progress`: progress lines with the ETA of the whole study.
 * :func:`prepare_output_dir`, :func:`write_csv`, :func:`save_figure`, :func:`finish` (the run
   record with ``versions`` and ``device``, and the study's page).

@@ -98,7 +98,8 @@ def _silence_gate(cfg: settings.RunConfig, content, notices: list[str]) -> np.nd
         silent = float(np.count_nonzero(gain == 0.0)) / cfg.sr
         notice(
             f"{cfg.content}: {silent:.2f} s of it is silent (more than {silence.SILENCE_DB:g} dB "
-            "below its loudest frame); the result is kept silent there (--nokeep_silence: not)",
+            "below its loudest frame); the result is kept silent there (--nokeep_silence leaves "
+            "it to the style)",
             notices,
         )
     return gain

@@ -166,7 +166,7 @@ def _config(record: Mapping) -> str:
         ("seconds in all", page.num_cell(record.get("wall_seconds"), "wall_seconds"), None),
         ("median s/iteration", page.num_cell(median), None),
     ]
-    if "keep_silence" in c:
+    if "keep_silence" in c and c.get("script") == "transfer":  # only a transfer has a content
         kept = "kept silent in the result (--keep_silence)" if c["keep_silence"] else "not kept"
         items.append(("the content's silences", page.text_cell(kept), None))
     floor = record.get("content_floor")

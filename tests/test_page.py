@@ -123,12 +123,14 @@ def _write(tmp_path, record, o):
 
 
 def test_run_page_says_whether_the_content_silences_were_kept(tmp_path):
-    """The configuration table has a row for --keep_silence when the record's config has it
-    (older records have no such key, and no row)."""
+    """The configuration table has a row for --keep_silence when a transfer's record has it
+    (older records have no such key, a texture has no content: no row)."""
     record, o = _record(tmp_path)
     pages = {}
-    for name, value in (("kept", True), ("not", False), ("absent", None)):
+    for name, value, script in (("kept", True, "transfer"), ("not", False, "transfer"),
+                                ("absent", None, "transfer"), ("texture", False, "texture")):
         r = json.loads(json.dumps(record))
+        r["config"]["script"] = script
         if value is not None:
             r["config"]["keep_silence"] = value
         else:
@@ -138,7 +140,7 @@ def test_run_page_says_whether_the_content_silences_were_kept(tmp_path):
     row = "the content&#x27;s silences"
     assert row in pages["kept"] and "kept silent in the result (--keep_silence)" in pages["kept"]
     assert row in pages["not"] and "not kept" in pages["not"]
-    assert row not in pages["absent"]
+    assert row not in pages["absent"] and row not in pages["texture"]
 
 
 def _assert_numbers_match(parsed, record):
