@@ -130,8 +130,8 @@ def builder(content_flag, init_flag, floor_flag=None, *, excerpt_flags=()):
         inputs = {os.path.abspath(p) for j in jobs for p in (j.cfg.content, *j.cfg.styles)}
         for j in jobs:
             paths = outputs.Paths.of(j.cfg.output)
-            if paths.clash():
-                raise RunError(f"--batch={csv_path} line {j.line}: output {paths.wav}: {paths.clash_error()}")
+            if clash := paths.clash():
+                raise RunError(f"--batch={csv_path} line {j.line}: output {paths.wav}: {clash}")
             pages = (paths.html, paths.loss_png) if j.cfg.page else ()
             for p in (paths.wav, paths.json, paths.png) + pages:
                 a = os.path.abspath(p)

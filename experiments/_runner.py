@@ -179,8 +179,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     for line in cfg_notices:
         notice(line)
     paths = outputs.Paths.of(cfg.output)
-    if paths.clash():
-        raise RunError(f"--output={cfg.output}: {paths.clash_error()}")
+    if clash := paths.clash():
+        raise RunError(f"--output={cfg.output}: {clash}")
     for p in (paths.wav, paths.json, paths.png) + ((paths.html, paths.loss_png) if cfg.page else ()):
         writing.check_writable(p)
     out_abs = {os.path.abspath(p) for p in (paths.wav, paths.json, paths.png)}

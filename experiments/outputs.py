@@ -52,26 +52,20 @@ class Paths:
         )
 
     def clash(self) -> str:
-        """What of the run's own files the audio path is ("" if none): ``--output=x.json``
-        would write the audio and then the record over it. (The other files add to the stem,
-        ``x.loss.png``, ``x.state.npz``, so they cannot be the audio's path.)"""
+        """Why the audio path cannot be used, as the end of a one-line error ("" if it can): it
+        is one of the run's own files (``--output=x.json`` would write the audio and then the
+        record over it). The other files add to the stem (``x.loss.png``, ``x.state.npz``), so
+        they cannot be the audio's path."""
         kinds = (("json", "run record"), ("png", "spectrogram figure"), ("html", "listening page"))
         here = os.path.abspath(self.wav)
         for field, kind in kinds:
             other = getattr(self, field)
             if other and os.path.abspath(other) == here:
-                return kind
+                return (
+                    f"the run writes its {kind} to that path; give the audio an audio extension "
+                    "(.wav, .flac, .ogg or .mp3)"
+                )
         return ""
-
-    def clash_error(self) -> str:
-        """:meth:`clash` as the end of a one-line error ("" if none)."""
-        kind = self.clash()
-        return (
-            f"the run writes its {kind} to that path; give the audio an audio extension "
-            "(.wav, .flac, .ogg or .mp3)"
-            if kind
-            else ""
-        )
 
 
 def to_wave(cfg, x, inputs) -> np.ndarray:
