@@ -1,0 +1,92 @@
+"""A content's level evened and given back (mst_jax.dynamics): the gain against numpy's frame
+power and scipy's moving average, and its promises (phrases evened, notes and beats not, quiet
+capped at the silence line)."""
+
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter1d
+
+from mst_jax import dynamics, silence
+
+SR = 22050
+HOP, FRAME = 512, 2048
+
+
+def _tone(seconds, hz=440.0, amplitude=0.5):
+    t = np.arange(int(seconds * SR)) / SR
+    return (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def _numpy_power(y):
+    """Frame mean square by hand: centred frames of FRAME samples every HOP, zero padding."""
+    padded = np.pad(y.astype(np.float64), FRAME // 2)
+    n = 1 + y.size // HOP
+    return np.array([np.mean(padded[i * HOP : i * HOP + FRAME] ** 2) for i in range(n)])
+
+
+def _window_db(y, seconds=0.5):
+    """RMS in dB of each whole ``seconds`` stretch of ``y``."""
+    n = int(seconds * SR)
+    return np.array([10 * np.log10(np.mean(y[i : i + n] ** 2)) for i in range(0, y.size - n + 1, n)])
+
+
+def test_gain_at_frame_centres_is_the_smoothed_power_by_numpy_and_scipy():
+    """Three tones at 0, -12 and -30 dB and a hiss: at every frame centre the gain is
+    sqrt(max / P) of the frame power (numpy by hand) averaged over 23 frames with the edges
+    repeated (scipy's uniform filter, mode 'nearest')."""
+    rng = np.random.default_rng(0)
+    y = np.concatenate([
+        _tone(1.0), _tone(1.0, 330.0, 0.5 * 10 ** (-12 / 20)), _tone(1.0, 550.0, 0.5 * 10 ** (-30 / 20)),
+        0.02 * rng.standard_normal(SR // 2),
+    ]).astype(np.float32)
+    w = dynamics.window_frames(sr=SR, hop_length=HOP)
+    assert w == 23  # 0.5 s at 22050 Hz, hop 512, to the odd count nearest
+    smooth = uniform_filter1d(_numpy_power(y), w, mode="nearest")
+    expected = np.sqrt(smooth.max() / smooth)
+    g = dynamics.levelling_gain(y, sr=SR, frame_length=FRAME, hop_length=HOP)
+    assert g.shape == y.shape and g.dtype == np.float32
+    centres = np.arange(expected.size) * HOP
+    inside = centres < y.size
+    # float32 frame power in librosa against float64 here: 1e-4 relative.
+    np.testing.assert_allclose(g[centres[inside]], expected[inside], rtol=1e-4)
+    assert g.min() == pytest.approx(1.0, abs=1e-6)  # the loudest stretch is left as it is
+
+
+def test_phrases_are_evened_and_given_back():
+    """A phrase at 0 dB then one 24 dB quieter: levelled, every whole half second of the two is
+    within 1.5 dB of the others away from the step (the half seconds either side of it mix the
+    two); divided by the same gain, the clip is itself again."""
+    y = np.concatenate([_tone(2.0), _tone(2.0, 330.0, 0.5 * 10 ** (-24 / 20))])
+    g = dynamics.levelling_gain(y, sr=SR)
+    levelled = _window_db(y * g)
+    away = np.r_[levelled[:3], levelled[5:]]  # windows 3 and 4 hold the step's smoothing
+    assert _window_db(y)[0] - _window_db(y)[-1] == pytest.approx(24.0, abs=0.1)
+    assert away.max() - away.min() < 1.5
+    np.testing.assert_allclose((y * g) / g, y, atol=1e-6)
+
+
+def test_notes_and_beats_are_not_evened():
+    """A tone under a 4 Hz tremolo 20 dB deep (a quarter-second beat, the style's or the
+    content's texture) keeps at least 17 dB of its depth: the gain averages over half a second,
+    so it moves by under 3 dB across a beat."""
+    t = np.arange(2 * SR) / SR
+    depth = 10 ** (-20 / 20)
+    envelope = depth + (1 - depth) * 0.5 * (1 + np.cos(2 * np.pi * 4 * t))
+    y = (0.5 * envelope * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    g = dynamics.levelling_gain(y, sr=SR)
+    inner = slice(SR // 2, 3 * SR // 2)  # away from the clip's edges
+    assert 20 * np.log10(g[inner].max() / g[inner].min()) < 3.0
+    beat = y[inner] * g[inner]
+    frames = beat.reshape(-1, SR // 50)  # 20 ms frames: 12.5 per beat
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    assert 20 * np.log10(rms.max() / rms.min()) > 17.0
+
+
+def test_gain_is_capped_at_the_silence_line_and_none_for_zeros():
+    """A passage 80 dB down is raised by 60 dB (SILENCE_DB), not 80: what is quieter is silence,
+    the silence gate's to keep. An all-zero clip has no level to even."""
+    y = np.concatenate([_tone(1.0), _tone(1.0, amplitude=0.5e-4)])
+    g = dynamics.levelling_gain(y, sr=SR)
+    assert g.max() == pytest.approx(10 ** (silence.SILENCE_DB / 20), rel=1e-4)
+    assert g[-SR // 4 :].min() == pytest.approx(g.max(), rel=1e-4)
+    assert dynamics.levelling_gain(np.zeros(SR, np.float32), sr=SR) is None
