@@ -192,6 +192,16 @@ KEEP_SILENCE = flags.DEFINE_bool(
     "(not from noise, the paper's protocol, nor for the baseline); an addition to the paper "
     "(BUILD_NOTES.md, 'Keeping the content's silences').",
 )
+KEEP_DYNAMICS = flags.DEFINE_bool(
+    "keep_dynamics",
+    None,
+    "Keep the content's dynamics: the transfer optimises the content with its level evened "
+    "(every half second as loud as its loudest) and the result is given the content's level "
+    "back, since the style's grams otherwise fill its quiet passages with the style's texture "
+    "and notes. Default on for a transfer from the content (not from noise, the paper's "
+    "protocol, nor for the baseline); an addition to the paper (BUILD_NOTES.md, 'Keeping the "
+    "content's dynamics').",
+)
 QUALITY = flags.DEFINE_bool(
     "quality",
     True,
@@ -310,6 +320,7 @@ SHARED = (
     STYLE_DURATION,
     PAGE,
     KEEP_SILENCE,
+    KEEP_DYNAMICS,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
@@ -326,6 +337,7 @@ LOSS_FLAGS = (
     STYLE_STRENGTH,
     STYLE_SHIFTS,
     KEEP_SILENCE,
+    KEEP_DYNAMICS,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )

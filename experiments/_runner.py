@@ -83,13 +83,13 @@ def make_objective(cfg: settings.RunConfig, inputs: Inputs, *, styles: list[np.n
     objective = kind.build(
         cfg.loss,
         net_key,
-        content=inputs.content,
+        content=inputs.levelled_content,
         style=style,
         sr=cfg.sr,
         num_samples=inputs.num_samples,
     )
     noise = synthesis.init_noise(init_key, inputs.num_samples)
-    start = inputs.content if cfg.init == "content" else noise
+    start = inputs.levelled_content if cfg.init == "content" else noise
     stft = cfg.loss.stft
     return objective, kind.variable(noise, stft=stft), kind.variable(start, stft=stft)
 

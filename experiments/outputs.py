@@ -71,12 +71,17 @@ class Paths:
 def to_wave(cfg, x, inputs) -> np.ndarray:
     """The optimised variable as a waveform (:func:`experiments.objectives.of`'s ``to_wave``:
     the samples themselves, or Griffin-Lim of the baseline's log-magnitude STFT), as long as
-    the inputs ask (``inputs.num_samples``) and multiplied by their silence gate if they have
+    the inputs ask (``inputs.num_samples``), given the content's level back if the objective saw
+    it evened (``--keep_dynamics``) and multiplied by the content's silence gate if they have
     one (``--keep_silence``)."""
     wave = objectives.of(cfg.preset).to_wave(
         x, stft=cfg.loss.stft, length=inputs.num_samples, n_iter=cfg.griffinlim_iter, seed=cfg.seed
     )
-    return wave if inputs.gate is None else (wave * inputs.gate).astype(np.float32)
+    if inputs.level is not None:
+        wave = wave / inputs.level
+    if inputs.gate is not None:
+        wave = wave * inputs.gate
+    return np.asarray(wave, np.float32)
 
 
 def for_file(cfg, wave: np.ndarray) -> tuple[np.ndarray, float]:
@@ -271,6 +276,7 @@ def config_record(cfg: settings.RunConfig) -> dict:
         "init": cfg.init,
         "content_floor": cfg.content_floor,
         "keep_silence": cfg.keep_silence,
+        "keep_dynamics": cfg.keep_dynamics,
         "duration_s": cfg.duration_s,
         "normalize_output": cfg.normalize,
         "subtype": cfg.subtype,

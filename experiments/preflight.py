@@ -16,21 +16,32 @@ import numpy as np
 
 from experiments import settings
 from experiments.console import EXIT_FAILED, RunError, notice
-from mst_jax import audio, cost, silence
+from mst_jax import audio, cost, dynamics, silence
 from mst_jax.config import CqtNetConfig, MelNetConfig, StftNetConfig
 
 
 @dataclasses.dataclass
 class Inputs:
     """The checked inputs: waveforms ``(samples,)`` at ``cfg.sr``, the output length in samples,
-    the notice lines for the run record, and the gain that keeps the content's silences
-    (``cfg.keep_silence``; None where there are none, or not asked)."""
+    the notice lines for the run record, the gain that keeps the content's silences
+    (``cfg.keep_silence``; None where there are none, or not asked) and the gain that evens the
+    content's level (``cfg.keep_dynamics``: the objective sees ``content * level``, whose peak
+    is 1, and the result is divided by it; None where not asked)."""
 
     content: np.ndarray | None
     styles: list[np.ndarray]
     num_samples: int
     notices: list[str]
     gate: np.ndarray | None = None
+    level: np.ndarray | None = None
+
+    @property
+    def levelled_content(self) -> np.ndarray | None:
+        """The content as the objective sees it: ``content * level`` (the content itself where
+        no level is kept)."""
+        if self.content is None or self.level is None:
+            return self.content
+        return (self.content * self.level).astype(np.float32)
 
 
 def min_samples(cfg: settings.RunConfig) -> tuple[int, int]:
@@ -84,7 +95,10 @@ def load_inputs(cfg: settings.RunConfig, *, duration_flag: str = "--duration", l
         _check_length(f"{duration_flag}={cfg.duration_s:g}", n, cfg, notices)
     else:
         n = styles[0].size
-    return Inputs(content, styles, n, notices, _silence_gate(cfg, content, notices))
+    return Inputs(
+        content, styles, n, notices,
+        _silence_gate(cfg, content, notices), _levelling_gain(cfg, content, notices),
+    )
 
 
 def _silence_gate(cfg: settings.RunConfig, content, notices: list[str]) -> np.ndarray | None:
@@ -103,6 +117,34 @@ def _silence_gate(cfg: settings.RunConfig, content, notices: list[str]) -> np.nd
             notices,
         )
     return gain
+
+
+LEVEL_NOTICE_DB = 20.0  # a content whose level varies by at least this much is told so
+
+
+def _levelling_gain(cfg: settings.RunConfig, content, notices: list[str]) -> np.ndarray | None:
+    """:func:`mst_jax.dynamics.levelling_gain` of the content when the run keeps its dynamics,
+    scaled so the levelled content peaks at 1 (within the waveform's bounds, as the content is),
+    with a notice where its level varies by :data:`LEVEL_NOTICE_DB` or more."""
+    if not cfg.keep_dynamics or content is None:
+        return None
+    stft = cfg.loss.stft
+    gain = dynamics.levelling_gain(
+        content, sr=cfg.sr, frame_length=stft.n_fft, hop_length=stft.hop_length
+    )
+    if gain is None:
+        return None
+    sounding = silence.gate(content, frame_length=stft.n_fft, hop_length=stft.hop_length)
+    span = gain if sounding is None else gain[sounding > 0]
+    range_db = 20.0 * float(np.log10(span.max() / span.min()))
+    if range_db >= LEVEL_NOTICE_DB:
+        notice(
+            f"{cfg.content}: its level varies by {range_db:.0f} dB over "
+            f"{dynamics.WINDOW_S:g} s windows; the transfer evens it and gives it back to the "
+            "result (--nokeep_dynamics leaves the quiet passages to the style)",
+            notices,
+        )
+    return (gain / float(np.max(np.abs(content * gain)))).astype(np.float32)
 
 
 def reading_once():

@@ -26,6 +26,7 @@ from experiments._flags import (
     GRIFFINLIM_ITER,
     HISTORY_SIZE,
     HOP_LENGTH,
+    KEEP_DYNAMICS,
     KEEP_SILENCE,
     LEARNING_RATE,
     LINESEARCH_INIT,
@@ -213,15 +214,15 @@ def _content_floor(value, holder, script: str, init: str, preset: str) -> float 
     return float(value)
 
 
-def _keep_silence(script: str, init: str, preset: str) -> bool:
-    """``--keep_silence``: unset, on for a transfer from the content (not from noise, the
-    paper's protocol, nor for the published baseline); given on, only a transfer has a content
-    whose silences to keep."""
-    value = KEEP_SILENCE.value
+def _keep(holder, what: str, script: str, init: str, preset: str) -> bool:
+    """``--keep_silence`` / ``--keep_dynamics`` (``holder``): unset, on for a transfer from the
+    content (not from noise, the paper's protocol, nor for the published baseline); given on,
+    only a transfer has a content whose ``what`` (silences, dynamics) to keep."""
+    value = holder.value
     if value is None:
         return script == "transfer" and init == "content" and preset != "baseline"
     if value and script != "transfer":
-        raise flag_error(KEEP_SILENCE, value, f"{script} has no content whose silences to keep")
+        raise flag_error(holder, value, f"{script} has no content whose {what} to keep")
     return bool(value)
 
 
@@ -392,7 +393,8 @@ def run_config(
         page=PAGE.value,
         style_shifts=shifts,
         content_floor=floor,
-        keep_silence=_keep_silence(script, init, preset),
+        keep_silence=_keep(KEEP_SILENCE, "silences", script, init, preset),
+        keep_dynamics=_keep(KEEP_DYNAMICS, "dynamics", script, init, preset),
         content_excerpt=content_excerpt,
         style_excerpt=style_excerpt,
     )

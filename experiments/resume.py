@@ -37,6 +37,7 @@ def fingerprint(cfg: settings.RunConfig, inputs: Inputs) -> str:
         cfg.seed,
         cfg.sr,
         cfg.init,
+        cfg.keep_dynamics,
         inputs.num_samples,
     ):
         h.update(repr(part).encode())

@@ -68,6 +68,9 @@ class RunConfig:
         content; :mod:`mst_jax.content_floor`); None: run every iteration.
       keep_silence: multiply the result by :func:`mst_jax.silence.gate` of the content, so the
         content's silent frames stay silent (``--keep_silence``; transfer only).
+      keep_dynamics: optimise the content levelled by :func:`mst_jax.dynamics.levelling_gain`
+        and divide the result by that gain, so it keeps the content's dynamics
+        (``--keep_dynamics``; transfer only).
       content_excerpt: the part of the content file read (transfer only).
       style_excerpt: the part of every style file read.
     """
@@ -94,6 +97,7 @@ class RunConfig:
     style_shifts: tuple[int, ...] = (0,)
     content_floor: float | None = None
     keep_silence: bool = False
+    keep_dynamics: bool = False
     content_excerpt: Excerpt = Excerpt()
     style_excerpt: Excerpt = Excerpt()
 

@@ -169,6 +169,10 @@ def _config(record: Mapping) -> str:
     if "keep_silence" in c and c.get("script") == "transfer":  # only a transfer has a content
         kept = "kept silent in the result (--keep_silence)" if c["keep_silence"] else "not kept"
         items.append(("the content's silences", page.text_cell(kept), None))
+    if "keep_dynamics" in c and c.get("script") == "transfer":
+        kept = ("evened for the optimisation, given back to the result (--keep_dynamics)"
+                if c["keep_dynamics"] else "left to the optimisation")
+        items.append(("the content's dynamics", page.text_cell(kept), None))
     floor = record.get("content_floor")
     if floor:
         checks = ", ".join(f"{it}: {page.fmt(c)}" for it, c in floor.get("checks", []))

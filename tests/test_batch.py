@@ -759,13 +759,17 @@ def test_batch_csv_style_cell_keeps_a_comma_inside_an_existing_file_name(tmp_pat
     assert styles == (str(tmp_path / "s.wav"), str(tmp_path / "Symphony No. 5, I. Allegro.flac"))
 
 
-def test_cli_batch_rows_keep_their_content_silences(tmp_path, capsys):
+def test_cli_batch_rows_keep_their_content_silences_and_dynamics(tmp_path, capsys):
     """A batch row whose content starts with silence is written silent there (the single run's
-    --keep_silence default); the other row, without silence, is not touched by it."""
+    --keep_silence default); the other row, without silence, is not touched by it. The other
+    row's content drops 24 dB halfway: its result has the drop (--keep_dynamics), as a single
+    run's does."""
     contents, styles, _ = examples()
     late = np.concatenate([np.zeros(SR // 4, np.float32), contents[0][: contents[0].size - SR // 4]])
     sf.write(str(tmp_path / "late.wav"), late, SR)
-    sf.write(str(tmp_path / "c2.wav"), contents[1], SR)
+    half = contents[1].size // 2
+    subito = np.concatenate([contents[1][:half], contents[1][half:] * 10 ** (-24 / 20)])
+    sf.write(str(tmp_path / "c2.wav"), subito, SR)
     sf.write(str(tmp_path / "s.wav"), styles[0], SR)
     jobs = tmp_path / "jobs.csv"
     jobs.write_text("content,style,output\nlate.wav,s.wav,a.wav\nc2.wav,s.wav,b.wav\n")
@@ -776,3 +780,8 @@ def test_cli_batch_rows_keep_their_content_silences(tmp_path, capsys):
     assert np.all(a[: SR // 4 - 2048] == 0.0) and np.max(np.abs(a)) > 0.5
     assert np.count_nonzero(b[: SR // 4 - 2048]) > 100
     assert stderr.count("s of it is silent") == 1 and "late.wav" in stderr
+
+    def drop_db(wave):  # the first half's level over the second's, 2048 samples from the step
+        return 10 * np.log10(np.mean(wave[: half - 2048] ** 2) / np.mean(wave[half + 2048 :] ** 2))
+
+    assert drop_db(b) == pytest.approx(drop_db(subito), abs=3.0)

@@ -873,6 +873,16 @@ def test_a_tilde_after_the_equals_sign_is_the_home_folder(tmp_path, monkeypatch)
         assert _flags.STYLE_SHIFTS.value == [str(tmp_path / "a.wav"), "b~.wav"]
 
 
+def _six_iterations(capsys, output, content, style, **extra):
+    """A tiny transfer of 6 iterations without page, quality or floor: (wave, record, stderr)."""
+    code, _, stderr = run_cli(transfer, capsys, **dict(
+        TINY, content=content, style=style, output=str(output), page=False, quality=False,
+        content_floor=0.0, max_iter=6, **extra))
+    assert code == 0, stderr
+    wave, _, record = read_outputs(str(output))
+    return wave, record, stderr
+
+
 def test_transfer_keeps_the_content_silences_by_default_and_not_from_noise(clips, tmp_path, capsys):
     """A content with 0.5 s of digital silence before its melody: from the content (default)
     the written result is silent there, the notice says how much, the record says so; with
@@ -883,13 +893,7 @@ def test_transfer_keeps_the_content_silences_by_default_and_not_from_noise(clips
     lead = slice(0, SR // 2 - 2048)  # whole frame windows of silence
 
     def run(name, **extra):
-        out = str(tmp_path / f"{name}.wav")
-        code, _, stderr = run_cli(transfer, capsys, **dict(
-            TINY, content=content, style=clips["style"], output=out, page=False, quality=False,
-            content_floor=0.0, max_iter=6, **extra))
-        assert code == 0, stderr
-        wave, _, record = read_outputs(out)
-        return wave, record, stderr
+        return _six_iterations(capsys, tmp_path / f"{name}.wav", content, clips["style"], **extra)
 
     kept, record, stderr = run("kept")
     assert np.all(kept[lead] == 0.0) and np.max(np.abs(kept[SR // 2 :])) > 0.5
@@ -904,3 +908,43 @@ def test_transfer_keeps_the_content_silences_by_default_and_not_from_noise(clips
     assert filled_in(noise) and record["config"]["keep_silence"] is False
     noise_kept, record, _ = run("noise_kept", init="noise", keep_silence=True)
     assert np.all(noise_kept[lead] == 0.0) and record["config"]["keep_silence"] is True
+
+
+def test_transfer_keeps_the_content_dynamics_by_default(clips, tmp_path, capsys):
+    """A content whose second second is 24 dB quieter than its first: from the content
+    (default) the objective sees it evened and the written result has the step back (within
+    3 dB: a result left evened would have none, the step applied twice would have 48 dB), the
+    notice names its range, the record says so; --nokeep_dynamics optimises the content as it
+    is (another result), from noise it is off, and a texture has no content to keep."""
+    melody, _ = sf.read(clips["content"], dtype="float32")
+    content = write(tmp_path / "subito.wav", np.concatenate([melody, melody * 10 ** (-24 / 20)]))
+
+    def run(name, **extra):
+        return _six_iterations(capsys, tmp_path / f"{name}.wav", content, clips["style"], **extra)
+
+    def step_db(wave):  # the first second's level over the second's, 0.3 s from the step
+        loud, quiet = wave[: SR - SR * 3 // 10], wave[SR + SR * 3 // 10 :]
+        return 10 * np.log10(np.mean(loud**2) / np.mean(quiet**2))
+
+    kept, record, stderr = run("kept")
+    assert step_db(kept) == pytest.approx(24.0, abs=3.0)
+    # What the optimiser starts from: the content levelled, peaking at 1 as a content does
+    # (inside the bounds), the content again once divided by the same gain.
+    with flagsaver.flagsaver(content=content, style=clips["style"], **TINY):
+        cfg = transfer.build([])
+    inputs = preflight.load_inputs(cfg)
+    _, _, x0 = _runner.make_objective(cfg, inputs)
+    np.testing.assert_array_equal(np.asarray(x0), inputs.levelled_content)
+    assert np.max(np.abs(inputs.levelled_content)) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(inputs.levelled_content / inputs.level, inputs.content, atol=1e-6)
+    capsys.readouterr()  # the notice load_inputs printed again
+    assert record["config"]["keep_dynamics"] is True
+    assert f"{content}: its level varies by 2" in stderr and "--nokeep_dynamics" in stderr
+    raw, record, stderr = run("raw", keep_dynamics=False)
+    assert record["config"]["keep_dynamics"] is False and "level varies" not in stderr
+    assert np.max(np.abs(raw - kept)) > 0.01  # another objective, another result
+    _, record, _ = run("noise", init="noise")
+    assert record["config"]["keep_dynamics"] is False
+    code, _, stderr = run_cli(texture, capsys, **dict(
+        TINY, style=clips["style"], output=str(tmp_path / "t.wav"), keep_dynamics=True))
+    assert code == 2 and "has no content whose dynamics to keep" in stderr

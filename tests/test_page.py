@@ -122,24 +122,33 @@ def _write(tmp_path, record, o):
     return html_path
 
 
-def test_run_page_says_whether_the_content_silences_were_kept(tmp_path):
-    """The configuration table has a row for --keep_silence when a transfer's record has it
-    (older records have no such key, a texture has no content: no row)."""
+@pytest.mark.parametrize("key, row, kept, not_kept", [
+    ("keep_silence", "silences", "kept silent in the result (--keep_silence)", "not kept"),
+    ("keep_dynamics", "dynamics",
+     "evened for the optimisation, given back to the result (--keep_dynamics)",
+     "left to the optimisation"),
+])
+def test_run_page_says_whether_the_content_silences_and_dynamics_were_kept(
+    tmp_path, key, row, kept, not_kept
+):
+    """The configuration table has a row for --keep_silence and one for --keep_dynamics when a
+    transfer's record has the key (older records have no such key, a texture has no content:
+    no row)."""
     record, o = _record(tmp_path)
     pages = {}
     for name, value, script in (("kept", True, "transfer"), ("not", False, "transfer"),
                                 ("absent", None, "transfer"), ("texture", False, "texture")):
         r = json.loads(json.dumps(record))
         r["config"]["script"] = script
+        for k in ("keep_silence", "keep_dynamics"):
+            r["config"].pop(k, None)
         if value is not None:
-            r["config"]["keep_silence"] = value
-        else:
-            r["config"].pop("keep_silence", None)
+            r["config"][key] = value
         with open(_write(tmp_path, r, o), encoding="utf-8") as f:
             pages[name] = f.read()
-    row = "the content&#x27;s silences"
-    assert row in pages["kept"] and "kept silent in the result (--keep_silence)" in pages["kept"]
-    assert row in pages["not"] and "not kept" in pages["not"]
+    row = f"the content&#x27;s {row}"
+    assert row in pages["kept"] and kept in pages["kept"]
+    assert row in pages["not"] and not_kept in pages["not"]
     assert row not in pages["absent"] and row not in pages["texture"]
 
 

@@ -392,10 +392,13 @@ def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
     assert Path(tmp_path / "other.wav").read_bytes() != data[1]
 
 
-@pytest.mark.parametrize("change", ["seed", "solver", "content samples", "style excerpt"])
+@pytest.mark.parametrize(
+    "change", ["seed", "solver", "content samples", "style excerpt", "content levelled"]
+)
 def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys, monkeypatch):
-    """The saved state's fingerprint covers the seed, the solver's settings and the inputs'
-    samples (a content of the same length but other samples; another excerpt of the style)."""
+    """The saved state's fingerprint covers the seed, the solver's settings, the inputs'
+    samples (a content of the same length but other samples; another excerpt of the style) and
+    whether the objective saw the content levelled (--keep_dynamics)."""
     base = dict(
         TINY,
         content=good["content"],
@@ -415,6 +418,7 @@ def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys,
         "content samples": dict(content=write(tmp_path / "other.wav", 0.5 * np.sin(
             2 * np.pi * 440 * np.arange(SR) / SR))),
         "style excerpt": dict(style_offset=0.1),
+        "content levelled": dict(keep_dynamics=False),
     }[change]
     code, _, stderr = run_cli(transfer, capsys, **dict(base, resume=True, **other))
     assert code == 2
