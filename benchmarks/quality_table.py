@@ -24,7 +24,7 @@ GOAL_FLATNESS_MARGIN = 0.02  # above the noisier input
 FIELDS = (
     "chroma_content", "chroma_floor", "pcp_content", "pcp_style", "onset_content", "onset_floor",
     "mfcc_to_style", "mfcc_to_content", "mfcc_floor", "mfcc_ratio", "gram_to_style", "gram_floor",
-    "flatness", "flatness_content", "flatness_style",
+    "flatness", "flatness_content", "flatness_style", "level_range", "level_range_content",
 )
 
 

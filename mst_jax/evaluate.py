@@ -11,7 +11,9 @@ run uses, so they cannot be gamed by the optimisation:
 * style taken: Fréchet distance between Gaussian fits of MFCC frames (timbre), result to
   style and result to content; relative gram distance on a held-out random STFT net;
 * noise-likeness: mean spectral flatness over the clip's sounding frames (white noise is
-  about 0.5, music 0.001–0.05).
+  about 0.5, music 0.001–0.05);
+* dynamics: each clip's level range over half-second windows, the result's beside its
+  inputs' (a result evened out by the style has a small range where the content's is large).
 
 Each measure comes with a floor computed from the inputs themselves (the content against
 itself shifted by half its length, the style against the content), so a number can be read
@@ -39,6 +41,7 @@ __all__ = [
     "flatness",
     "frame_correlation",
     "frechet_distance",
+    "level_range",
     "pearson",
     "pooled",
 ]
@@ -61,6 +64,7 @@ class Features(NamedTuple):
       gram: ``(GRAM_FILTERS, GRAM_FILTERS)`` gram of the held-out net's feature map.
       gram_self: mean relative distance of the grams of the clip's first and second halves to
         ``gram``: how far a stretch of the clip is from the whole (NaN under two frames).
+      level_range: the clip's dynamic range in dB (:func:`level_range`).
     """
 
     chroma: np.ndarray
@@ -69,6 +73,7 @@ class Features(NamedTuple):
     flatness: float
     gram: np.ndarray
     gram_self: float
+    level_range: float
 
 
 class Quality(NamedTuple):
@@ -105,6 +110,10 @@ class Quality(NamedTuple):
         music 0.001–0.05; silent frames skipped, see :func:`flatness`).
       flatness_content: the content's, for comparison.
       flatness_style: the style's, for comparison.
+      level_range: the result's dynamic range in dB (:func:`level_range`): near the content's
+        the content's dynamics are kept; well below it they were evened out.
+      level_range_content: the content's, for comparison.
+      level_range_style: the style's, for comparison.
     """
 
     chroma_content: float
@@ -126,6 +135,9 @@ class Quality(NamedTuple):
     flatness: float
     flatness_content: float
     flatness_style: float
+    level_range: float
+    level_range_content: float
+    level_range_style: float
 
 
 def pearson(a, b) -> float:
@@ -265,6 +277,24 @@ def flatness(wave) -> float:
     return float(np.mean(per_frame[sounding] if sounding.any() else per_frame))
 
 
+def level_range(wave, *, sr: int) -> float:
+    """The dynamic range of one mono clip ``(samples,)`` at ``sr`` Hz, in dB: the 95th minus the
+    5th percentile of its level over half-second windows
+    (:func:`mst_jax.dynamics.smoothed_power` in dB) over its sounding frames
+    (:func:`mst_jax.silence.sounding_frames`). A level clip scores about 0; a piece whose second
+    half is 24 dB quieter about 24. NaN for a clip with no sounding frame.
+    """
+    from mst_jax import dynamics, silence
+
+    y = _peak_normalised(wave)
+    power = dynamics.smoothed_power(y, sr=sr, frame_length=2048, hop_length=HOP_LENGTH)
+    sounding = silence.sounding_frames(y, frame_length=2048, hop_length=HOP_LENGTH)
+    if not sounding.any():
+        return float("nan")
+    level = 10.0 * np.log10(np.maximum(power[sounding], 1e-30))
+    return float(np.percentile(level, 95) - np.percentile(level, 5))
+
+
 def features(wave, *, sr: int) -> Features:
     """The :class:`Features` of one mono clip ``(samples,)`` at ``sr`` Hz (peak-normalised
     first, so the level of a file does not matter)."""
@@ -279,11 +309,12 @@ def features(wave, *, sr: int) -> Features:
         mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=N_MFCC, hop_length=HOP_LENGTH)[1:].T
     # The held-out net is defined at 22.05 kHz: other rates are resampled for it only.
     g_wave = y if sr == 22050 else librosa.resample(y, orig_sr=sr, target_sr=22050)
-    return Features(chroma_map, onset, mfcc, flatness(y), *_grams(g_wave))
+    return Features(chroma_map, onset, mfcc, flatness(y), *_grams(g_wave), level_range(y, sr=sr))
 
 
 def pooled(feats: Sequence[Features]) -> Features:
-    """Several style clips as one: frames concatenated, flatness and grams averaged."""
+    """Several style clips as one: frames concatenated, flatness, grams and level ranges
+    averaged."""
     if len(feats) == 1:
         return feats[0]
     return Features(
@@ -293,6 +324,7 @@ def pooled(feats: Sequence[Features]) -> Features:
         float(np.mean([f.flatness for f in feats])),
         np.mean([f.gram for f in feats], axis=0),
         float(np.mean([f.gram_self for f in feats])),
+        float(np.mean([f.level_range for f in feats])),
     )
 
 
@@ -340,6 +372,9 @@ def compare(result: Features, content: Features | None, style: Features | None) 
         flatness=result.flatness,
         flatness_content=c.flatness if c else nan,
         flatness_style=s.flatness if s else nan,
+        level_range=result.level_range,
+        level_range_content=c.level_range if c else nan,
+        level_range_style=s.level_range if s else nan,
     )
 
 

@@ -43,6 +43,10 @@ _ROWS = (
     ("flatness", "noise-likeness: spectral flatness of the result",
      (("flatness_content", "the content's flatness"), ("flatness_style", "the style's flatness")),
      "white noise is about 0.5, music 0.001–0.05; near the inputs' values = not noise"),
+    ("level_range", "dynamics: level range of the result (dB over half-second windows)",
+     (("level_range_content", "the content's range"), ("level_range_style", "the style's range")),
+     "5th to 95th percentile of the level; near the content's range its dynamics are kept, "
+     "well below it the style evened them out"),
 )
 
 

@@ -75,14 +75,15 @@ def test_mfcc_distances_are_frechet_of_librosa_mfcc_frames_without_c0():
 
 
 def test_several_styles_pool_frames_and_average_flatness_and_grams():
-    """A list of style clips is one style: MFCC frames concatenated, flatness and gram averaged
-    (numpy on each clip's own features)."""
+    """A list of style clips is one style: MFCC frames concatenated, flatness, gram and level
+    range averaged (numpy on each clip's own features)."""
     result = _sines((60, 64, 67), 1.0)
     a = _sines((57, 61, 64), 1.0)
     b = np.random.default_rng(6).uniform(-0.5, 0.5, SR).astype(np.float32)
     q = evaluate.evaluate(result, content=None, style=[a, b], sr=SR)
     fr, fa, fb = (evaluate.features(w, sr=SR) for w in (result, a, b))
     assert q.flatness_style == pytest.approx((fa.flatness + fb.flatness) / 2)
+    assert q.level_range_style == pytest.approx((fa.level_range + fb.level_range) / 2)
     frames = np.concatenate([fa.mfcc, fb.mfcc])
     assert q.mfcc_to_style == pytest.approx(evaluate.frechet_distance(fr.mfcc, frames))
     gram = (np.asarray(fa.gram) + np.asarray(fb.gram)) / 2
@@ -205,6 +206,37 @@ def test_flatness_skips_silent_frames_but_keeps_quiet_ones():
     assert evaluate.flatness(np.zeros(SR, np.float32)) == pytest.approx(1.0)  # nothing sounds
 
 
+def test_level_range_is_the_percentile_spread_of_the_half_second_level_by_numpy():
+    """``level_range``: frame power by hand (centred frames, zero padding), averaged over 23
+    frames with scipy (edges repeated), in dB over the sounding frames (RMS within 60 dB of the
+    loudest; dither 85 dB down left out), 95th minus 5th percentile. A chord whose last 2 s are
+    24 dB down spans about 24 dB; the same chord level about 0; a record row reads the result's
+    against the content's."""
+    from scipy.ndimage import uniform_filter1d
+
+    chord = _sines((60, 64, 67), 4.0)
+    rng = np.random.default_rng(9)
+    subito = np.concatenate([
+        3e-5 * rng.uniform(-1, 1, SR // 2), chord[: 2 * SR], chord[2 * SR :] * 10 ** (-24 / 20),
+    ]).astype(np.float32)
+    y = subito / np.abs(subito).max()
+    padded = np.pad(y.astype(np.float64), 1024)
+    n = 1 + y.size // 512
+    power = np.array([np.mean(padded[i * 512 : i * 512 + 2048] ** 2) for i in range(n)])
+    sounding = np.sqrt(power) > np.sqrt(power.max()) * 1e-3
+    level = 10 * np.log10(uniform_filter1d(power, 23, mode="nearest")[sounding])
+    expected = np.percentile(level, 95) - np.percentile(level, 5)
+    # float32 frame power in librosa against float64 here: 0.01 dB.
+    assert evaluate.level_range(subito, sr=SR) == pytest.approx(expected, abs=0.01)
+    assert expected == pytest.approx(24.0, abs=1.0)  # the step, its smoothing at the edges
+    assert evaluate.level_range(_sines((60, 64, 67), 10.0), sr=SR) < 0.5  # level: about 0
+    assert math.isnan(evaluate.level_range(np.zeros(SR, np.float32), sr=SR))
+    q = evaluate.evaluate(chord, content=subito, style=chord, sr=SR)
+    row = {r["name"]: r for r in quality_report.record(q)["measures"]}["level_range"]
+    assert row["value"] < 1.0 and row["floor"] == pytest.approx(expected, abs=0.01)
+    assert row["floor_label"] == "the content's range"
+
+
 def test_mfcc_ratio_prefers_the_clip_it_resembles():
     content = _sines((60, 64, 67), 2.0)
     style = music.drum_pattern(bpm=120.0, duration_s=2.0, sr=SR)
@@ -309,7 +341,7 @@ def test_gram_distances_are_relative_to_the_second_grams_norm_by_numpy():
     def feats(scale):
         g = rng.normal(size=(6, 6))
         return evaluate.Features(rng.random((20, 12)), rng.random(20), rng.normal(size=(40, 3)),
-                                 0.01, scale * (g @ g.T), 0.2)
+                                 0.01, scale * (g @ g.T), 0.2, 3.0)
 
     r, c, s = feats(1.0), feats(3.0), feats(0.5)  # norms far apart: the denominator matters
     q = evaluate.compare(r, c, s)
@@ -323,7 +355,7 @@ def test_a_result_with_the_contents_timbre_statistics_has_an_infinite_ratio():
     """MFCC distance to the content 0 (identical frames) and to the style positive: the ratio
     is infinite (as near the content as can be), not NaN."""
     frames = np.zeros((30, 19))
-    r = evaluate.Features(np.ones((30, 12)), np.ones(30), frames, 0.0, np.eye(2), 0.0)
+    r = evaluate.Features(np.ones((30, 12)), np.ones(30), frames, 0.0, np.eye(2), 0.0, 0.0)
     s = r._replace(mfcc=frames + 1.0)
     q = evaluate.compare(r, r, s)
     assert q.mfcc_to_content == 0.0 and q.mfcc_to_style == pytest.approx(19.0)
