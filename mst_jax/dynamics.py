@@ -11,7 +11,8 @@ result has the content's dynamics and the style's timbre throughout.
 
 Levels are librosa's frame RMS (centred frames, 2048 samples, hop 512 by default), their power
 averaged over :data:`WINDOW_S`: short enough for a phrase's dynamics, long enough that a note's
-attack and decay, and a style's beat, are not evened (they are texture, the style's to give).
+attack and a beat are not evened (they are texture, the style's to give); a decay longer than
+the window is partly evened, and given back with the rest.
 """
 
 from __future__ import annotations
