@@ -11,11 +11,15 @@ import math
 
 from mst_jax.evaluate import Quality
 
-__all__ = ["KEYS_DIFFER", "measures", "record", "verdict"]
+__all__ = ["DYNAMICS_SHOWN", "KEYS_DIFFER", "measures", "record", "verdict"]
 
 # Inputs whose pitch-class profiles correlate below this are in keys the verdict tells apart
 # (the benchmark's pairs in one key correlate 0.75-0.79; the others, drums included, -0.43-0.19).
 KEYS_DIFFER = 0.5
+
+# A content whose level range (dB) is at least this has dynamics the verdict names (the
+# benchmark's rendered contents span 1.6-8.3 dB; a subito piano 30, a crescendo 26).
+DYNAMICS_SHOWN = 12.0
 
 # (name, label, floors, how to read it); floors: (field, label) pairs, the first finite one is
 # the row's floor (a texture has no content, so its rows fall back to the style's references).
@@ -76,11 +80,13 @@ def measures(q: Quality) -> list[dict]:
 
 def verdict(q: Quality) -> str:
     """One line: ``content kept x.xx of 1 (floor f.ff), [key the content's|the style's (...),]
-    style distance ratio y.yy, flatness z.zzz``.
+    style distance ratio y.yy, flatness z.zzz[, level range r dB (the content's c dB)]``.
 
     The key clause appears when the inputs' keys differ (profiles below :data:`KEYS_DIFFER`):
     it names whose key the result's pitch-class profile is nearer, the content's (kept) or the
-    style's (its notes came with its timbre).
+    style's (its notes came with its timbre). The level clause appears when the content has
+    dynamics (a level range of :data:`DYNAMICS_SHOWN` dB or more): a result whose range is far
+    below the content's has had them evened out.
     """
     parts = []
     if math.isfinite(q.chroma_content):
@@ -100,6 +106,8 @@ def verdict(q: Quality) -> str:
     inputs = [x for x in (q.flatness_content, q.flatness_style) if math.isfinite(x)]
     tail = f" (inputs {' / '.join(f'{x:.3f}' for x in inputs)})" if inputs else ""
     parts.append(f"flatness {q.flatness:.3f}{tail}")
+    if math.isfinite(q.level_range) and q.level_range_content >= DYNAMICS_SHOWN:
+        parts.append(f"level range {q.level_range:.0f} dB (the content's {q.level_range_content:.0f} dB)")
     return "quality: " + ", ".join(parts)
 
 

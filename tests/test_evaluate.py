@@ -235,6 +235,12 @@ def test_level_range_is_the_percentile_spread_of_the_half_second_level_by_numpy(
     row = {r["name"]: r for r in quality_report.record(q)["measures"]}["level_range"]
     assert row["value"] < 1.0 and row["floor"] == pytest.approx(expected, abs=0.01)
     assert row["floor_label"] == "the content's range"
+    # The verdict names the range where the content has dynamics (24 dB here), not otherwise.
+    assert quality_report.verdict(q).endswith(
+        f", level range {q.level_range:.0f} dB (the content's {expected:.0f} dB)")
+    level = evaluate.evaluate(subito, content=chord, style=chord, sr=SR)
+    assert level.level_range_content < quality_report.DYNAMICS_SHOWN
+    assert "level range" not in quality_report.verdict(level)
 
 
 def test_mfcc_ratio_prefers_the_clip_it_resembles():
