@@ -202,6 +202,16 @@ KEEP_DYNAMICS = flags.DEFINE_bool(
     "protocol, nor for the baseline); an addition to the paper (BUILD_NOTES.md, 'Keeping the "
     "content's dynamics').",
 )
+MATCH_LEVEL = flags.DEFINE_bool(
+    "match_level",
+    None,
+    "Match the style's level to the content's: each style clip is scaled to be as loud as the "
+    "content the transfer optimises (mean power over its sounding frames) before its grams are "
+    "taken, since both clips are peak-normalised and a level difference otherwise costs the "
+    "transfer style (or content). Default on for a transfer from the content (not from noise, "
+    "the paper's protocol, nor for the baseline); an addition to the paper (BUILD_NOTES.md, "
+    "'Matching the style's level to the content's').",
+)
 QUALITY = flags.DEFINE_bool(
     "quality",
     True,
@@ -321,6 +331,7 @@ SHARED = (
     PAGE,
     KEEP_SILENCE,
     KEEP_DYNAMICS,
+    MATCH_LEVEL,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
@@ -338,6 +349,7 @@ LOSS_FLAGS = (
     STYLE_SHIFTS,
     KEEP_SILENCE,
     KEEP_DYNAMICS,
+    MATCH_LEVEL,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )

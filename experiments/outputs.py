@@ -11,6 +11,7 @@ or of one batch row, from :func:`versions`, :func:`device`, :func:`config_record
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import platform
 
@@ -277,6 +278,7 @@ def config_record(cfg: settings.RunConfig) -> dict:
         "content_floor": cfg.content_floor,
         "keep_silence": cfg.keep_silence,
         "keep_dynamics": cfg.keep_dynamics,
+        "match_level": cfg.match_level,
         "duration_s": cfg.duration_s,
         "normalize_output": cfg.normalize,
         "subtype": cfg.subtype,
@@ -287,7 +289,8 @@ def config_record(cfg: settings.RunConfig) -> dict:
 def io_record(cfg: settings.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndarray, gain: float) -> dict:
     """The run record's ``inputs`` and ``output`` entries. Each input has its path, the
     seconds read, and the excerpt asked for: ``offset_s`` (where they start in the file) and
-    ``duration_s`` (None: to the end of the file)."""
+    ``duration_s`` (None: to the end of the file); each style, with ``--match_level``, the
+    gain in dB that matched its level to the content's (``level_gain_db``)."""
 
     def entry(path, wave, excerpt):
         return {
@@ -297,13 +300,19 @@ def io_record(cfg: settings.RunConfig, inputs: Inputs, paths: Paths, wave: np.nd
             "duration_s": excerpt.duration_s,
         }
 
+    def style_entry(k, path, wave):
+        e = entry(path, wave, cfg.style_excerpt)
+        if inputs.style_gains is not None:
+            e["level_gain_db"] = 20.0 * math.log10(inputs.style_gains[k])
+        return e
+
     return {
         "inputs": {
             "content": None
             if inputs.content is None
             else entry(cfg.content, inputs.content, cfg.content_excerpt),
             "styles": [
-                entry(p, w, cfg.style_excerpt) for p, w in zip(cfg.styles, inputs.styles)
+                style_entry(k, p, w) for k, (p, w) in enumerate(zip(cfg.styles, inputs.styles))
             ],
         },
         "output": {

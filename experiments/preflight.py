@@ -26,7 +26,9 @@ class Inputs:
     the notice lines for the run record, the gain that keeps the content's silences
     (``cfg.keep_silence``; None where there are none, or not asked) and the gain that evens the
     content's level (``cfg.keep_dynamics``: the objective sees ``content * level``, whose peak
-    is 1, and the result is divided by it; None where not asked)."""
+    is 1, and the result is divided by it; None where not asked) and, per style file, the factor
+    its clips are scaled by to be as loud as that content (``cfg.match_level``; None where not
+    asked)."""
 
     content: np.ndarray | None
     styles: list[np.ndarray]
@@ -34,6 +36,7 @@ class Inputs:
     notices: list[str]
     gate: np.ndarray | None = None
     level: np.ndarray | None = None
+    style_gains: tuple[float, ...] | None = None
 
     @property
     def levelled_content(self) -> np.ndarray | None:
@@ -95,10 +98,11 @@ def load_inputs(cfg: settings.RunConfig, *, duration_flag: str = "--duration", l
         _check_length(f"{duration_flag}={cfg.duration_s:g}", n, cfg, notices)
     else:
         n = styles[0].size
-    return Inputs(
+    inputs = Inputs(
         content, styles, n, notices,
         _silence_gate(cfg, content, notices), _levelling_gain(cfg, content, notices),
     )
+    return dataclasses.replace(inputs, style_gains=_style_gains(cfg, inputs))
 
 
 def _silence_gate(cfg: settings.RunConfig, content, notices: list[str]) -> np.ndarray | None:
@@ -117,6 +121,20 @@ def _silence_gate(cfg: settings.RunConfig, content, notices: list[str]) -> np.nd
             notices,
         )
     return gain
+
+
+def _style_gains(cfg: settings.RunConfig, inputs: Inputs) -> tuple[float, ...] | None:
+    """:func:`mst_jax.dynamics.matching_gain` of each style clip to the content the objective
+    sees, when the run matches the style's level to it."""
+    if not cfg.match_level or inputs.content is None:
+        return None
+    stft = cfg.loss.stft
+    return tuple(
+        dynamics.matching_gain(
+            s, inputs.levelled_content, frame_length=stft.n_fft, hop_length=stft.hop_length
+        )
+        for s in inputs.styles
+    )
 
 
 LEVEL_NOTICE_DB = 20.0  # a content whose level varies by at least this much is told so

@@ -31,6 +31,7 @@ from experiments._flags import (
     LEARNING_RATE,
     LINESEARCH_INIT,
     LOSS_FLAGS,
+    MATCH_LEVEL,
     MAX_ITER,
     MAX_SR,
     MIN_SR,
@@ -215,14 +216,15 @@ def _content_floor(value, holder, script: str, init: str, preset: str) -> float 
 
 
 def _keep(holder, what: str, script: str, init: str, preset: str) -> bool:
-    """``--keep_silence`` / ``--keep_dynamics`` (``holder``): unset, on for a transfer from the
-    content (not from noise, the paper's protocol, nor for the published baseline); given on,
-    only a transfer has a content whose ``what`` (silences, dynamics) to keep."""
+    """``--keep_silence`` / ``--keep_dynamics`` / ``--match_level`` (``holder``): unset, on for
+    a transfer from the content (not from noise, the paper's protocol, nor for the published
+    baseline); given on, only a transfer has a content ``what`` needs (e.g. "whose silences to
+    keep")."""
     value = holder.value
     if value is None:
         return script == "transfer" and init == "content" and preset != "baseline"
     if value and script != "transfer":
-        raise flag_error(holder, value, f"{script} has no content whose {what} to keep")
+        raise flag_error(holder, value, f"{script} has no content {what}")
     return bool(value)
 
 
@@ -393,8 +395,9 @@ def run_config(
         page=PAGE.value,
         style_shifts=shifts,
         content_floor=floor,
-        keep_silence=_keep(KEEP_SILENCE, "silences", script, init, preset),
-        keep_dynamics=_keep(KEEP_DYNAMICS, "dynamics", script, init, preset),
+        keep_silence=_keep(KEEP_SILENCE, "whose silences to keep", script, init, preset),
+        keep_dynamics=_keep(KEEP_DYNAMICS, "whose dynamics to keep", script, init, preset),
+        match_level=_keep(MATCH_LEVEL, "to match the style's level to", script, init, preset),
         content_excerpt=content_excerpt,
         style_excerpt=style_excerpt,
     )

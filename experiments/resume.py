@@ -23,7 +23,7 @@ from experiments.console import RunError, one_line
 from experiments.preflight import Inputs
 from mst_jax import synthesis, writing
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the fingerprint holds --keep_dynamics and --match_level (2026-12-01)
 
 
 def fingerprint(cfg: settings.RunConfig, inputs: Inputs) -> str:
@@ -38,6 +38,7 @@ def fingerprint(cfg: settings.RunConfig, inputs: Inputs) -> str:
         cfg.sr,
         cfg.init,
         cfg.keep_dynamics,
+        cfg.match_level,
         inputs.num_samples,
     ):
         h.update(repr(part).encode())
@@ -78,7 +79,8 @@ def read_state(path: str) -> dict:
         ) from None
     if meta.get("version") != STATE_VERSION:
         raise RunError(
-            f"--resume: {path}: state version {meta.get('version')} is not {STATE_VERSION}"
+            f"--resume: {path}: saved by another version of mst_jax (state version "
+            f"{meta.get('version')}, this one reads {STATE_VERSION}); run again without --resume"
         )
     leaves = [data[k] for k in sorted(k for k in data if k.startswith("leaf_"))]
     terms = {k[len("term__") :]: v for k, v in data.items() if k.startswith("term__")}

@@ -71,6 +71,8 @@ class RunConfig:
       keep_dynamics: optimise the content levelled by :func:`mst_jax.dynamics.levelling_gain`
         and divide the result by that gain, so it keeps the content's dynamics
         (``--keep_dynamics``; transfer only).
+      match_level: scale each style clip by :func:`mst_jax.dynamics.matching_gain` so it is as
+        loud as the content the objective sees (``--match_level``; transfer only).
       content_excerpt: the part of the content file read (transfer only).
       style_excerpt: the part of every style file read.
     """
@@ -98,6 +100,7 @@ class RunConfig:
     content_floor: float | None = None
     keep_silence: bool = False
     keep_dynamics: bool = False
+    match_level: bool = False
     content_excerpt: Excerpt = Excerpt()
     style_excerpt: Excerpt = Excerpt()
 

@@ -173,6 +173,13 @@ def _config(record: Mapping) -> str:
         kept = ("evened for the optimisation, given back to the result (--keep_dynamics)"
                 if c["keep_dynamics"] else "left to the optimisation")
         items.append(("the content's dynamics", page.text_cell(kept), None))
+    if "match_level" in c and c.get("script") == "transfer":
+        gains = [s.get("level_gain_db") for s in record.get("inputs", {}).get("styles", [])]
+        level = "as given (peak-normalised)"
+        if c["match_level"]:
+            db = ", ".join(f"{g:+.1f} dB" for g in gains if g is not None)
+            level = f"matched to the content's ({db or '?'}; --match_level)"
+        items.append(("the style's level", page.text_cell(level), None))
     floor = record.get("content_floor")
     if floor:
         checks = ", ".join(f"{it}: {page.fmt(c)}" for it, c in floor.get("checks", []))

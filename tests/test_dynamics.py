@@ -90,3 +90,42 @@ def test_gain_is_capped_at_the_silence_line_and_none_for_zeros():
     assert g.max() == pytest.approx(10 ** (silence.SILENCE_DB / 20), rel=1e-4)
     assert g[-SR // 4 :].min() == pytest.approx(g.max(), rel=1e-4)
     assert dynamics.levelling_gain(np.zeros(SR, np.float32), sr=SR) is None
+
+
+def test_sounding_power_is_numpy_frame_power_over_the_sounding_frames():
+    """A second of digital silence, a tone, a hiss 40 dB down: the mean of the frame power
+    (numpy by hand) over the frames within 60 dB of the loudest, so the silence is left out
+    and the hiss counted; an all-zero clip is 0."""
+    rng = np.random.default_rng(1)
+    y = np.concatenate([
+        np.zeros(SR, np.float32), _tone(1.0), 0.005 * rng.standard_normal(SR).astype(np.float32)
+    ])
+    power = _numpy_power(y)
+    sounding = np.sqrt(power) > np.sqrt(power.max()) * 10 ** (-silence.SILENCE_DB / 20)
+    assert 0 < np.count_nonzero(~sounding) < power.size // 3  # the silent second, not the hiss
+    expected = power[sounding].mean()
+    got = dynamics.sounding_power(y, frame_length=FRAME, hop_length=HOP)
+    assert got == pytest.approx(expected, rel=1e-4)
+    assert got > 1.3 * np.mean(y.astype(np.float64) ** 2)  # not the whole clip's mean square
+    assert dynamics.sounding_power(np.zeros(SR, np.float32)) == 0.0
+
+
+def test_matching_gain_makes_the_clips_equally_loud():
+    """A drum-like clip (noise bursts decaying in 50 ms, every quarter second) matched to a
+    tone: scaled by the gain, its mean frame power (numpy; no frame of either is silent) is the
+    tone's; a clip already as loud gets 1 and a clip at a tenth gets 10 (20 dB); all zeros on
+    either side: 1."""
+    tone = _tone(2.0)
+    rng = np.random.default_rng(2)
+    t = (np.arange(2 * SR) % (SR // 4)) / SR
+    drums = (3.0 * np.exp(-t / 0.05) * rng.standard_normal(2 * SR)).astype(np.float32)
+    g = dynamics.matching_gain(drums, tone, frame_length=FRAME, hop_length=HOP)
+    p_tone, p_drums = _numpy_power(tone), _numpy_power(drums * np.float32(g))
+    for p in (p_tone, p_drums):
+        assert p.min() > p.max() * 10 ** (-silence.SILENCE_DB / 10)  # every frame sounding
+    assert p_drums.mean() == pytest.approx(p_tone.mean(), rel=1e-3)
+    assert 20 * np.log10(g) < -6.0  # the bursts are louder than the tone: turned down
+    assert dynamics.matching_gain(tone, tone) == pytest.approx(1.0, rel=1e-6)
+    assert dynamics.matching_gain(0.1 * tone, tone) == pytest.approx(10.0, rel=1e-4)
+    assert dynamics.matching_gain(np.zeros(SR, np.float32), tone) == 1.0
+    assert dynamics.matching_gain(tone, np.zeros(SR, np.float32)) == 1.0

@@ -13,6 +13,7 @@ import re
 import signal
 import time
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,7 +34,7 @@ from experiments import (
     texture,
     transfer,
 )
-from mst_jax import cost, metrics, notes, presets, signals
+from mst_jax import cost, dynamics, metrics, notes, presets, signals
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -937,6 +938,18 @@ def test_transfer_keeps_the_content_dynamics_by_default(clips, tmp_path, capsys)
     np.testing.assert_array_equal(np.asarray(x0), inputs.levelled_content)
     assert np.max(np.abs(inputs.levelled_content)) == pytest.approx(1.0, abs=1e-6)
     np.testing.assert_allclose(inputs.levelled_content / inputs.level, inputs.content, atol=1e-6)
+    # --match_level (on by default here too): the style's grams are taken of the style scaled
+    # to the levelled content's loudness, once; the record has the gain in dB.
+    (gain,) = inputs.style_gains
+    assert gain == pytest.approx(dynamics.matching_gain(inputs.styles[0], inputs.levelled_content))
+    assert abs(20 * np.log10(gain)) > 1.0  # a gain that matters, so the comparison below can fail
+    scaled, _, _ = _runner.make_objective(
+        cfg, dataclasses.replace(inputs, style_gains=None), styles=[inputs.styles[0] * gain]
+    )
+    matched, _, _ = _runner.make_objective(cfg, inputs)
+    chex.assert_trees_all_close(matched.params["targets"], scaled.params["targets"], rtol=1e-5)
+    assert record["config"]["match_level"] is True
+    assert record["inputs"]["styles"][0]["level_gain_db"] == pytest.approx(20 * np.log10(gain))
     capsys.readouterr()  # the notice load_inputs printed again
     assert record["config"]["keep_dynamics"] is True
     assert f"{content}: its level varies by 2" in stderr and "--nokeep_dynamics" in stderr
@@ -944,7 +957,11 @@ def test_transfer_keeps_the_content_dynamics_by_default(clips, tmp_path, capsys)
     assert record["config"]["keep_dynamics"] is False and "level varies" not in stderr
     assert np.max(np.abs(raw - kept)) > 0.01  # another objective, another result
     _, record, _ = run("noise", init="noise")
-    assert record["config"]["keep_dynamics"] is False
+    assert record["config"]["keep_dynamics"] is False and record["config"]["match_level"] is False
+    assert "level_gain_db" not in record["inputs"]["styles"][0]
     code, _, stderr = run_cli(texture, capsys, **dict(
         TINY, style=clips["style"], output=str(tmp_path / "t.wav"), keep_dynamics=True))
     assert code == 2 and "has no content whose dynamics to keep" in stderr
+    code, _, stderr = run_cli(texture, capsys, **dict(
+        TINY, style=clips["style"], output=str(tmp_path / "t.wav"), match_level=True))
+    assert code == 2 and "has no content to match the style's level to" in stderr

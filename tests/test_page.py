@@ -123,30 +123,36 @@ def _write(tmp_path, record, o):
 
 
 @pytest.mark.parametrize("key, row, kept, not_kept", [
-    ("keep_silence", "silences", "kept silent in the result (--keep_silence)", "not kept"),
-    ("keep_dynamics", "dynamics",
+    ("keep_silence", "the content's silences", "kept silent in the result (--keep_silence)",
+     "not kept"),
+    ("keep_dynamics", "the content's dynamics",
      "evened for the optimisation, given back to the result (--keep_dynamics)",
      "left to the optimisation"),
+    ("match_level", "the style's level",
+     "matched to the content&#x27;s (+6.5 dB, -2.0 dB; --match_level)",
+     "as given (peak-normalised)"),
 ])
-def test_run_page_says_whether_the_content_silences_and_dynamics_were_kept(
+def test_run_page_says_whether_the_content_silences_dynamics_and_level_were_kept(
     tmp_path, key, row, kept, not_kept
 ):
-    """The configuration table has a row for --keep_silence and one for --keep_dynamics when a
-    transfer's record has the key (older records have no such key, a texture has no content:
-    no row)."""
+    """The configuration table has a row for --keep_silence, one for --keep_dynamics and one for
+    --match_level (with each style's gain) when a transfer's record has the key (older records
+    have no such key, a texture has no content: no row)."""
     record, o = _record(tmp_path)
     pages = {}
     for name, value, script in (("kept", True, "transfer"), ("not", False, "transfer"),
                                 ("absent", None, "transfer"), ("texture", False, "texture")):
         r = json.loads(json.dumps(record))
         r["config"]["script"] = script
-        for k in ("keep_silence", "keep_dynamics"):
+        for k in ("keep_silence", "keep_dynamics", "match_level"):
             r["config"].pop(k, None)
         if value is not None:
             r["config"][key] = value
+        style = r["inputs"]["styles"][0]
+        r["inputs"]["styles"] = [dict(style, level_gain_db=6.5), dict(style, level_gain_db=-2.0)]
         with open(_write(tmp_path, r, o), encoding="utf-8") as f:
             pages[name] = f.read()
-    row = f"the content&#x27;s {row}"
+    row = row.replace("'", "&#x27;")
     assert row in pages["kept"] and kept in pages["kept"]
     assert row in pages["not"] and not_kept in pages["not"]
     assert row not in pages["absent"] and row not in pages["texture"]
