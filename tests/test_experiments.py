@@ -34,7 +34,7 @@ from experiments import (
     texture,
     transfer,
 )
-from mst_jax import cost, dynamics, metrics, notes, presets, signals
+from mst_jax import cost, dynamics, metrics, notes, presets, signals, transpose
 from mst_jax.config import SolverConfig
 
 flags.FLAGS.mark_as_parsed()
@@ -909,6 +909,36 @@ def test_transfer_keeps_the_content_silences_by_default_and_not_from_noise(clips
     assert filled_in(noise) and record["config"]["keep_silence"] is False
     noise_kept, record, _ = run("noise_kept", init="noise", keep_silence=True)
     assert np.all(noise_kept[lead] == 0.0) and record["config"]["keep_silence"] is True
+
+
+def test_match_level_scales_each_style_file_by_its_own_gain(clips):
+    """Two style files of different loudness, each also transposed by a semitone (four clips):
+    the objective's style targets are those of each file scaled by its own matching gain to the
+    levelled content (numpy frame power, not the code's), then transposed."""
+    styles = f"{clips['style']},{clips['style2']}"
+    with flagsaver.flagsaver(content=clips["content"], style=styles, style_shifts=["0", "1"], **TINY):
+        cfg = transfer.build([])
+    inputs = preflight.load_inputs(cfg)
+    assert cfg.match_level
+
+    def power(y):  # frame mean square over the frames within 60 dB of the loudest
+        frames = np.pad(y.astype(np.float64), 1024)[
+            np.arange(1 + y.size // 512)[:, None] * 512 + np.arange(2048)]
+        p = np.mean(frames**2, axis=1)
+        return p[p > p.max() * 1e-6].mean()
+
+    gains = [np.sqrt(power(inputs.levelled_content) / power(s)) for s in inputs.styles]
+    np.testing.assert_allclose(inputs.style_gains, gains, rtol=1e-4)
+    assert abs(20 * np.log10(gains[0] / gains[1])) > 1.0  # a shared gain would differ
+    expected = [w for s, g in zip(inputs.styles, gains)
+                for w in transpose.transposed(s * np.float32(g), sr=SR, semitones=(0, 1))]
+    matched, _, _ = _runner.make_objective(cfg, inputs)
+    scaled, _, _ = _runner.make_objective(
+        cfg, dataclasses.replace(inputs, style_gains=None), styles=expected
+    )
+    chex.assert_trees_all_close(
+        matched.params["targets"], scaled.params["targets"], rtol=1e-4, atol=1e-4
+    )  # transposing before or after scaling: float rounding
 
 
 def test_transfer_keeps_the_content_dynamics_by_default(clips, tmp_path, capsys):

@@ -393,12 +393,14 @@ def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
 
 
 @pytest.mark.parametrize(
-    "change", ["seed", "solver", "content samples", "style excerpt", "content levelled"]
+    "change",
+    ["seed", "solver", "content samples", "style excerpt", "content levelled", "style level"],
 )
 def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys, monkeypatch):
     """The saved state's fingerprint covers the seed, the solver's settings, the inputs'
     samples (a content of the same length but other samples; another excerpt of the style) and
-    whether the objective saw the content levelled (--keep_dynamics)."""
+    whether the objective saw the content levelled (--keep_dynamics) and the style matched to
+    its level (--match_level)."""
     base = dict(
         TINY,
         content=good["content"],
@@ -419,6 +421,7 @@ def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys,
             2 * np.pi * 440 * np.arange(SR) / SR))),
         "style excerpt": dict(style_offset=0.1),
         "content levelled": dict(keep_dynamics=False),
+        "style level": dict(match_level=False),
     }[change]
     code, _, stderr = run_cli(transfer, capsys, **dict(base, resume=True, **other))
     assert code == 2
