@@ -218,8 +218,8 @@ def _content_floor(value, holder, script: str, init: str, preset: str) -> float 
 def _keep(holder, what: str, script: str, init: str, preset: str) -> bool:
     """``--keep_silence`` / ``--keep_dynamics`` / ``--match_level`` (``holder``): unset, on for
     a transfer from the content (not from noise, the paper's protocol, nor for the published
-    baseline); given on, only a transfer has a content ``what`` needs (e.g. "whose silences to
-    keep")."""
+    baseline); given on for another script, an error: it "has no content {what}" (e.g. "whose
+    silences to keep")."""
     value = holder.value
     if value is None:
         return script == "transfer" and init == "content" and preset != "baseline"
