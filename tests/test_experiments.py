@@ -22,6 +22,7 @@ import soundfile as sf
 from absl import flags
 from absl.testing import flagsaver
 from conftest import RECORD_KEYS, SR, TINY_NET_FLAGS
+from test_dynamics import numpy_sounding_power
 
 from experiments import (
     _flags,
@@ -920,14 +921,8 @@ def test_match_level_scales_each_style_file_by_its_own_gain(clips):
         cfg = transfer.build([])
     inputs = preflight.load_inputs(cfg)
     assert cfg.match_level
-
-    def power(y):  # frame mean square over the frames within 60 dB of the loudest
-        frames = np.pad(y.astype(np.float64), 1024)[
-            np.arange(1 + y.size // 512)[:, None] * 512 + np.arange(2048)]
-        p = np.mean(frames**2, axis=1)
-        return p[p > p.max() * 1e-6].mean()
-
-    gains = [np.sqrt(power(inputs.levelled_content) / power(s)) for s in inputs.styles]
+    power = numpy_sounding_power(inputs.levelled_content)
+    gains = [np.sqrt(power / numpy_sounding_power(s)) for s in inputs.styles]
     np.testing.assert_allclose(inputs.style_gains, gains, rtol=1e-4)
     assert abs(20 * np.log10(gains[0] / gains[1])) > 1.0  # a shared gain would differ
     expected = [w for s, g in zip(inputs.styles, gains)
