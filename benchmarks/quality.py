@@ -71,6 +71,9 @@ CONFIGS = {
     "noise": (("--preset=5", "--init=noise"), "row 5 from N(0, 1e-3^2) noise (the paper's protocol)"),
     "weak": (("--style_strength=0.3",), "defaults, style Gamma x 0.3"),
     "strong": (("--style_strength=3",), "defaults, style Gamma x 3"),
+    "quieter6": (("--style_level_db=-6",), "defaults, the style 6 dB quieter than matched"),
+    "louder3": (("--style_level_db=3",), "defaults, the style 3 dB louder than matched"),
+    "louder6": (("--style_level_db=6",), "defaults, the style 6 dB louder than matched"),
     "baseline": (
         ("--preset=baseline", "--init=noise", f"--max_iter={BASELINE_PUBLISHED_ITER}"),
         f"Ulyanov & Lebedev as published (from noise, {BASELINE_PUBLISHED_ITER} iterations, then Griffin-Lim)",

@@ -212,6 +212,15 @@ MATCH_LEVEL = flags.DEFINE_bool(
     "the paper's protocol, nor for the baseline); an addition to the paper (BUILD_NOTES.md, "
     "'Matching the style's level to the content's').",
 )
+STYLE_LEVEL_DB = flags.DEFINE_float(
+    "style_level_db",
+    0.0,
+    "Raise (or, negative, lower) the style's level by this many dB against the content's, after "
+    "--match_level. On the benchmark's eight pairs -6 took less of the style on every pair and "
+    "kept as much of the content or more; +3 and +6 took more of it on some pairs and less on "
+    "others, with less content and noisier results (BUILD_NOTES.md, 'The style's level as a "
+    "knob'). Transfer only; 0 leaves the level as matched.",
+)
 QUALITY = flags.DEFINE_bool(
     "quality",
     True,
@@ -232,8 +241,8 @@ STYLE_STRENGTH = flags.DEFINE_float(
     "style_strength",
     1.0,
     "Multiplies every style term's Gamma (after --gamma_style_* flags). From the content (the "
-    "default) 0.3-3 barely moved the measured results; --max_iter chooses how much style is "
-    "taken (BUILD_NOTES.md, Quality).",
+    "default) 0.3-3 barely moved the measured results; --style_level_db and --max_iter choose "
+    "how much style is taken (BUILD_NOTES.md, Quality).",
 )
 
 GAMMAS = {

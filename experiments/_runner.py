@@ -79,7 +79,7 @@ def make_objective(cfg: settings.RunConfig, inputs: Inputs, *, styles: list[np.n
     net_key, init_key = jax.random.split(key)
     if styles is None:
         styles = style_clips(cfg, inputs)
-    if inputs.style_gains is not None:  # --match_level; style_clips gives each file's in turn
+    if inputs.style_gains is not None:  # --match_level, --style_level_db; file by file as style_clips
         per = len(styles) // len(inputs.style_gains)
         styles = [w * np.float32(inputs.style_gains[k // per]) for k, w in enumerate(styles)]
     style = None if not styles else (styles[0] if len(styles) == 1 else list(styles))

@@ -279,6 +279,7 @@ def config_record(cfg: settings.RunConfig) -> dict:
         "keep_silence": cfg.keep_silence,
         "keep_dynamics": cfg.keep_dynamics,
         "match_level": cfg.match_level,
+        "style_level_db": cfg.style_level_db,
         "duration_s": cfg.duration_s,
         "normalize_output": cfg.normalize,
         "subtype": cfg.subtype,
@@ -289,8 +290,9 @@ def config_record(cfg: settings.RunConfig) -> dict:
 def io_record(cfg: settings.RunConfig, inputs: Inputs, paths: Paths, wave: np.ndarray, gain: float) -> dict:
     """The run record's ``inputs`` and ``output`` entries. Each input has its path, the
     seconds read, and the excerpt asked for: ``offset_s`` (where they start in the file) and
-    ``duration_s`` (None: to the end of the file); each style, with ``--match_level``, the
-    gain in dB that matched its level to the content's (``level_gain_db``)."""
+    ``duration_s`` (None: to the end of the file); each style, with ``--match_level`` or
+    ``--style_level_db``, the gain in dB its clips were scaled by (``level_gain_db``: the match
+    to the content's level plus the offset)."""
 
     def entry(path, wave, excerpt):
         return {

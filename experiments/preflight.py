@@ -27,8 +27,8 @@ class Inputs:
     (``cfg.keep_silence``; None where there are none, or not asked) and the gain that evens the
     content's level (``cfg.keep_dynamics``: the objective sees ``content * level``, whose peak
     is 1, and the result is divided by it; None where not asked) and, per style file, the factor
-    its clips are scaled by to be as loud as that content (``cfg.match_level``; None where not
-    asked)."""
+    its clips are scaled by: to be as loud as that content (``cfg.match_level``), times
+    ``cfg.style_level_db`` (None where neither is asked)."""
 
     content: np.ndarray | None
     styles: list[np.ndarray]
@@ -124,15 +124,17 @@ def _silence_gate(cfg: settings.RunConfig, content, notices: list[str]) -> np.nd
 
 
 def _style_gains(cfg: settings.RunConfig, inputs: Inputs) -> tuple[float, ...] | None:
-    """:func:`mst_jax.dynamics.matching_gain` of each style clip to the content the objective
-    sees, when the run matches the style's level to it."""
-    if not cfg.match_level or inputs.content is None:
+    """Each style clip's gain: :func:`mst_jax.dynamics.matching_gain` to the content the
+    objective sees when the run matches the style's level to it (1 otherwise), times
+    ``cfg.style_level_db``; None where neither applies (the styles as given)."""
+    if inputs.content is None or not (cfg.match_level or cfg.style_level_db):
         return None
     stft = cfg.loss.stft
+    offset = 10.0 ** (cfg.style_level_db / 20.0)
     return tuple(
-        dynamics.matching_gain(
+        offset * (dynamics.matching_gain(
             s, inputs.levelled_content, frame_length=stft.n_fft, hop_length=stft.hop_length
-        )
+        ) if cfg.match_level else 1.0)
         for s in inputs.styles
     )
 

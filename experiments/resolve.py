@@ -48,6 +48,7 @@ from experiments._flags import (
     SR,
     STYLE,
     STYLE_DURATION,
+    STYLE_LEVEL_DB,
     STYLE_OFFSET,
     STYLE_SHIFTS,
     STYLE_STRENGTH,
@@ -228,6 +229,23 @@ def _keep(holder, what: str, script: str, init: str, preset: str) -> bool:
     return bool(value)
 
 
+STYLE_LEVEL_LIMIT_DB = 40.0  # --style_level_db beyond this would be the style alone, or none
+
+
+def _style_level_db(script: str) -> float:
+    """``--style_level_db``: a finite number of dB within ±STYLE_LEVEL_LIMIT_DB; non-zero only
+    for a transfer (a texture has no content to set the style's level against)."""
+    value = STYLE_LEVEL_DB.value
+    if not (math.isfinite(value) and abs(value) <= STYLE_LEVEL_LIMIT_DB):
+        raise flag_error(
+            STYLE_LEVEL_DB, value,
+            f"must be a finite number of dB from -{STYLE_LEVEL_LIMIT_DB:g} to {STYLE_LEVEL_LIMIT_DB:g}",
+        )
+    if value != 0.0 and script != "transfer":
+        raise flag_error(STYLE_LEVEL_DB, value, f"{script} has no content to set the style's level against")
+    return float(value)
+
+
 def run_config(
     script: str,
     *,
@@ -398,6 +416,7 @@ def run_config(
         keep_silence=_keep(KEEP_SILENCE, "whose silences to keep", script, init, preset),
         keep_dynamics=_keep(KEEP_DYNAMICS, "whose dynamics to keep", script, init, preset),
         match_level=_keep(MATCH_LEVEL, "to match the style's level to", script, init, preset),
+        style_level_db=_style_level_db(script),
         content_excerpt=content_excerpt,
         style_excerpt=style_excerpt,
     )

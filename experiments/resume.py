@@ -23,7 +23,8 @@ from experiments.console import RunError, one_line
 from experiments.preflight import Inputs
 from mst_jax import synthesis, writing
 
-STATE_VERSION = 2  # 2: the fingerprint holds --keep_dynamics and --match_level (2026-12-01)
+# 2: the fingerprint holds --keep_dynamics and --match_level (2026-12-01); 3: --style_level_db
+STATE_VERSION = 3
 
 
 def fingerprint(cfg: settings.RunConfig, inputs: Inputs) -> str:
@@ -39,6 +40,7 @@ def fingerprint(cfg: settings.RunConfig, inputs: Inputs) -> str:
         cfg.init,
         cfg.keep_dynamics,
         cfg.match_level,
+        cfg.style_level_db,
         inputs.num_samples,
     ):
         h.update(repr(part).encode())

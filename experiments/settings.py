@@ -73,6 +73,8 @@ class RunConfig:
         (``--keep_dynamics``; transfer only).
       match_level: scale each style clip by :func:`mst_jax.dynamics.matching_gain` so it is as
         loud as the content the objective sees (``--match_level``; transfer only).
+      style_level_db: a further gain on every style clip, in dB (``--style_level_db``;
+        transfer only; 0: none).
       content_excerpt: the part of the content file read (transfer only).
       style_excerpt: the part of every style file read.
     """
@@ -101,6 +103,7 @@ class RunConfig:
     keep_silence: bool = False
     keep_dynamics: bool = False
     match_level: bool = False
+    style_level_db: float = 0.0
     content_excerpt: Excerpt = Excerpt()
     style_excerpt: Excerpt = Excerpt()
 

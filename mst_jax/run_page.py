@@ -150,6 +150,21 @@ def _terms_table(record: Mapping) -> str:
     )
 
 
+def _style_level(record: Mapping) -> str:
+    """The "the style's level" row of a transfer: as given or matched to the content's
+    (``--match_level``, with each style file's gain), then any ``--style_level_db``."""
+    c = record["config"]
+    offset = c.get("style_level_db") or 0.0
+    then = f", then {offset:+g} dB" if offset else ""
+    if not c["match_level"]:
+        return f"as given (peak-normalised){then}{' (--style_level_db)' if offset else ''}"
+    gains = [s.get("level_gain_db") for s in record.get("inputs", {}).get("styles", [])]
+    db = ", ".join(f"{g:+.1f} dB" for g in gains if g is not None) or "?"
+    if offset:
+        return f"matched to the content's{then} ({db} in all; --match_level, --style_level_db)"
+    return f"matched to the content's ({db}; --match_level)"
+
+
 def _config(record: Mapping) -> str:
     c = record.get("config", {})
     spi = [float(s) for s in record.get("seconds_per_iteration", []) if s is not None]
@@ -174,12 +189,7 @@ def _config(record: Mapping) -> str:
                 if c["keep_dynamics"] else "left to the optimisation")
         items.append(("the content's dynamics", page.text_cell(kept), None))
     if "match_level" in c and c.get("script") == "transfer":
-        gains = [s.get("level_gain_db") for s in record.get("inputs", {}).get("styles", [])]
-        level = "as given (peak-normalised)"
-        if c["match_level"]:
-            db = ", ".join(f"{g:+.1f} dB" for g in gains if g is not None)
-            level = f"matched to the content's ({db or '?'}; --match_level)"
-        items.append(("the style's level", page.text_cell(level), None))
+        items.append(("the style's level", page.text_cell(_style_level(record)), None))
     floor = record.get("content_floor")
     if floor:
         checks = ", ".join(f"{it}: {page.fmt(c)}" for it, c in floor.get("checks", []))

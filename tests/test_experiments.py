@@ -936,6 +936,27 @@ def test_match_level_scales_each_style_file_by_its_own_gain(clips):
     )  # transposing before or after scaling: float rounding
 
 
+@pytest.mark.parametrize("match, offset_db", [(True, 6.0), (False, -6.0), (False, 0.0)])
+def test_style_level_db_scales_every_style_file_by_the_same_factor(clips, match, offset_db):
+    """--style_level_db multiplies each style file's gain (the match to the content's level
+    with --match_level, 1 without: numpy frame power, not the code's) by 10^(dB/20); with
+    neither the styles are as given (no gains)."""
+    styles = f"{clips['style']},{clips['style2']}"
+    with flagsaver.flagsaver(content=clips["content"], style=styles, match_level=match,
+                             style_level_db=offset_db, **TINY):
+        cfg = transfer.build([])
+    inputs = preflight.load_inputs(cfg)
+    assert cfg.style_level_db == offset_db
+    if not match and offset_db == 0.0:
+        assert inputs.style_gains is None
+        return
+    power = numpy_sounding_power(inputs.levelled_content)
+    matched = [np.sqrt(power / numpy_sounding_power(s)) if match else 1.0 for s in inputs.styles]
+    np.testing.assert_allclose(
+        inputs.style_gains, [g * 10 ** (offset_db / 20) for g in matched], rtol=1e-4
+    )
+
+
 def test_transfer_keeps_the_content_dynamics_by_default(clips, tmp_path, capsys):
     """A content whose second second is 24 dB quieter than its first: from the content
     (default) the objective sees it evened and the written result has the step back (within
@@ -984,6 +1005,10 @@ def test_transfer_keeps_the_content_dynamics_by_default(clips, tmp_path, capsys)
     _, record, _ = run("noise", init="noise")
     assert record["config"]["keep_dynamics"] is False and record["config"]["match_level"] is False
     assert "level_gain_db" not in record["inputs"]["styles"][0]
+    assert record["config"]["style_level_db"] == 0.0
+    _, record, _ = run("louder", style_level_db=4.5)  # the record's gain: the match plus 4.5 dB
+    assert record["config"]["style_level_db"] == 4.5
+    assert record["inputs"]["styles"][0]["level_gain_db"] == pytest.approx(20 * np.log10(gain) + 4.5)
     code, _, stderr = run_cli(texture, capsys, **dict(
         TINY, style=clips["style"], output=str(tmp_path / "t.wav"), keep_dynamics=True))
     assert code == 2 and "has no content whose dynamics to keep" in stderr

@@ -158,6 +158,24 @@ def test_run_page_says_whether_the_content_silences_dynamics_and_level_were_kept
     assert row not in pages["absent"] and row not in pages["texture"]
 
 
+@pytest.mark.parametrize("match, offset, expected", [
+    (True, 3.0, "matched to the content&#x27;s, then +3 dB (+9.5 dB, +1.0 dB in all; "
+                "--match_level, --style_level_db)"),
+    (False, -6.0, "as given (peak-normalised), then -6 dB (--style_level_db)"),
+    (True, 0.0, "matched to the content&#x27;s (+9.5 dB, +1.0 dB; --match_level)"),
+])
+def test_run_page_says_the_style_level_offset(tmp_path, match, offset, expected):
+    """--style_level_db on top of the match (or of the style as given) is in the row, with each
+    style's gain in all; at 0 dB the row reads as before the flag existed."""
+    record, o = _record(tmp_path)
+    record["config"].update(script="transfer", match_level=match, style_level_db=offset)
+    style = record["inputs"]["styles"][0]
+    record["inputs"]["styles"] = [dict(style, level_gain_db=9.5), dict(style, level_gain_db=1.0)]
+    with open(_write(tmp_path, record, o), encoding="utf-8") as f:
+        html = f.read()
+    assert f"<td>{expected}</td>" in html  # the whole cell
+
+
 def _assert_numbers_match(parsed, record):
     """Every data-field number equals the record's and is printed with 4 significant digits."""
     assert parsed.fields

@@ -115,6 +115,8 @@ BAD_INPUTS = [
     ("content floor above 1", dict(content_floor=1.5), "--content_floor=1.5: must be in (0, 1]"),
     ("content floor from noise", dict(content_floor=0.5, init="noise"), "--content_floor=0.5: needs --init=content"),
     ("content floor on the baseline", dict(content_floor=0.5, preset="baseline"), "not with --preset=baseline"),
+    ("style level nan", dict(style_level_db=float("nan")), "--style_level_db=nan: must be a finite number of dB from -40 to 40"),
+    ("style level beyond 40 dB", dict(style_level_db=-41.0), "--style_level_db=-41.0: must be a finite number of dB"),
     (
         "negative content offset",
         dict(content_offset=-1.0),
@@ -214,6 +216,7 @@ def test_the_no_build_guard_is_live(good, tmp_path, capsys, monkeypatch):
         (texture, dict(duration=float("nan")), "--duration=nan"),
         (texture, dict(duration=0.05), "--duration=0.05: 0.05 s is too short"),
         (texture, dict(gamma_content_stft=1.0), "has no content_stft term"),
+        (texture, dict(style_level_db=3.0), "--style_level_db=3.0: texture has no content to set the style's level against"),
         (reconstruct, dict(preset="3"), "--preset: not used by reconstruct"),
         (reconstruct, dict(style_offset=1.0), "--style_offset: not used by reconstruct"),
         (texture, dict(style_offset=9.0), "style.wav: offset 9 s is beyond the end of the file"),
@@ -224,6 +227,7 @@ def test_the_no_build_guard_is_live(good, tmp_path, capsys, monkeypatch):
         "nan duration",
         "short duration",
         "texture content gamma",
+        "texture style level",
         "reconstruct preset",
         "reconstruct style offset",
         "texture style offset past the end",
@@ -394,13 +398,14 @@ def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
 
 @pytest.mark.parametrize(
     "change",
-    ["seed", "solver", "content samples", "style excerpt", "content levelled", "style level"],
+    ["seed", "solver", "content samples", "style excerpt", "content levelled", "style level",
+     "style level offset"],
 )
 def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys, monkeypatch):
     """The saved state's fingerprint covers the seed, the solver's settings, the inputs'
     samples (a content of the same length but other samples; another excerpt of the style) and
-    whether the objective saw the content levelled (--keep_dynamics) and the style matched to
-    its level (--match_level)."""
+    whether the objective saw the content levelled (--keep_dynamics), the style matched to
+    its level (--match_level) and raised (--style_level_db)."""
     base = dict(
         TINY,
         content=good["content"],
@@ -422,6 +427,7 @@ def test_resume_refuses_a_state_from_other_flags(change, good, tmp_path, capsys,
         "style excerpt": dict(style_offset=0.1),
         "content levelled": dict(keep_dynamics=False),
         "style level": dict(match_level=False),
+        "style level offset": dict(style_level_db=3.0),
     }[change]
     code, _, stderr = run_cli(transfer, capsys, **dict(base, resume=True, **other))
     assert code == 2
