@@ -217,7 +217,7 @@ STYLE_LEVEL_DB = flags.DEFINE_float(
     0.0,
     "Raise (or, negative, lower) the style's level by this many dB against the content's, after "
     "--match_level. On the benchmark's eight pairs -6 took less of the style on every pair and "
-    "kept as much of the content or more; +3 and +6 took more of it on some pairs and less on "
+    "kept more of the content on seven; +3 and +6 took more of it on some pairs and less on "
     "others, with less content and noisier results (BUILD_NOTES.md, 'The style's level as a "
     "knob'). Transfer only; 0 leaves the level as matched.",
 )
