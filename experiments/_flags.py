@@ -241,8 +241,8 @@ STYLE_STRENGTH = flags.DEFINE_float(
     "style_strength",
     1.0,
     "Multiplies every style term's Gamma (after --gamma_style_* flags). From the content (the "
-    "default) 0.3-3 barely moved the measured results; --style_level_db and --max_iter choose "
-    "how much style is taken (BUILD_NOTES.md, Quality).",
+    "default) 0.3-3 barely moved the measured results; --max_iter chooses how much style is "
+    "taken, and a negative --style_level_db takes less (BUILD_NOTES.md, Quality).",
 )
 
 GAMMAS = {

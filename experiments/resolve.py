@@ -229,7 +229,7 @@ def _keep(holder, what: str, script: str, init: str, preset: str) -> bool:
     return bool(value)
 
 
-STYLE_LEVEL_LIMIT_DB = 40.0  # --style_level_db beyond this would be the style alone, or none
+STYLE_LEVEL_LIMIT_DB = 40.0  # |--style_level_db| at most: the style 100 times louder or quieter
 
 
 def _style_level_db(script: str) -> float:
