@@ -341,6 +341,7 @@ SHARED = (
     KEEP_SILENCE,
     KEEP_DYNAMICS,
     MATCH_LEVEL,
+    STYLE_LEVEL_DB,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
@@ -359,6 +360,7 @@ LOSS_FLAGS = (
     KEEP_SILENCE,
     KEEP_DYNAMICS,
     MATCH_LEVEL,
+    STYLE_LEVEL_DB,
     *GAMMAS.values(),
     *SIZE_FLAGS,
 )
