@@ -73,9 +73,6 @@ def plot(path: str, series: dict[str, list[dict]], ideal: list[dict]) -> None:
     """A panel per pair: chroma (y) against MFCC ratio (x, log, reversed), a line per series."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    import matplotlib
-    from matplotlib import ticker
-
     from mst_jax import writing
 
     points = [p for ps in series.values() for p in ps]
@@ -86,25 +83,19 @@ def plot(path: str, series: dict[str, list[dict]], ideal: list[dict]) -> None:
     fig = Figure(figsize=(3.6 * cols, 3.2 * rows + 0.6), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    cmap = matplotlib.colormaps["tab10"]
     for ax, pair in zip(axes, pairs):
         for k, (name, ps) in enumerate(series.items()):
             mine = [p for p in ps if p["pair"] == pair]
             xs = [max(p["mfcc_ratio"], 1e-3) for p in mine]
             ys = [p["chroma_content"] for p in mine]
-            ax.plot(xs, ys, "-o", color=cmap(k % 10), ms=4, label=name)
+            color, marker = quality_table.config_style(k)
+            ax.plot(xs, ys, "-" + marker, color=color, ms=4, label=name)
             for p, x, y in zip(mine, xs, ys):
                 ax.annotate(str(p["iterations"]), (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
         for p in (p for p in ideal if p["pair"] == pair):
             ax.scatter([max(p["mfcc_ratio"], 1e-3)], [p["chroma_content"]], marker="*", s=90,
                        color="black", label="ideal")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-        ax.invert_xaxis()
-        ax.axhline(quality_table.GOAL_CHROMA, color="grey", lw=0.8, ls="--")
-        ax.axvline(quality_table.GOAL_RATIO, color="grey", lw=0.8, ls="--")
+        quality_table.ratio_axis(ax)
         ax.set_title(f"{pair}: {names[pair]}", fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes[len(pairs):]:

@@ -98,6 +98,30 @@ def write_csv(path: str, rows: list[dict]) -> None:
     writing.atomic_write_bytes(path, buf.getvalue().encode())
 
 
+MARKERS = "osD^v"  # a configuration's marker: one per ten colours, so twelve configurations stay apart
+
+
+def config_style(i: int) -> tuple[tuple[float, ...], str]:
+    """``(colour, marker)`` of the ``i``-th configuration in a plot: tab10's colours, then again
+    with the next marker (distinct for up to 50 configurations)."""
+    cmap = __import__("matplotlib").colormaps["tab10"]
+    return cmap(i % 10), MARKERS[(i // 10) % len(MARKERS)]
+
+
+def ratio_axis(ax) -> None:
+    """Set up ``ax``'s x axis for the MFCC ratio: log scale, reversed (right = more style), plain
+    tick labels (0.2, 0.5, 1, 2), and the two goals as dashed lines."""
+    from matplotlib import ticker
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.invert_xaxis()
+    ax.axhline(GOAL_CHROMA, color="grey", lw=0.8, ls="--")
+    ax.axvline(GOAL_RATIO, color="grey", lw=0.8, ls="--")
+
+
 def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
     """Content kept (y) against style taken (x, MFCC ratio on a log axis, reversed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -108,21 +132,17 @@ def plot(path: str, rows: list[dict], summary: list[dict]) -> None:
     fig = Figure(figsize=(7.5, 5.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
-    cmap = __import__("matplotlib").colormaps["tab10"]
     for i, s in enumerate(summary):
         rs = [r for r in rows if r["config"] == s["config"]]
         xs = [max(r["mfcc_ratio"], 1e-3) for r in rs]
         ys = [r["chroma_content"] for r in rs]
         ideal = s["config"] == IDEAL_CONFIG
-        color, marker = ("black", "*") if ideal else (cmap(i % 10), "o")
+        color, marker = ("black", "*") if ideal else config_style(i)
         label = "ideal (content's notes, style's instruments)" if ideal else f"{s['config']} ({s['seconds']:.0f} s)"
         ax.scatter(xs, ys, s=30 if ideal else 12, color=color, marker=marker, alpha=0.35)
         ax.scatter([max(s["mfcc_ratio"], 1e-3)], [s["chroma_content"]], s=160 if ideal else 90,
                    color=color, marker=marker, edgecolor="black", label=label)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.axhline(GOAL_CHROMA, color="grey", lw=0.8, ls="--")
-    ax.axvline(GOAL_RATIO, color="grey", lw=0.8, ls="--")
+    ratio_axis(ax)
     ax.set_xlabel("style taken: MFCC distance to style / to content (log, right = more style)")
     ax.set_ylabel("content kept: chroma correlation with the content")
     configs = [s["config"] for s in summary if s["config"] != IDEAL_CONFIG]

@@ -366,6 +366,16 @@ def test_quality_benchmark_ideal_row_is_the_content_played_by_the_style(tmp_path
     assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_quality_plot_keeps_twelve_configurations_apart():
+    """The trade-off plot draws each configuration in its own colour-and-marker: past tab10's ten
+    colours the marker changes (a twelve-configuration sweep once drew p3 as p1 and p6 as p2)."""
+    from benchmarks import quality_table
+
+    styles = [quality_table.config_style(i) for i in range(12)]
+    assert len(set(styles)) == 12
+    assert styles[10][0] == styles[0][0] and styles[10][1] != styles[0][1]
+
+
 def test_quality_benchmark_without_configurations_measures_the_ideal_rows_only(tmp_path):
     """``--configs=`` (empty): no transfer, the ideal rows alone in the tables (a fast reference
     for new inputs); none to measure (a drum-only style) is one exit line."""
