@@ -702,6 +702,11 @@ def test_cli_batch_rows_may_give_their_own_offsets(tmp_path, capsys, monkeypatch
         jobs.write_text(f"content,style,output,{column}\nc1.wav,s.wav,a.wav,{cell}\n")
         code, _, stderr = run_main(capsys, batch=str(jobs), **TINY)
         assert code == 2 and stderr.count("\n") == 1 and expected in stderr, stderr
+    # c1.wav's first second is silent: a row whose excerpt is only that has no sound
+    jobs.write_text("content,style,output,content_offset\nc2.wav,s.wav,b.wav,\nc1.wav,s.wav,a.wav,0\n")
+    code, _, stderr = run_main(capsys, batch=str(jobs), content_duration=0.5, **TINY)
+    expected = f"--batch={jobs} line 3: {tmp_path / 'c1.wav'}: has no sound (every sample is 0)"
+    assert code == 2 and expected in stderr and stderr.count("error:") == 1, stderr
 
 
 def test_batch_clips_its_start_stops_once_every_row_converged_and_keeps_a_stop_reason(singles):
