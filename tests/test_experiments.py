@@ -714,7 +714,7 @@ def test_one_stft_frame_is_the_shortest_clip_and_min_samples_never_asks_for_less
     assert (rf, need) == (1, cfg.loss.stft.n_fft) == (1, 2048)
 
     def load(p, *, sr, notices, **excerpt):  # the length under test, whatever the file holds
-        return np.full(2048, 0.1, np.float32)
+        return (0.1 * np.sin(np.arange(2048) / 7.0)).astype(np.float32)  # sounds: a constant is refused
 
     inputs = preflight.load_inputs(cfg, load=load)
     assert inputs.num_samples == 2048 and inputs.notices == []
