@@ -32,6 +32,10 @@ logger = logging.getLogger("mst_jax")
 MIN_SR = 1000  # Hz: lowest sample rate accepted.
 MAX_SR = 384000  # Hz: highest sample rate accepted.
 CLIP_LEVEL = 0.999  # |x| at or above this (full scale 1) counts as a clipped sample.
+# A clip whose peak is below this (dB re full scale) is nearly silent: a recording of a room's
+# noise floor, not of music (a quiet passage of recorded music peaks near -40 dBFS, a 16-bit
+# file's noise floor near -90); peak normalisation raises its noise with it, so it is a notice.
+QUIET_PEAK_DBFS = -60.0
 CLIP_FRACTION = 0.01  # fraction of clipped samples from which a notice is given.
 
 
@@ -108,7 +112,8 @@ def load(
     read: the file is seeked to ``offset_s``. Several channels are averaged to one; another
     sample rate is converted with ``librosa.resample(res_type="soxr_hq")``; the result is
     peak-normalised to 1 (SPEC.md §1: content and style each peak-normalised). Each of these,
-    plus an excerpt cut short by the end of the file, silence, clipping (at least 1% of the
+    plus an excerpt cut short by the end of the file, silence, a peak below
+    :data:`QUIET_PEAK_DBFS` (nearly silent), clipping (at least 1% of the
     samples at ``|x| >= 0.999`` in the file) and a WAV or AIFF cut short inside its audio chunk
     (what is there is read), is reported by one notice line.
 
@@ -200,7 +205,12 @@ def load(
     peak = float(np.max(np.abs(wave)))
     if peak == 0.0:
         _notice(f"{name}: is silent (all samples zero); left as is", notices)
-    elif normalize:
+        return np.ascontiguousarray(wave, dtype=np.float32)
+    peak_db = 20.0 * math.log10(peak)
+    if peak_db < QUIET_PEAK_DBFS:
+        raised = f"; peak normalisation raises it by {-peak_db:.0f} dB, its noise with it" if normalize else ""
+        _notice(f"{name}: its peak is {peak_db:.0f} dBFS, nearly silent{raised}", notices)
+    if normalize:
         wave = wave / peak
     return np.ascontiguousarray(wave, dtype=np.float32)
 

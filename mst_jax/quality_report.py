@@ -99,6 +99,8 @@ def verdict(q: Quality) -> str:
         )
     if math.isfinite(q.mfcc_ratio):
         parts.append(f"style distance ratio {q.mfcc_ratio:.2f} (below 1 = nearer the style)")
+    elif q.mfcc_ratio == math.inf:  # no distance to the content at all: e.g. the content written back
+        parts.append("style distance ratio inf (the result's timbre statistics are the content's)")
     elif math.isfinite(q.gram_to_style):  # a texture: no content, so no ratio
         own = math.isfinite(q.gram_self)
         reference = f"the style's own halves {q.gram_self:.2f}" if own else "0 = the style's"

@@ -219,6 +219,27 @@ def test_silence_warns_and_returns_zeros(tmp_path):
     assert notices == [f"{path}: is silent (all samples zero); left as is"]
 
 
+def test_a_nearly_silent_clip_is_a_notice_naming_its_peak(tmp_path):
+    """A peak below -60 dBFS (a room's noise floor, not music) is one notice with the peak in
+    dBFS by numpy and the gain peak normalisation applies; -50 dBFS is a quiet clip, no notice."""
+    for db, expect in ((-70.0, True), (-50.0, False)):
+        path = tmp_path / f"at{-db:.0f}.wav"
+        writing.save(path, _sine(amplitude=10 ** (db / 20)), sr=SR, subtype="FLOAT")
+        data, _ = sf.read(str(path))
+        peak_db = 20 * np.log10(np.max(np.abs(data)))
+        notices = []
+        y = audio.load(path, sr=SR, notices=notices)
+        assert np.max(np.abs(y)) == pytest.approx(1.0)
+        if expect:
+            assert notices == [f"{path}: its peak is {peak_db:.0f} dBFS, nearly silent; peak normalisation "
+                               f"raises it by {-peak_db:.0f} dB, its noise with it"]
+        else:
+            assert notices == []
+    notices = []
+    audio.load(tmp_path / "at70.wav", sr=SR, notices=notices, normalize=False)
+    assert notices == [f"{tmp_path / 'at70.wav'}: its peak is -70 dBFS, nearly silent"]
+
+
 def test_clipping_notice(tmp_path):
     x = np.clip(_sine(amplitude=2.0), -1.0, 1.0)  # About 2/3 of the samples at full scale.
     path = tmp_path / "clip.wav"

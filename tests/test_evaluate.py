@@ -366,6 +366,16 @@ def test_a_result_with_the_contents_timbre_statistics_has_an_infinite_ratio():
     q = evaluate.compare(r, r, s)
     assert q.mfcc_to_content == 0.0 and q.mfcc_to_style == pytest.approx(19.0)
     assert q.mfcc_ratio == math.inf
+    # Frames with a full covariance: the eigendecompositions' rounding leaves 1.4e-10 of a set
+    # against itself (seed 4), which read as a ratio of about 1e14; it is 0, the ratio infinite,
+    # and the verdict says what that means. A real difference 1e-6 of the scale is kept.
+    frames = np.random.default_rng(4).normal(size=(300, 19)) * np.linspace(1, 50, 19) + 3
+    assert evaluate.frechet_distance(frames, frames) == 0.0
+    assert evaluate.frechet_distance(frames, frames * (1 + 1e-3)) > 0.0
+    r = r._replace(mfcc=frames)
+    q = evaluate.compare(r, r, r._replace(mfcc=frames + 1.0))
+    assert q.mfcc_ratio == math.inf
+    assert "style distance ratio inf (the result's timbre statistics are the content's)" in quality_report.verdict(q)
 
 
 def test_the_held_out_net_hears_other_rates_resampled_to_its_own():
