@@ -73,6 +73,7 @@ def plot(path: str, series: dict[str, list[dict]], ideal: list[dict]) -> None:
     """A panel per pair: chroma (y) against MFCC ratio (x, log, reversed), a line per series."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     from mst_jax import writing
 
     points = [p for ps in series.values() for p in ps]

@@ -75,9 +75,9 @@ def _check_length(what: str, n: int, cfg, notices: list[str]):
 def _check_sounds(what: str, wave: np.ndarray) -> None:
     """Rejects a clip with no sound: every sample the same value (digital silence, or a constant
     offset, which the loader's peak normalisation turns into 1.0). A content with nothing to
-    keep, or a style whose grams hold nothing, has nothing to transfer; left in, a silent content
-    failed only after compiling (the content floor could not measure it) and a silent style
-    pulled the result towards silence."""
+    keep, or a style whose grams are zero, has nothing to transfer; left in, a silent content
+    failed only after compiling (the content floor could not measure it) and a silent style's
+    terms asked for the features of silence."""
     if wave.size and np.all(wave == wave[0]):
         what_it_is = "every sample is 0" if wave[0] == 0 else "every sample has the same value: a constant offset"
         raise RunError(f"{what}: has no sound ({what_it_is}); give a clip that sounds")

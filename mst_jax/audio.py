@@ -32,11 +32,11 @@ logger = logging.getLogger("mst_jax")
 MIN_SR = 1000  # Hz: lowest sample rate accepted.
 MAX_SR = 384000  # Hz: highest sample rate accepted.
 CLIP_LEVEL = 0.999  # |x| at or above this (full scale 1) counts as a clipped sample.
-# A clip whose peak is below this (dB re full scale) is nearly silent: a recording of a room's
-# noise floor, not of music (a quiet passage of recorded music peaks near -40 dBFS, a 16-bit
-# file's noise floor near -90); peak normalisation raises its noise with it, so it is a notice.
-QUIET_PEAK_DBFS = -60.0
 CLIP_FRACTION = 0.01  # fraction of clipped samples from which a notice is given.
+# A clip whose peak is below this (dB re full scale) is taken as nearly silent, more likely a
+# room's noise than music: a judgement, 30 dB above a 16-bit file's least step (-90.3 dBFS).
+# Peak normalisation raises its noise with it, so it is a notice (the clip is still read).
+QUIET_PEAK_DBFS = -60.0
 
 
 class AudioError(ValueError):
