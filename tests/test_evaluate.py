@@ -367,7 +367,7 @@ def test_a_result_with_the_contents_timbre_statistics_has_an_infinite_ratio():
     assert q.mfcc_to_content == 0.0 and q.mfcc_to_style == pytest.approx(19.0)
     assert q.mfcc_ratio == math.inf
     # Frames with a full covariance: the eigendecompositions' rounding leaves 1.4e-10 of a set
-    # against itself (seed 4), which read as a ratio of about 1e14; it is 0, the ratio infinite,
+    # against itself (seed 4), which read as a ratio of about 1e11; it is 0, the ratio infinite,
     # and the verdict says what that means. A real difference 1e-6 of the scale is kept.
     frames = np.random.default_rng(4).normal(size=(300, 19)) * np.linspace(1, 50, 19) + 3
     assert evaluate.frechet_distance(frames, frames) == 0.0
