@@ -187,10 +187,10 @@ def frechet_distance(x, y) -> float:
               - 2 (\\Sigma_x^{1/2} \\Sigma_y \\Sigma_x^{1/2})^{1/2})
 
     (the form of the Fréchet audio / inception distance), computed with symmetric
-    eigendecompositions only, so it is real and non-negative. A distance below 1e-9 of the
-    fits' scale (``|mu_x - mu_y|^2 + tr(Sigma_x) + tr(Sigma_y)``) is the rounding of equal fits
-    and returned as 0: a set against itself once left 2.3e-13, which made a result equal to its
-    content read as 1e17 times nearer the style than the content.
+    eigendecompositions only, so it is real and non-negative. A distance below
+    :data:`EQUAL_FITS` of the fits' scale (``|mu_x - mu_y|^2 + tr(Sigma_x) + tr(Sigma_y)``) is
+    the rounding of equal fits and returned as 0: a set against itself once left 2.3e-13, which
+    made a result equal to its content read as 1e17 times nearer the style than the content.
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(4000, 2))
