@@ -6,8 +6,9 @@
 
 Prints one table: a row per measure (content kept, style taken, noise-likeness), a column
 per result, and the floors computed from the inputs, each with how to read it. Files are
-read like every other command reads them (mixed to mono, resampled to --sr); any bad file
-is one ``error:`` line and exit status 2.
+read like every other command reads them (mixed to mono, resampled to --sr); any bad file,
+and a content or style with no sound, is one ``error:`` line and exit status 2. A result with
+no sound is measured, but its last line says so instead of a verdict.
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ def main(argv):
             if STYLE.value
             else None
         )
+        references = ([(CONTENT.value, content)] if content is not None else []) + (
+            list(zip(resolve.split_paths(STYLE.value), styles)) if styles else []
+        )
+        for path, wave in references:
+            reason = audio.no_sound(wave)
+            if reason is not None:
+                raise ValueError(f"{path}: has no sound ({reason}); nothing to measure against")
         waves = [audio.load(p, sr=sr) for p in results]
     except (ValueError, OSError) as error:
         sys.stderr.write(f"error: {' '.join(str(error).split())}\n")
@@ -87,8 +95,14 @@ def main(argv):
         s = evaluate.pooled([evaluate.features(w, sr=sr) for w in styles])
     qualities = [evaluate.compare(evaluate.features(w, sr=sr), c, s) for w in waves]
     print(table(results, qualities, quality_report.measures))
-    for name, q in zip(results, qualities):
-        print(f"{name}: {quality_report.verdict(q)}")
+    for name, wave, q in zip(results, waves, qualities):
+        # A silent result's measures are those of silence (its ratio can read "nearer the
+        # style"): its line says what it is instead.
+        reason = audio.no_sound(wave)
+        if reason is None:
+            print(f"{name}: {quality_report.verdict(q)}")
+        else:
+            print(f"{name}: has no sound ({reason}): nothing kept, nothing taken")
 
 
 if __name__ == "__main__":

@@ -78,9 +78,9 @@ def _check_sounds(what: str, wave: np.ndarray) -> None:
     keep, or a style whose grams are zero, has nothing to transfer; left in, a silent content
     failed only after compiling (the content floor could not measure it) and a silent style's
     terms asked for the features of silence."""
-    if wave.size and np.all(wave == wave[0]):
-        what_it_is = "every sample is 0" if wave[0] == 0 else "every sample has the same value: a constant offset"
-        raise RunError(f"{what}: has no sound ({what_it_is}); give a clip that sounds")
+    reason = audio.no_sound(wave)
+    if reason is not None:
+        raise RunError(f"{what}: has no sound ({reason}); give a clip that sounds")
 
 
 def _read(load, path: str, excerpt: settings.Excerpt, cfg, notices: list[str]) -> np.ndarray:

@@ -23,6 +23,7 @@ __all__ = [
     "AudioError",
     "check_sr",
     "load",
+    "no_sound",
     "path_label",
     "soundfile_reason",
 ]
@@ -49,6 +50,21 @@ class AudioError(ValueError):
 
 # --------------------------------------------------------------------------------------------
 # Helpers.
+
+
+def no_sound(wave) -> str | None:
+    """Why a clip has no sound, or None when it has some: every sample the same value, digital
+    silence or a constant offset (which :func:`load`'s peak normalisation turns into 1.0).
+
+    >>> no_sound(np.zeros(4)), no_sound(np.full(4, 1.0)), no_sound(np.array([0.0, 1e-4]))
+    ('every sample is 0', 'every sample has the same value: a constant offset', None)
+    """
+    w = np.asarray(wave).ravel()
+    if w.size == 0 or not np.all(w == w[0]):
+        return None
+    if w[0] == 0:
+        return "every sample is 0"
+    return "every sample has the same value: a constant offset"
 
 
 def path_label(path: str | os.PathLike) -> str:

@@ -222,11 +222,31 @@ def test_evaluate_command_pools_styles_measures_textures_and_marks_missing_value
     values = chroma.split("  ")  # columns are two or more spaces apart
     cells = [c.strip() for c in values if c.strip()]
     assert cells[1] == f"{q.chroma_content:.3f}" and cells[2] == "-", cells
+    # Silence's own ratio would read "nearer the style": its line says it has no sound instead.
+    assert f"{silent}: has no sound (every sample is 0): nothing kept, nothing taken" in (
+        stdout.splitlines()
+    )
+    assert not any(line.startswith(f"{silent}: quality:") for line in stdout.splitlines())
 
     code, stdout, stderr = _run(evaluate_cli, capsys, ["evaluate", files["style"]],
                                 style=files["style"])
     assert code == 0, stderr
     assert "quality: gram distance to the style 0.00" in stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("which", ["content", "style"])
+def test_evaluate_command_refuses_a_reference_with_no_sound(files, tmp_path, capsys, which):
+    """A content or style that never sounds (here a constant offset) leaves nothing to measure
+    against: one error line naming it, exit status 2, no table."""
+    flat = str(tmp_path / "flat.wav")
+    sf.write(flat, np.full(SR, 0.25, np.float32), SR)
+    refs = {"content": files["content"], "style": files["style"], which: flat}
+    code, stdout, stderr = _run(evaluate_cli, capsys, ["evaluate", files["content"]], **refs)
+    assert code == 2 and stdout == ""
+    assert stderr.strip().splitlines()[-1] == (
+        f"error: {flat}: has no sound (every sample has the same value: a constant offset); "
+        "nothing to measure against"
+    )
 
 
 def test_evaluate_command_measures_against_the_excerpts_given(files, tmp_path, capsys):
