@@ -33,12 +33,15 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import quality, quality_table
+from mst_jax import presets
 
 # Flag names that experiments/ and the other benchmarks do not use: tests import this module
 # beside them in one process (absl refuses a flag defined twice).
 PAIR = flags.DEFINE_integer("pair", 0, "Index into scores.QUALITY_PAIRS.")
 FILTERS = flags.DEFINE_integer("filters", 512, "STFT filters of the baseline net (published: 4096).")
-LBFGS_ITERATIONS = flags.DEFINE_integer("lbfgs_iterations", 300, "L-BFGS-B iterations (published: 300).")
+LBFGS_ITERATIONS = flags.DEFINE_integer(
+    "lbfgs_iterations", presets.BASELINE_MAX_ITER, "L-BFGS-B iterations (default: published)."
+)
 GL_ITERATIONS = flags.DEFINE_integer("gl_iterations", 100, "Griffin-Lim iterations (our default).")
 VARIANTS = flags.DEFINE_list("variants", ["published", "their_start", "unbounded", "gl500"], "Variants to run.")
 # --duration_s and --output_dir are the quality benchmark's flags: the inputs are rendered the
@@ -71,7 +74,7 @@ def inconsistency(wave: np.ndarray, magnitude: np.ndarray, *, stft) -> float:
 
 def main(argv):
     del argv
-    from mst_jax import audio, baseline, evaluate, presets, synthesis, writing
+    from mst_jax import audio, baseline, evaluate, synthesis, writing
     from mst_jax.config import SolverConfig
     from mst_jax.scores import QUALITY_PAIRS
 

@@ -57,8 +57,9 @@ from benchmarks.quality_table import (
     summarise,
     write_csv,
 )
+from mst_jax import presets
 
-BASELINE_PUBLISHED_ITER = 300  # L-BFGS-B iterations in their released code
+BASELINE_PUBLISHED_ITER = presets.BASELINE_MAX_ITER  # L-BFGS-B iterations in their released code
 CONFIGS = {
     # name: (extra flags for experiments.transfer, description)
     "default": ((), "the command line's defaults"),

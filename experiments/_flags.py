@@ -17,6 +17,7 @@ import sys
 
 from absl import flags
 
+from mst_jax import presets
 from mst_jax.config import OPTIMIZERS, SolverConfig
 
 DEFAULT_PRESET = (
@@ -77,13 +78,14 @@ PRESET = flags.DEFINE_string(
     "preset",
     None,
     f"Table 1 row 1-6 or 'baseline' (Ulyanov & Lebedev: optimise the log-magnitude STFT, then "
-    f"Griffin-Lim). Default {DEFAULT_PRESET}.",
+    f"Griffin-Lim; as published with --init=noise). Default {DEFAULT_PRESET}.",
 )
 MAX_ITER = flags.DEFINE_integer(
     "max_iter",
     None,
     f"Optimiser iterations in all (default {DEFAULT_MAX_ITER_FROM_CONTENT} from the content, "
-    f"{DEFAULT_MAX_ITER} from noise).",
+    f"{DEFAULT_MAX_ITER} from noise; --preset=baseline from noise: its published "
+    f"{presets.BASELINE_MAX_ITER}).",
 )
 SEED = flags.DEFINE_integer("seed", 0, "Random seed of the network weights and the initial noise.")
 SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz; inputs are resampled to it.")

@@ -30,6 +30,8 @@ class Kind(NamedTuple):
       bounds: ``(lower, upper)`` on every element of ``x``.
       to_wave: ``to_wave(x, *, stft, length, n_iter, seed) -> (samples,)`` float32 (``n_iter``
         and ``seed`` are Griffin-Lim's).
+      max_iter_from_noise: the iterations a run from noise makes when ``--max_iter`` is not
+        given: None for the flags' default (SPEC's 500), else the kind's published count.
     """
 
     domain: str
@@ -37,6 +39,7 @@ class Kind(NamedTuple):
     variable: Callable
     bounds: tuple[float, float]
     to_wave: Callable[..., np.ndarray]
+    max_iter_from_noise: int | None = None
 
 
 WAVEFORM = Kind(
@@ -52,6 +55,7 @@ SPECTROGRAM = Kind(
     variable=baseline.variable,
     bounds=baseline.BOUNDS,
     to_wave=baseline.to_wave,
+    max_iter_from_noise=presets.BASELINE_MAX_ITER,
 )
 
 

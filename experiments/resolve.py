@@ -363,6 +363,15 @@ def run_config(
     ):
         raise flag_error(duration_flag, duration_s, "must be a finite number of seconds > 0")
 
+    if script != "reconstruct" and objectives.of(preset).max_iter_from_noise is not None:
+        if init == "noise" and MAX_ITER.value is None:
+            max_iter = objectives.of(preset).max_iter_from_noise  # as published
+        elif init == "content":
+            notices.append(
+                f"--preset={preset} starts from the content here, the transfer's default; as "
+                f"published it starts from noise: --init=noise, then "
+                f"{objectives.of(preset).max_iter_from_noise} iterations unless --max_iter says"
+            )
     floor = _content_floor(content_floor, content_floor_flag, script, init, preset)
     if chunk is None:  # a content floor is measured every chunk: finer chunks than the library's
         chunk = FLOOR_CHUNK if floor is not None else SolverConfig().chunk

@@ -17,6 +17,7 @@ from mst_jax.config import CqtNetConfig, LossConfig, MelNetConfig, StftNetConfig
 GAMMA_STYLE = 50.0
 GAMMA_CONTENT = 1.0
 BASELINE_ALPHA = 1e-2  # Ulyanov & Lebedev's content weight on sum (X - C)^2
+BASELINE_MAX_ITER = 300  # Ulyanov & Lebedev's L-BFGS-B iterations from noise (their code)
 GAMMA_L1 = 0.1
 
 STFT = StftNetConfig()

@@ -437,9 +437,13 @@ def test_demo_iteration_counts_are_what_the_help_says():
     with flagsaver.flagsaver():
         from_content = transfer.build([]).max_iter
         from_noise = texture.build([]).max_iter
+    with flagsaver.flagsaver(preset="baseline"):
+        baseline_from_noise = texture.build([]).max_iter
     help_text = flags.FLAGS["max_iter"].help
     assert re.findall(r"default (\d+) from the content", help_text) == [str(from_content)], help_text
     assert re.findall(r"(\d+) from noise", help_text) == [str(from_noise)], help_text
+    published = re.findall(r"baseline from noise: its published (\d+)", help_text)
+    assert published == [str(baseline_from_noise)] != [str(from_noise)], help_text
 
 
 def test_chunk_default_is_the_librarys():

@@ -57,6 +57,34 @@ def test_a_baseline_run_starts_and_ends_in_its_own_domain(tmp_path):
     assert float(np.max(np.abs(wave))) > 0.01  # Griffin-Lim of the content, not the spectrogram
 
 
+def test_the_baseline_from_noise_runs_its_published_iterations_and_from_the_content_says_so(tmp_path):
+    """Ulyanov & Lebedev's code makes 300 L-BFGS-B iterations: --preset=baseline --init=noise
+    without --max_iter runs that many (Table 1 rows: SPEC's 500); from the content, the
+    transfer's start, one notice says how to run it as published. --max_iter overrides."""
+    import soundfile as sf
+    from mst_jax import signals
+
+    path = str(tmp_path / "c.wav")
+    sf.write(path, signals.chord([60, 64, 67], duration_s=0.5, sr=SR), SR)
+
+    def resolved(preset, init, **values):
+        notices = []
+        with flagsaver.flagsaver(style=path, preset=preset, **values):
+            cfg = resolve.run_config("transfer", content=path, init=init, notices=notices)
+        said = [n for n in notices if "as published it starts from noise" in n]
+        return cfg.solver.max_iter, said
+
+    assert resolved("baseline", "noise") == (300, [])
+    assert resolved("baseline", "noise", max_iter=40) == (40, [])
+    assert resolved("1", "noise") == (500, [])
+    max_iter, said = resolved("baseline", "content")
+    assert max_iter == 160 and said == [
+        "--preset=baseline starts from the content here, the transfer's default; as published "
+        "it starts from noise: --init=noise, then 300 iterations unless --max_iter says"
+    ]
+    assert resolved("5", "content") == (160, [])
+
+
 def test_a_table1_run_optimises_samples(tmp_path):
     import soundfile as sf
     from mst_jax import signals
