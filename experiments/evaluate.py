@@ -67,21 +67,13 @@ def main(argv):
             if CONTENT.value
             else None
         )
-        styles = (
-            [
-                audio.load(
-                    p, sr=sr, offset_s=STYLE_OFFSET.value,
-                    duration_s=STYLE_DURATION.value,
-                )
-                for p in resolve.split_paths(STYLE.value)
-            ]
-            if STYLE.value
-            else None
-        )
-        references = ([(CONTENT.value, content)] if content is not None else []) + (
-            list(zip(resolve.split_paths(STYLE.value), styles)) if styles else []
-        )
-        for path, wave in references:
+        style_paths = resolve.split_paths(STYLE.value) if STYLE.value else []
+        styles = [
+            audio.load(p, sr=sr, offset_s=STYLE_OFFSET.value, duration_s=STYLE_DURATION.value)
+            for p in style_paths
+        ]
+        references = [(CONTENT.value, content)] if content is not None else []
+        for path, wave in references + list(zip(style_paths, styles)):
             reason = audio.no_sound(wave)
             if reason is not None:
                 raise ValueError(f"{path}: has no sound ({reason}); nothing to measure against")

@@ -363,19 +363,20 @@ def run_config(
     ):
         raise flag_error(duration_flag, duration_s, "must be a finite number of seconds > 0")
 
-    if script != "reconstruct" and objectives.of(preset).max_iter_from_noise is not None:
+    kind = objectives.of(preset)
+    if kind.max_iter_from_noise is not None:
         if init == "noise" and MAX_ITER.value is None:
-            max_iter = objectives.of(preset).max_iter_from_noise  # as published
+            max_iter = kind.max_iter_from_noise  # as published
         elif init == "content":
             notices.append(
                 f"--preset={preset} starts from the content here, the transfer's default; as "
-                f"published it starts from noise: --init=noise, then "
-                f"{objectives.of(preset).max_iter_from_noise} iterations unless --max_iter says"
+                f"published it starts from noise: --init=noise, then {kind.max_iter_from_noise} "
+                f"iterations unless --max_iter says"
             )
     floor = _content_floor(content_floor, content_floor_flag, script, init, preset)
     if chunk is None:  # a content floor is measured every chunk: finer chunks than the library's
         chunk = FLOOR_CHUNK if floor is not None else SolverConfig().chunk
-    lower, upper = objectives.of(preset).bounds
+    lower, upper = kind.bounds
     solver = SolverConfig(
         max_iter=max_iter,
         tol=tol,
