@@ -220,7 +220,7 @@ def load(
 
     peak = float(np.max(np.abs(wave)))
     if peak == 0.0:
-        _notice(f"{name}: is silent (all samples zero); left as is", notices)
+        _notice(f"{name}: is silent (all samples zero), so it is not peak-normalised", notices)
         return np.ascontiguousarray(wave, dtype=np.float32)
     peak_db = 20.0 * math.log10(peak)
     if peak_db < QUIET_PEAK_DBFS:

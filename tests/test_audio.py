@@ -216,7 +216,7 @@ def test_silence_warns_and_returns_zeros(tmp_path):
     notices = []
     y = audio.load(path, sr=SR, notices=notices)  # normalize=True must not divide by zero.
     np.testing.assert_array_equal(y, np.zeros(1000, np.float32))
-    assert notices == [f"{path}: is silent (all samples zero); left as is"]
+    assert notices == [f"{path}: is silent (all samples zero), so it is not peak-normalised"]
 
 
 def test_a_nearly_silent_clip_is_a_notice_naming_its_peak(tmp_path):
