@@ -256,14 +256,20 @@ def memory_limit_bytes() -> float | None:
 
 def check_memory(cfg: settings.RunConfig, num_samples: int, *, rows: int = 1) -> str:
     """The estimate line printed before compiling; raises RunError before allocating when the
-    estimate (``mst_jax.cost``, plus the L-BFGS-B history) exceeds the device's memory.
+    estimate (``mst_jax.cost``, plus the optimiser's state) exceeds the device's memory.
+
+    The state is counted in float32 values per sample: the L-BFGS pairs (two per remembered
+    step) or Adam's two moments, plus 8 for the iterate, its gradient and the solver's work.
 
     ``rows``: the examples each device holds (a ``--batch`` split over the devices): they share
-    the networks' weights; each has its own targets, activations and history."""
+    the networks' weights; each has its own targets, activations and optimiser state."""
+    solver = cfg.solver
+    state_per_sample = 2 if solver.optimizer == "adam" else 2 * solver.history_size
+    state = {"lbfgsb": "L-BFGS-B history", "optax_lbfgs": "L-BFGS history", "adam": "Adam's moments"}
 
     def need(n):
         c = cost.loss_grad_cost(cfg.loss, num_samples=n)
-        one = c.target_bytes + c.activation_bytes + (2 * cfg.solver.history_size + 8) * 4.0 * n
+        one = c.target_bytes + c.activation_bytes + (state_per_sample + 8) * 4.0 * n
         return c, c.weight_bytes + rows * one
 
     c, total = need(num_samples)
@@ -272,9 +278,10 @@ def check_memory(cfg: settings.RunConfig, num_samples: int, *, rows: int = 1) ->
     where = f" on each device ({rows} transfers each)" if rows > 1 else ""
     line = (
         f"estimate: {flops / 1e9:.0f} GFLOP and about {total / 1e9:.2f} GB per loss+gradient{where} "
-        f"(L-BFGS-B history included); {flops / rate:.2g}–{2 * flops / rate:.2g} s per iteration "
-        f"for the nets' arithmetic at 100–50 % of this device's {rate / 1e9:.0f} GFLOP/s matmul rate "
-        f"(the bounded solver adds ~0.07 µs per sample on a CPU)"
+        f"({state[solver.optimizer]} included); {flops / rate:.2g}–{2 * flops / rate:.2g} s per "
+        f"iteration for the nets' arithmetic at 100–50 % of this device's {rate / 1e9:.0f} GFLOP/s "
+        "matmul rate"
+        + (" (the bounded solver adds ~0.07 µs per sample on a CPU)" if solver.optimizer == "lbfgsb" else "")
     )
     limit = memory_limit_bytes()
     if limit is None or total <= 0.9 * limit:

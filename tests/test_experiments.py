@@ -485,6 +485,35 @@ def test_too_long_for_memory_stops_before_allocating(tmp_path, monkeypatch):
         preflight.check_memory(cfg, int(22050 * fits * 1.25))
 
 
+def test_the_estimate_counts_the_state_of_the_optimiser_it_names(monkeypatch):
+    """Each transfer's share of the estimate holds its optimiser's state: 2 x 10 L-BFGS pairs or
+    Adam's 2 moments per sample, plus 8 values; the line names that state, and only jaxopt's
+    bounded solver gets the per-sample overhead clause."""
+    monkeypatch.setattr(preflight, "memory_limit_bytes", lambda: 1e12)
+    n = 22050 * 600  # ten minutes: one value a sample is 0.053 GB, over the 0.01 GB rounding
+    loss = presets.table1(6)
+    c = cost.loss_grad_cost(loss, num_samples=n)
+
+    def share(optimizer):
+        cfg = settings.RunConfig(
+            script="transfer", content="c.wav", styles=("s.wav",), output="o.wav", preset="6",
+            loss=loss, solver=SolverConfig(optimizer=optimizer), seed=0, sr=22050,
+        )
+        one, two = (preflight.check_memory(cfg, n, rows=k) for k in (1, 2))
+        gb = [float(re.search(r"about ([\d.]+) GB", line).group(1)) for line in (one, two)]
+        return gb[1] - gb[0], one
+
+    for optimizer, values, named in (
+        ("lbfgsb", 28, "(L-BFGS-B history included)"),
+        ("optax_lbfgs", 28, "(L-BFGS history included)"),
+        ("adam", 10, "(Adam's moments included)"),
+    ):
+        extra, line = share(optimizer)
+        assert extra == pytest.approx((c.target_bytes + c.activation_bytes + values * 4.0 * n) / 1e9, abs=0.01)
+        assert named in line
+        assert ("bounded solver adds" in line) == (optimizer == "lbfgsb"), line
+
+
 def test_a_batch_too_large_for_memory_says_how_many_transfers_fit(monkeypatch):
     """A batch's rows share the networks' weights and each needs its own targets, activations
     and history: the estimate grows by one row's share per row, and a batch over the memory
