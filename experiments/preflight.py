@@ -264,8 +264,11 @@ def check_memory(cfg: settings.RunConfig, num_samples: int, *, rows: int = 1) ->
     ``rows``: the examples each device holds (a ``--batch`` split over the devices): they share
     the networks' weights; each has its own targets, activations and optimiser state."""
     solver = cfg.solver
-    state_per_sample = 2 if solver.optimizer == "adam" else 2 * solver.history_size
-    state = {"lbfgsb": "L-BFGS-B history", "optax_lbfgs": "L-BFGS history", "adam": "Adam's moments"}
+    state, state_per_sample = {  # as the line names it; float32 values per sample
+        "lbfgsb": ("L-BFGS-B history", 2 * solver.history_size),
+        "optax_lbfgs": ("L-BFGS history", 2 * solver.history_size),
+        "adam": ("Adam's moments", 2),
+    }[solver.optimizer]
 
     def need(n):
         c = cost.loss_grad_cost(cfg.loss, num_samples=n)
@@ -278,7 +281,7 @@ def check_memory(cfg: settings.RunConfig, num_samples: int, *, rows: int = 1) ->
     where = f" on each device ({rows} transfers each)" if rows > 1 else ""
     line = (
         f"estimate: {flops / 1e9:.0f} GFLOP and about {total / 1e9:.2f} GB per loss+gradient{where} "
-        f"({state[solver.optimizer]} included); {flops / rate:.2g}–{2 * flops / rate:.2g} s per "
+        f"({state} included); {flops / rate:.2g}–{2 * flops / rate:.2g} s per "
         f"iteration for the nets' arithmetic at 100–50 % of this device's {rate / 1e9:.0f} GFLOP/s "
         "matmul rate"
         + (" (the bounded solver adds ~0.07 µs per sample on a CPU)" if solver.optimizer == "lbfgsb" else "")
