@@ -108,6 +108,14 @@ CHUNK = flags.DEFINE_integer(
     f"(default {SolverConfig().chunk}, the library's; {FLOOR_CHUNK} with --content_floor, "
     f"which is measured every chunk).",
 )
+TIME_LIMIT = flags.DEFINE_float(
+    "time_limit",
+    0.0,
+    "Seconds the run may take, counted as its record's wall_seconds (from reading the inputs): "
+    "between chunks it stops where the next chunk would end past this, writes the last iterate "
+    "and keeps <stem>.state.npz for --resume; measuring and the page add a few seconds after. "
+    "0 (default): no limit, so a result does not depend on the machine's speed.",
+)
 RAW_WEIGHTS = flags.DEFINE_bool(
     "raw_weights", False, "Use beta = Gamma as is, instead of Eq. 7-8 gradient-norm weighting."
 )
@@ -322,6 +330,7 @@ SHARED = (
     CHECKPOINT_EVERY,
     RESUME,
     CHUNK,
+    TIME_LIMIT,
     RAW_WEIGHTS,
     TOL,
     OPTIMIZER,

@@ -266,11 +266,19 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     def should_stop():
         if "floor" in chunks and chunks["floor"].crossed:
             return content_floor.STOP_REASON
+        if chunks["n"] and console.out_of_time(
+            time.perf_counter() - t_start,
+            chunks["seconds_per_iteration"],
+            min(cfg.solver.chunk, cfg.max_iter - chunks["it"]),
+            cfg.time_limit,
+        ):
+            return console.TIME_LIMIT
         return stopper()
 
     def on_chunk(info):
         seconds.extend([info["seconds_per_iteration"]] * (info["iteration"] - chunks["it"]))
         chunks["it"] = info["iteration"]
+        chunks["seconds_per_iteration"] = info["seconds_per_iteration"]
         it = info["iteration"]
         extra = ""
         if "floor" in chunks:
@@ -313,6 +321,8 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     if "floor" in chunks:
         result = content_floor.result_of(result, chunks["floor"])
     interrupted = result.stop_reason == "interrupted"
+    # A run stopped early, by a signal or by --time_limit, keeps its state for --resume.
+    keep_state = interrupted or result.stop_reason == console.TIME_LIMIT
     iteration = int(result.state.iteration)
     signum = stopper.signum
     if interrupted and iteration == 0:
@@ -346,14 +356,14 @@ def _execute(build, recorded_flags, after, stopper) -> int:
         record["quality"] = outputs.quality_block(cfg, inputs, wave)
 
     writing.save(paths.wav, wave, sr=cfg.sr, subtype=cfg.subtype)
-    if interrupted:
+    if keep_state:
         record["state_file"] = paths.state
         resume.save_state(
             paths.state, result.state, dict(meta, iteration=iteration, wall_seconds=wall), hist
         )
     writing.save_json(paths.json, record)
     outputs.write_views(cfg, inputs, wave, record, paths)
-    for p in [paths.checkpoint] if interrupted else [paths.checkpoint, paths.state]:
+    for p in [paths.checkpoint] if keep_state else [paths.checkpoint, paths.state]:
         if os.path.exists(p):
             os.remove(p)
 
@@ -377,6 +387,11 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     )
     if "floor" in chunks and chunks["floor"].crossed:
         say(f"{cfg.script}: {content_floor.summary(chunks['floor'])}")
+    if result.stop_reason == console.TIME_LIMIT:
+        say(
+            f"{cfg.script}: --time_limit={cfg.time_limit:g}: stopped at iteration {iteration}/{cfg.max_iter} "
+            f"before the next chunk would end past it; add --resume to continue from {paths.state}"
+        )
     if cfg.quality:
         say(f"{cfg.script}: {record['quality']['verdict']}")
     return 0

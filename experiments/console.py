@@ -99,6 +99,23 @@ def report_progress(script: str, info: dict, max_iter: int, first: bool, extra: 
     )
 
 
+# The stop reason of a run that --time_limit stopped.
+TIME_LIMIT = "time limit"
+
+
+def out_of_time(elapsed: float, seconds_per_iteration: float, iterations: int, limit: float) -> bool:
+    """Whether ``iterations`` more, at ``seconds_per_iteration`` each (the last chunk's), would
+    take a run that has run ``elapsed`` seconds past ``limit`` seconds; never when ``limit`` is
+    0 (``--time_limit`` unset).
+
+    >>> out_of_time(100.0, 1.1, 10, 120.0), out_of_time(110.0, 1.1, 10, 120.0)
+    (False, True)
+    >>> out_of_time(1e6, 1.0, 10, 0.0)
+    False
+    """
+    return limit > 0 and elapsed + iterations * seconds_per_iteration > limit
+
+
 class Stopper:
     """SIGINT/SIGTERM set a flag polled between chunks; a second signal kills at once."""
 

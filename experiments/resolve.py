@@ -54,6 +54,7 @@ from experiments._flags import (
     STYLE_STRENGTH,
     SUBTYPE,
     SUBTYPES,
+    TIME_LIMIT,
     TOL,
     flag_error,
     int_value,
@@ -246,6 +247,14 @@ def _style_level_db(script: str) -> float:
     return float(value)
 
 
+def _time_limit() -> float:
+    """``--time_limit``: a finite number of seconds >= 0 (0: no limit)."""
+    value = TIME_LIMIT.value
+    if not (math.isfinite(value) and value >= 0):
+        raise flag_error(TIME_LIMIT, value, "must be a finite number of seconds >= 0 (0: no limit)")
+    return float(value)
+
+
 def run_config(
     script: str,
     *,
@@ -414,6 +423,7 @@ def run_config(
         init=init,
         duration_s=None if duration_s is None else float(duration_s),
         checkpoint_every=every,
+        time_limit=_time_limit(),
         resume=RESUME.value,
         normalize=NORMALIZE.value,
         subtype=SUBTYPE.value,

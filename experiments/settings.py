@@ -54,6 +54,8 @@ class RunConfig:
       init: ``"noise"`` or ``"content"``.
       duration_s: texture length in seconds (None: the first style's length).
       checkpoint_every: iterations between checkpoints, 0 for none.
+      time_limit: seconds the run may take (``--time_limit``): it stops between chunks where the
+        next would end past this (:func:`experiments.console.out_of_time`); 0: no limit.
       resume: continue from the saved state.
       normalize: peak-normalise the output.
       subtype: soundfile subtype of the output.
@@ -91,6 +93,7 @@ class RunConfig:
     init: str = "noise"
     duration_s: float | None = None
     checkpoint_every: int = 100
+    time_limit: float = 0.0
     resume: bool = False
     normalize: bool = True
     subtype: str = "PCM_16"

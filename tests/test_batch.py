@@ -428,6 +428,13 @@ def test_cli_batch_refuses_several_host_flags_before_connecting(tmp_path, capsys
     assert code == 2 and stderr == f"error: {message}\n"
 
 
+def test_cli_batch_refuses_a_time_limit(tmp_path, capsys):
+    """All rows stop together and a batch keeps no state, so --time_limit is one line, exit 2."""
+    code, _, stderr = run_main(capsys, batch=str(_two_row_batch(tmp_path)), time_limit=60.0, **TINY)
+    assert code == 2 and stderr.startswith("error: --time_limit: not available with --batch"), stderr
+    assert stderr.count("\n") == 1
+
+
 def test_cli_batch_writes_every_output(tmp_path, capsys):
     contents, styles, _ = examples()
     for name, w in [

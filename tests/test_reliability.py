@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,8 @@ BAD_INPUTS = [
     ("nan learning rate", dict(optimizer="adam", learning_rate=float("nan")), "--learning_rate=nan"),
     ("zero history", dict(history_size=0), "--history_size=0: must be an integer >= 1"),
     ("negative tol", dict(tol=-1.0), "--tol=-1.0: must be a finite number >= 0"),
+    ("negative time limit", dict(time_limit=-1.0), "--time_limit=-1.0: must be a finite number of seconds >= 0"),
+    ("nan time limit", dict(time_limit=float("nan")), "--time_limit=nan: must be a finite number of seconds"),
     ("sr too low", dict(sr=100), "--sr=100: must be an integer in [1000, 384000]"),
     ("sr too high", dict(sr=10**6), "--sr=1000000"),
     (
@@ -410,6 +413,58 @@ def test_interrupt_resume_equals_uninterrupted_and_same_seed_same_bytes(
     # and another seed gives another result
     code, _, _ = run_cli(transfer, capsys, **dict(base, output=str(tmp_path / "other.wav"), seed=4))
     assert Path(tmp_path / "other.wav").read_bytes() != data[1]
+
+
+def test_out_of_time_against_hand_sums():
+    # elapsed + iterations x seconds per iteration, against the limit; 0 is no limit
+    assert not console.out_of_time(100.0, 1.0, 20, 120.0)  # ends at 120: within
+    assert console.out_of_time(100.0, 1.0, 21, 120.0)  # ends at 121
+    assert console.out_of_time(130.0, 0.0, 0, 120.0)  # already past it
+    assert not console.out_of_time(1e9, 5.0, 25, 0.0)
+
+
+def test_time_limit_stops_between_chunks_and_resume_finishes_the_same_run(
+    good, tmp_path, capsys, monkeypatch
+):
+    """--time_limit on a clock that reads 10 s per iteration done (chunks of 2): with 35 s, the
+    chunk to iteration 6 would end past 40 s, so the run stops at 4 of 6, writes that iterate,
+    keeps its state and exits 0; --resume finishes it equal to the bit to a run never stopped."""
+    base = dict(TINY, content=good["content"], style=good["style"], preset="2", max_iter=6, seed=3)
+    done = {"it": 0}
+    original = console.report_progress
+
+    def report(script, info, max_iter, first, *rest):
+        done["it"] = info["iteration"]
+        original(script, info, max_iter, first, *rest)
+
+    monkeypatch.setattr(console, "report_progress", report)
+    monkeypatch.setattr(_runner, "time", types.SimpleNamespace(perf_counter=lambda: 10.0 * done["it"]))
+    out = str(tmp_path / "limited.wav")
+    code, stdout, stderr = run_cli(transfer, capsys, **dict(base, output=out, time_limit=35.0))
+    assert code == 0, stderr
+    assert "--time_limit=35: stopped at iteration 4/6" in stdout
+    wave, _, record = read_outputs(out)
+    assert_valid_wave(wave, SR)
+    assert record["iterations"] == 4 and record["stop_reason"] == "time limit"
+    assert not record["interrupted"] and record["state_file"].endswith("limited.state.npz")
+    assert os.path.exists(tmp_path / "limited.state.npz")
+    # resumed under a limit it does not reach: all 6, and the state file is gone
+    done["it"] = 0
+    code, _, stderr = run_cli(transfer, capsys, **dict(base, output=out, time_limit=1000.0, resume=True))
+    assert code == 0, stderr
+    assert read_outputs(out)[2]["iterations"] == 6
+    assert not os.path.exists(tmp_path / "limited.state.npz")
+    # 0 is no limit, whatever the clock says
+    done["it"] = 0
+    unlimited = str(tmp_path / "unlimited.wav")
+    code, _, stderr = run_cli(transfer, capsys, **dict(base, output=unlimited, time_limit=0.0))
+    assert code == 0, stderr
+    assert read_outputs(unlimited)[2]["iterations"] == 6
+    monkeypatch.undo()
+    plain = str(tmp_path / "plain.wav")
+    code, _, stderr = run_cli(transfer, capsys, **dict(base, output=plain))
+    assert code == 0, stderr
+    assert Path(out).read_bytes() == Path(plain).read_bytes() == Path(unlimited).read_bytes()
 
 
 @pytest.mark.parametrize(
