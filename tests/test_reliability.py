@@ -5,6 +5,7 @@ Most tests run ``main`` in-process under ``flagsaver``; the ones about exit stat
 real process and signals run ``python -m experiments.transfer`` as a subprocess.
 """
 
+import itertools
 import os
 import select
 import signal
@@ -20,6 +21,7 @@ from conftest import SR
 from test_experiments import TINY, assert_valid_wave, read_outputs, run_cli, write
 
 from experiments import _runner, console, reconstruct, resume, texture, transfer
+from mst_jax import synthesis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -107,6 +109,7 @@ BAD_INPUTS = [
     ("negative tol", dict(tol=-1.0), "--tol=-1.0: must be a finite number >= 0"),
     ("negative time limit", dict(time_limit=-1.0), "--time_limit=-1.0: must be a finite number of seconds >= 0"),
     ("nan time limit", dict(time_limit=float("nan")), "--time_limit=nan: must be a finite number of seconds"),
+    ("infinite time limit", dict(time_limit=float("inf")), "--time_limit=inf: must be a finite number of seconds"),
     ("sr too low", dict(sr=100), "--sr=100: must be an integer in [1000, 384000]"),
     ("sr too high", dict(sr=10**6), "--sr=1000000"),
     (
@@ -426,10 +429,13 @@ def test_out_of_time_against_hand_sums():
 def test_time_limit_stops_between_chunks_and_resume_finishes_the_same_run(
     good, tmp_path, capsys, monkeypatch
 ):
-    """--time_limit on a clock that reads 10 s per iteration done (chunks of 2): with 35 s, the
-    chunk to iteration 6 would end past 40 s, so the run stops at 4 of 6, writes that iterate,
-    keeps its state and exits 0; --resume finishes it equal to the bit to a run never stopped."""
-    base = dict(TINY, content=good["content"], style=good["style"], preset="2", max_iter=6, seed=3)
+    """--time_limit on stand-in clocks: the run's reads 10 s per iteration done; the solver
+    times its first chunk of 2 at 10 s (compiling) and each later one at 2.5 s. With 45 s the
+    rule reads the last chunk: after iteration 4 (40 s) the next would end at 42.5 s, so it goes
+    on; after 6 (60 s) it stops, at 6 of 8 (by the first chunk's 5 s an iteration it would have
+    stopped at 4); with 41 s it stops at 4. The run writes that iterate, keeps its state and
+    exits 0; --resume finishes it equal to the bit to a run never stopped."""
+    base = dict(TINY, content=good["content"], style=good["style"], preset="2", max_iter=8, seed=3)
     done = {"it": 0}
     original = console.report_progress
 
@@ -439,27 +445,35 @@ def test_time_limit_stops_between_chunks_and_resume_finishes_the_same_run(
 
     monkeypatch.setattr(console, "report_progress", report)
     monkeypatch.setattr(_runner, "time", types.SimpleNamespace(perf_counter=lambda: 10.0 * done["it"]))
+    ticks = itertools.accumulate(itertools.chain([0.0, 10.0], itertools.repeat(2.5)))
+    monkeypatch.setattr(synthesis, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
     out = str(tmp_path / "limited.wav")
-    code, stdout, stderr = run_cli(transfer, capsys, **dict(base, output=out, time_limit=35.0))
+    code, stdout, stderr = run_cli(transfer, capsys, **dict(base, output=out, time_limit=45.0))
     assert code == 0, stderr
-    assert "--time_limit=35: stopped at iteration 4/6" in stdout
+    assert "--time_limit=45: stopped at iteration 6/8" in stdout
     wave, _, record = read_outputs(out)
     assert_valid_wave(wave, SR)
-    assert record["iterations"] == 4 and record["stop_reason"] == "time limit"
+    assert record["iterations"] == 6 and record["stop_reason"] == "time limit"
     assert not record["interrupted"] and record["state_file"].endswith("limited.state.npz")
     assert os.path.exists(tmp_path / "limited.state.npz")
-    # resumed under a limit it does not reach: all 6, and the state file is gone
+    # with 41 s the chunk to iteration 6 (ending at 42.5 s) is already too long: a stop at 4
+    done["it"] = 0
+    code, stdout, stderr = run_cli(
+        transfer, capsys, **dict(base, output=str(tmp_path / "sooner.wav"), time_limit=41.0)
+    )
+    assert code == 0 and "--time_limit=41: stopped at iteration 4/8" in stdout, stdout + stderr
+    # resumed under a limit it does not reach: all 8, and the state file is gone
     done["it"] = 0
     code, _, stderr = run_cli(transfer, capsys, **dict(base, output=out, time_limit=1000.0, resume=True))
     assert code == 0, stderr
-    assert read_outputs(out)[2]["iterations"] == 6
+    assert read_outputs(out)[2]["iterations"] == 8
     assert not os.path.exists(tmp_path / "limited.state.npz")
     # 0 is no limit, whatever the clock says
     done["it"] = 0
     unlimited = str(tmp_path / "unlimited.wav")
     code, _, stderr = run_cli(transfer, capsys, **dict(base, output=unlimited, time_limit=0.0))
     assert code == 0, stderr
-    assert read_outputs(unlimited)[2]["iterations"] == 6
+    assert read_outputs(unlimited)[2]["iterations"] == 8
     monkeypatch.undo()
     plain = str(tmp_path / "plain.wav")
     code, _, stderr = run_cli(transfer, capsys, **dict(base, output=plain))
