@@ -100,7 +100,7 @@ def builder(content_flag, init_flag, floor_flag=None, *, excerpt_flags=()):
             raise ValueError("--resume: not available with --batch (a batch keeps no state files)")
         if _flags.TIME_LIMIT.value:
             raise ValueError(
-                "--time_limit: not available with --batch (a stopped batch could not be resumed)"
+                "--time_limit: not available with --batch (a batch keeps no state files to resume from)"
             )
         if not csv_path.strip():
             raise ValueError("--batch: empty file name")

@@ -111,10 +111,11 @@ CHUNK = flags.DEFINE_integer(
 TIME_LIMIT = flags.DEFINE_float(
     "time_limit",
     0.0,
-    "Seconds the run may take, counted as its record's wall_seconds (from reading the inputs): "
-    "between chunks it stops where the next chunk would end past this, writes the last iterate "
-    "and keeps <stem>.state.npz for --resume; measuring and the page add a few seconds after. "
-    "0 (default): no limit, so a result does not depend on the machine's speed.",
+    "Seconds this run may take from reading its inputs (a resumed run counts afresh): between "
+    "chunks it stops where the next chunk would end past this, writes its result so far (what "
+    "--max_iter at that count writes) and keeps <stem>.state.npz for --resume; measuring and the "
+    "page add a few seconds after. 0 (default): no limit, so a result does not depend on the "
+    "machine's speed.",
 )
 RAW_WEIGHTS = flags.DEFINE_bool(
     "raw_weights", False, "Use beta = Gamma as is, instead of Eq. 7-8 gradient-norm weighting."
