@@ -266,9 +266,9 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     def should_stop():
         if "floor" in chunks and chunks["floor"].crossed:
             return content_floor.STOP_REASON
-        if chunks["n"] and console.out_of_time(
+        if seconds and console.out_of_time(  # the last chunk's rate, once one has run
             time.perf_counter() - t_start,
-            chunks["seconds_per_iteration"],
+            seconds[-1],
             min(cfg.solver.chunk, cfg.max_iter - chunks["it"]),
             cfg.time_limit,
         ):
@@ -278,7 +278,6 @@ def _execute(build, recorded_flags, after, stopper) -> int:
     def on_chunk(info):
         seconds.extend([info["seconds_per_iteration"]] * (info["iteration"] - chunks["it"]))
         chunks["it"] = info["iteration"]
-        chunks["seconds_per_iteration"] = info["seconds_per_iteration"]
         it = info["iteration"]
         extra = ""
         if "floor" in chunks:
